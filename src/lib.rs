@@ -1,0 +1,6 @@
+//! quietwire: a package-manager-aware file integrity verifier.
+//!
+//! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`.
+
+pub mod rootpath;
+pub mod rpmdb;

@@ -1,0 +1,279 @@
+//! The RPM installed-package database, read without librpm.
+//!
+//! `open` finds the database under a root, detects its backend by content (sqlite, Berkeley DB
+//! hash in either byte order, ndb), reads every `(hnum, header blob)` record, validates each blob
+//! (`blob`) and turns the good ones into [`Package`]s. A bad record costs one [`BadRecord`], not
+//! the database.
+
+pub mod bdb;
+pub mod blob;
+pub mod bytes;
+pub mod ndb;
+pub mod package;
+pub mod sqlite;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use bytes::{Endian, FormatError};
+pub use package::{DigestAlgo, FileInfo, FileState, HeaderDigest, Package};
+
+/// Largest database file read into memory; beyond it the file is rejected rather than
+/// exhausting memory (real rpmdbs stay far below this).
+pub const MAX_DB_FILE_BYTES: u64 = 4 << 30;
+
+/// The storage format of the `Packages` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    BerkeleyDb(Endian),
+    Ndb,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Sqlite => f.write_str("sqlite"),
+            Backend::BerkeleyDb(e) => write!(f, "Berkeley DB hash ({e})"),
+            Backend::Ndb => f.write_str("ndb"),
+        }
+    }
+}
+
+/// One stored package: its header instance number and the raw header blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub hnum: u32,
+    pub blob: Vec<u8>,
+}
+
+/// A record that could not be read or whose header is invalid; the rest of the database is still used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// Header instance, when the damage left it readable.
+    pub hnum: Option<u32>,
+    /// Byte offset of the damage in the database file, when known.
+    pub offset: Option<u64>,
+    pub reason: String,
+}
+
+impl fmt::Display for BadRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.hnum {
+            Some(h) => write!(f, "package #{h}: ")?,
+            None => f.write_str("record: ")?,
+        }
+        f.write_str(&self.reason)?;
+        if let Some(o) = self.offset {
+            write!(f, " (file offset {o})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a backend reader yields, in database (`rpm -qa`) order.
+pub type RecordResult = Result<Record, BadRecord>;
+
+/// A problem that stops the whole database from being read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("no rpm database found under {root}: looked for {tried}")]
+    NotFound { root: PathBuf, tried: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not an rpm database: {what}")]
+    UnknownFormat { path: PathBuf, what: String },
+    #[error("{path}: corrupt {backend} database: {source}")]
+    Corrupt {
+        path: PathBuf,
+        backend: Backend,
+        #[source]
+        source: FormatError,
+    },
+    #[error("{path}: sqlite: {message}")]
+    Sqlite { path: PathBuf, message: String },
+}
+
+impl DbError {
+    pub fn io(path: &Path, source: std::io::Error) -> DbError {
+        DbError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// File names of the primary store, in the order rpm prefers them when several exist.
+const STORE_NAMES: [&str; 3] = ["rpmdb.sqlite", "Packages.db", "Packages"];
+/// Database directories relative to the root, tried in order.
+const DB_DIRS: [&str; 2] = ["var/lib/rpm", "usr/lib/sysimage/rpm"];
+
+/// Detect the backend from the first bytes of a file.
+pub fn sniff(head: &[u8]) -> Option<Backend> {
+    if head.starts_with(b"SQLite format 3\0") {
+        return Some(Backend::Sqlite);
+    }
+    if head.starts_with(b"RpmP") {
+        return Some(Backend::Ndb);
+    }
+    let magic = bytes::Bytes(head).u32_at(12, Endian::Little).ok()?;
+    match magic {
+        0x0006_1561 => Some(Backend::BerkeleyDb(Endian::Little)),
+        0x6115_0600 => Some(Backend::BerkeleyDb(Endian::Big)),
+        _ => None,
+    }
+}
+
+/// The primary store found for a root: its file and detected backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub file: PathBuf,
+    pub backend: Backend,
+}
+
+/// Find the database. `dbpath`, like rpm's `--dbpath`, is a directory taken inside `root`.
+pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
+    let dirs: Vec<PathBuf> = match dbpath {
+        Some(d) => vec![crate::rootpath::join_in_root(root, d)],
+        None => DB_DIRS.iter().map(|d| root.join(d)).collect(),
+    };
+    let mut tried = Vec::new();
+    for dir in &dirs {
+        for name in STORE_NAMES {
+            let file = dir.join(name);
+            tried.push(file.display().to_string());
+            let head = match read_head(&file) {
+                Ok(Some(h)) => h,
+                Ok(None) => continue,
+                Err(e) => return Err(e),
+            };
+            return match sniff(&head) {
+                Some(backend) => Ok(Located { file, backend }),
+                None => Err(DbError::UnknownFormat {
+                    path: file,
+                    what: "unrecognised magic (expected sqlite, Berkeley DB hash or ndb)".into(),
+                }),
+            };
+        }
+    }
+    Err(DbError::NotFound {
+        root: root.to_path_buf(),
+        tried: tried.join(", "),
+    })
+}
+
+/// First 512 bytes of a file, `None` if it does not exist.
+fn read_head(file: &Path) -> Result<Option<Vec<u8>>, DbError> {
+    use std::io::Read;
+    let f = match std::fs::File::open(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DbError::io(file, e)),
+    };
+    let meta = f.metadata().map_err(|e| DbError::io(file, e))?;
+    if !meta.is_file() {
+        return Err(DbError::UnknownFormat {
+            path: file.to_path_buf(),
+            what: "not a regular file".into(),
+        });
+    }
+    let mut head = Vec::with_capacity(512);
+    f.take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| DbError::io(file, e))?;
+    Ok(Some(head))
+}
+
+/// Read a whole database file into memory, refusing absurd sizes.
+pub(crate) fn read_file(file: &Path) -> Result<Vec<u8>, DbError> {
+    let meta = std::fs::metadata(file).map_err(|e| DbError::io(file, e))?;
+    if meta.len() > MAX_DB_FILE_BYTES {
+        return Err(DbError::UnknownFormat {
+            path: file.to_path_buf(),
+            what: format!(
+                "file of {} bytes is larger than any rpm database",
+                meta.len()
+            ),
+        });
+    }
+    std::fs::read(file).map_err(|e| DbError::io(file, e))
+}
+
+/// Every record of the store, in database order.
+pub fn read_records(located: &Located) -> Result<Vec<RecordResult>, DbError> {
+    let path = &located.file;
+    let corrupt = |source| DbError::Corrupt {
+        path: path.clone(),
+        backend: located.backend,
+        source,
+    };
+    match located.backend {
+        Backend::Sqlite => sqlite::read(path),
+        Backend::BerkeleyDb(_) => bdb::read(&read_file(path)?).map_err(corrupt),
+        Backend::Ndb => ndb::read(&read_file(path)?).map_err(corrupt),
+    }
+}
+
+/// An opened, fully read database.
+#[derive(Debug)]
+pub struct Database {
+    pub located: Located,
+    /// Packages in database order (`rpm -qa` order).
+    pub packages: Vec<Package>,
+    /// Records skipped because they were unreadable or their header is invalid.
+    pub bad: Vec<BadRecord>,
+}
+
+/// Find, read and parse the database of `root`.
+pub fn open(root: &Path, dbpath: Option<&Path>) -> Result<Database, DbError> {
+    let located = locate(root, dbpath)?;
+    open_located(located)
+}
+
+/// Read and parse a database whose location is already known.
+pub fn open_located(located: Located) -> Result<Database, DbError> {
+    let mut packages = Vec::new();
+    let mut bad = Vec::new();
+    for rec in read_records(&located)? {
+        match rec {
+            Ok(r) => match Package::from_blob(r.hnum, &r.blob) {
+                Ok(p) => packages.push(p),
+                Err(e) => bad.push(BadRecord {
+                    hnum: Some(r.hnum),
+                    offset: None,
+                    reason: format!("invalid header: {e}"),
+                }),
+            },
+            Err(b) => bad.push(b),
+        }
+    }
+    Ok(Database {
+        located,
+        packages,
+        bad,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniff_each_backend() {
+        assert_eq!(sniff(b"SQLite format 3\0rest"), Some(Backend::Sqlite));
+        assert_eq!(sniff(b"RpmP\0\0\0\0"), Some(Backend::Ndb));
+        let mut le = vec![0u8; 16];
+        le[12..16].copy_from_slice(&0x0006_1561u32.to_le_bytes());
+        assert_eq!(sniff(&le), Some(Backend::BerkeleyDb(Endian::Little)));
+        let mut be = vec![0u8; 16];
+        be[12..16].copy_from_slice(&0x0006_1561u32.to_be_bytes());
+        assert_eq!(sniff(&be), Some(Backend::BerkeleyDb(Endian::Big)));
+        assert_eq!(sniff(b"short"), None);
+        assert_eq!(sniff(&[0u8; 64]), None);
+    }
+}
