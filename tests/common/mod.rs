@@ -1,0 +1,32 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared/fixtures/rpmdb` next to the repository, or `None` (with a visible message) when this
+/// clone has no fixtures. Under `CI=true` a missing fixture folder fails the test instead.
+pub fn rpmdb_fixtures() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/rpmdb");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!("fixture folder {} is missing (required under CI=true)", dir.display());
+    }
+    eprintln!("SKIPPED: fixture folder {} not found; this clone has no ../shared", dir.display());
+    None
+}
+
+/// Whether real `rpm` tooling and root privileges are available; without them a test that needs
+/// them fails with a message saying what to install (it does not silently pass).
+pub fn require_rpm_tools() {
+    for tool in ["rpm", "rpmbuild"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        assert!(found, "`{tool}` not found: install Debian's `rpm` package (apt-get install rpm)");
+    }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "this test builds and installs RPMs into a test root: run it as root");
+}
