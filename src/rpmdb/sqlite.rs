@@ -198,7 +198,7 @@ fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
             format!("invalid page size {page_size} in the file header"),
         ));
     }
-    if len % page_size != 0 {
+    if !len.is_multiple_of(page_size) {
         return Err(sqlite_err(
             path,
             format!("truncated: {len} bytes is not a whole number of {page_size}-byte pages"),
