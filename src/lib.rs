@@ -2,5 +2,8 @@
 //!
 //! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`.
 
+pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
+pub mod scan;
+pub mod verify;
