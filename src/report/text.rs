@@ -10,8 +10,8 @@ fn value(v: &Value) -> String {
         Value::Int(i) => i.to_string(),
         Value::Mode(m) => format!("{m:o}"),
         Value::Dev(ma, mi) => format!("{ma},{mi}"),
-        Value::Text(t) => super::escape(t.as_bytes()),
-        Value::Bytes(b) => super::escape(b),
+        Value::Text(t) => crate::escape::escape_bytes(t.as_bytes()),
+        Value::Bytes(b) => crate::escape::escape_bytes(b),
     }
 }
 
@@ -32,10 +32,10 @@ fn change(c: &Change) -> String {
 pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
     for f in findings {
         let origin = match &f.source {
-            Source::Package { nevra, .. } => format!("package {}", super::escape(nevra.as_bytes())),
+            Source::Package { nevra, .. } => format!("package {}", crate::escape::escape_bytes(nevra.as_bytes())),
             Source::Baseline {
                 policy_rule: Some(r),
-            } => format!("baseline ({})", super::escape(r.as_bytes())),
+            } => format!("baseline ({})", crate::escape::escape_bytes(r.as_bytes())),
             Source::Baseline { policy_rule: None } => "baseline".to_string(),
         };
         write!(
@@ -43,11 +43,11 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
             "{:<8} {:<8} {} [{}]",
             f.kind.name(),
             f.severity.name(),
-            super::escape(&f.path),
+            crate::escape::escape_bytes(&f.path),
             origin
         )?;
         if let Some(n) = &f.note {
-            write!(out, " ({})", super::escape(n.as_bytes()))?;
+            write!(out, " ({})", crate::escape::escape_bytes(n.as_bytes()))?;
         }
         writeln!(out)?;
         for c in &f.changes {

@@ -2,6 +2,7 @@
 //! verified against the rpmdb, unowned files compared with the baseline). Reports render
 //! findings; they never compute them. The exit status is derived from findings here.
 
+use crate::exit;
 use crate::rpmdb::FileState;
 
 /// What happened to a path.
@@ -176,16 +177,8 @@ pub struct Finding {
     pub rpm: Option<RpmVerdict>,
 }
 
-/// Exit-status bits (DESIGN.md): 1 added, 2 removed, 4 changed. Errors (≥ 16) are the
-/// caller's.
-pub mod exit {
-    pub const ADDED: u8 = 1;
-    pub const REMOVED: u8 = 2;
-    pub const CHANGED: u8 = 4;
-}
-
 impl Finding {
-    /// This finding's contribution to the exit status.
+    /// This finding's contribution to the exit status ([`crate::exit`] bits).
     pub fn exit_bits(&self) -> u8 {
         match self.kind {
             FindingKind::Added => exit::ADDED,

@@ -215,7 +215,7 @@ fn expected(fi: &FileInfo, ids: &Ids) -> Expected {
 /// file, and every non-empty entry exactly twice the algorithm's length. Otherwise rpm discards
 /// the whole table and every checked regular file gets `5`.
 pub fn digest_table_usable(pkg: &Package) -> bool {
-    let want = 2 * pkg.digest_algo.len();
+    let want = 2 * pkg.digest_algo.digest_len();
     pkg.has_file_digests
         && pkg
             .files
@@ -298,7 +298,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     if flags & vf::DIGEST != 0 {
         let algo = pkg.digest_algo;
         let mut want = [0u8; hash::MAX_DIGEST];
-        let want = &mut want[..algo.len()];
+        let want = &mut want[..algo.digest_len()];
         let expected_hex = fi.digest.as_bytes();
         if !digests_ok {
             res |= vf::DIGEST;
@@ -659,7 +659,9 @@ pub fn verify_with_root(
         files_checked: work.len(),
         ..Default::default()
     };
-    let mut failed = vec![false; selected.len()];
+    // A header whose file list cannot be loaded fails verification silently, like rpm's
+    // verifyHeader returning 1 with no output.
+    let mut failed: Vec<bool> = selected.iter().map(|&pi| db.packages[pi].file_error.is_some()).collect();
     for (si, fi, v) in raw {
         let Verdict {
             mut result,
