@@ -32,7 +32,9 @@ fn change(c: &Change) -> String {
 pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
     for f in findings {
         let origin = match &f.source {
-            Source::Package { nevra, .. } => format!("package {}", crate::escape::escape_bytes(nevra.as_bytes())),
+            Source::Package { nevra, .. } => {
+                format!("package {}", crate::escape::escape_bytes(nevra.as_bytes()))
+            }
             Source::Baseline {
                 policy_rule: Some(r),
             } => format!("baseline ({})", crate::escape::escape_bytes(r.as_bytes())),

@@ -661,7 +661,10 @@ pub fn verify_with_root(
     };
     // A header whose file list cannot be loaded fails verification silently, like rpm's
     // verifyHeader returning 1 with no output.
-    let mut failed: Vec<bool> = selected.iter().map(|&pi| db.packages[pi].file_error.is_some()).collect();
+    let mut failed: Vec<bool> = selected
+        .iter()
+        .map(|&pi| db.packages[pi].file_error.is_some())
+        .collect();
     for (si, fi, v) in raw {
         let Verdict {
             mut result,
