@@ -339,8 +339,9 @@ fn set_mtime(p: &Path, secs: i64) {
 fn fresh_install_is_clean() {
     let r = Root::new();
     r.install(&[&qv("1.0", "8")], &[]);
-    let lines = same_as_rpm(&r, &[]);
-    assert!(lines.is_empty(), "{lines:?}");
+    // (A link target over 1024 bytes, which rpm truncates and so never matches, cannot be
+    // packaged: rpmbuild's libmagic classification fails on it. scan::root tests the cap.)
+    assert!(same_as_rpm(&r, &[]).is_empty());
     // The verbose listing must show the missing ghost and every file (spot check).
     let (v, _) = r.rpm_v(&["qv"], true);
     assert!(v.iter().any(|l| l == "missing   g /opt/qv/ghost"), "{v:?}");

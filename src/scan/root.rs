@@ -462,7 +462,29 @@ impl Entry {
         if !st.is_reg() || st.dev != seen.dev || st.ino != seen.ino {
             return Err(OpenError::Swapped);
         }
-        Ok(reopen_regular(pfd.as_fd(), &st)?)
+        match reopen_regular(pfd.as_fd(), &st) {
+            Err(Errno(libc::ENOENT)) if !proc_available() => {}
+            Err(Errno(libc::ESTALE)) => return Err(OpenError::Swapped),
+            r => return Ok(r?),
+        }
+        // Without /proc nothing re-opens an O_PATH descriptor: open the name directly with
+        // O_NOFOLLOW|O_NONBLOCK (no symlink, no blocking on a FIFO) and compare again. Only
+        // here can a file swapped for a device in the instant since the check be opened (and
+        // is then refused unread).
+        let name = self
+            .name
+            .as_ref()
+            .ok_or(OpenError::Sys(Errno(libc::EISDIR)))?;
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let fd = match openat_fd(self.dir(), name, flags | libc::O_NOATIME) {
+            Err(Errno(libc::EPERM)) => openat_fd(self.dir(), name, flags)?,
+            r => r?,
+        };
+        let st2 = fstat_fd(fd.as_fd())?;
+        if !st2.is_reg() || st2.dev != seen.dev || st2.ino != seen.ino {
+            return Err(OpenError::Swapped);
+        }
+        Ok(File::from(fd))
     }
 
     /// The raw `security.capability` xattr of the entry (not following a final symlink), or
@@ -526,6 +548,12 @@ impl std::fmt::Display for OpenError {
             OpenError::Swapped => f.write_str("file replaced during the check"),
         }
     }
+}
+
+/// Whether `/proc/self/fd` can be used to re-open descriptors.
+fn proc_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
 }
 
 /// Open the inode behind an `O_PATH` descriptor for reading, through its `/proc/self/fd` magic
