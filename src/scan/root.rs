@@ -17,6 +17,7 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// An `errno` value from a failed system call.
@@ -204,13 +205,26 @@ pub struct Root {
     fd: OwnedFd,
     /// Force the manual resolver (tests compare it with `openat2`).
     manual: bool,
+    /// Unique per opened root: keys the per-thread parent-directory cache.
+    id: u64,
+}
+
+/// Source of [`Root::id`].
+static NEXT_ROOT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// The last parent directory resolved by this thread: (root id, directory path, fd).
+    /// Package files come sorted by path, so consecutive lookups mostly share their parent;
+    /// this saves one path walk per file. Keyed by root id so a new run never sees old fds.
+    static PARENT: std::cell::RefCell<Option<(u64, Vec<u8>, Rc<OwnedFd>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// A path inside the root split into its resolved parent directory and last component.
 #[derive(Debug)]
 pub struct Entry {
     /// `O_PATH` descriptor of the parent directory (or of the entry itself when `name` is `None`).
-    dir: OwnedFd,
+    dir: Rc<OwnedFd>,
     /// Last component; `None` when the path names its own directory (`/`, `..`, trailing `/`).
     name: Option<CString>,
 }
@@ -232,7 +246,11 @@ impl Root {
         }
         // SAFETY: fresh descriptor.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Root { fd, manual: false })
+        Ok(Root {
+            fd,
+            manual: false,
+            id: NEXT_ROOT_ID.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// Same as [`Root::open`] but always uses the manual resolver (for tests and old kernels).
@@ -378,15 +396,21 @@ impl Root {
         let (dir, base) = split_parent(path);
         match base {
             Some(b) => {
-                let dir = self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?;
-                Ok(Entry {
-                    dir,
-                    name: Some(cstr(b)?),
-                })
+                let name = Some(cstr(b)?);
+                let cached = PARENT.with(|c| match &*c.borrow() {
+                    Some((id, d, fd)) if *id == self.id && d.as_slice() == dir => Some(fd.clone()),
+                    _ => None,
+                });
+                if let Some(dir) = cached {
+                    return Ok(Entry { dir, name });
+                }
+                let fd = Rc::new(self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?);
+                PARENT.with(|c| *c.borrow_mut() = Some((self.id, dir.to_vec(), fd.clone())));
+                Ok(Entry { dir: fd, name })
             }
             None => {
                 // `/`, a trailing slash or a final `.`/`..`: lstat follows through to the directory.
-                let dir = self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?;
+                let dir = Rc::new(self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?);
                 Ok(Entry { dir, name: None })
             }
         }
@@ -395,7 +419,7 @@ impl Root {
     /// The entry `path` leads to with every symlink followed (for calls that follow, such as
     /// `acl_get_file`).
     pub fn entry_follow(&self, path: &[u8]) -> Result<Entry, Errno> {
-        let dir = self.resolve(path, Last::Follow, 0)?;
+        let dir = Rc::new(self.resolve(path, Last::Follow, 0)?);
         Ok(Entry { dir, name: None })
     }
 
@@ -420,7 +444,7 @@ impl Root {
         if !st.is_reg() {
             return Err(Errno(libc::EINVAL));
         }
-        reopen_regular(fd.as_fd(), &st)
+        reopen_regular(fd.as_fd())
     }
 }
 
@@ -455,6 +479,7 @@ impl Entry {
             Some(n) => openat_fd(self.dir(), n, libc::O_PATH | libc::O_NOFOLLOW)?,
             None => self
                 .dir
+                .as_ref()
                 .try_clone()
                 .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?,
         };
@@ -462,9 +487,8 @@ impl Entry {
         if !st.is_reg() || st.dev != seen.dev || st.ino != seen.ino {
             return Err(OpenError::Swapped);
         }
-        match reopen_regular(pfd.as_fd(), &st) {
+        match reopen_regular(pfd.as_fd()) {
             Err(Errno(libc::ENOENT)) if !proc_available() => {}
-            Err(Errno(libc::ESTALE)) => return Err(OpenError::Swapped),
             r => return Ok(r?),
         }
         // Without /proc nothing re-opens an O_PATH descriptor: open the name directly with
@@ -526,6 +550,27 @@ impl Entry {
     }
 }
 
+/// The raw `security.capability` xattr of an open file (`fgetxattr`), or `None` when absent.
+pub fn file_capability_xattr(file: &File, buf: &mut [u8]) -> Result<Option<usize>, Errno> {
+    const NAME: &[u8] = b"security.capability\0";
+    // SAFETY: the fd is open, NAME is NUL-terminated, buf is writable for its length.
+    let n = unsafe {
+        libc::fgetxattr(
+            file.as_raw_fd(),
+            NAME.as_ptr().cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    match Errno::last() {
+        Errno(libc::ENODATA) | Errno(libc::ENOTSUP) => Ok(None),
+        e => Err(e),
+    }
+}
+
 /// Why a regular file could not be opened for hashing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
@@ -559,7 +604,7 @@ fn proc_available() -> bool {
 /// Open the inode behind an `O_PATH` descriptor for reading, through its `/proc/self/fd` magic
 /// link (the exact same inode, no path race). Without `/proc`, nothing else re-opens an
 /// `O_PATH` descriptor, so the caller gets the error.
-fn reopen_regular(pfd: BorrowedFd<'_>, seen: &Stat) -> Result<File, Errno> {
+fn reopen_regular(pfd: BorrowedFd<'_>) -> Result<File, Errno> {
     let p = cstr(format!("/proc/self/fd/{}", pfd.as_raw_fd()).as_bytes())?;
     let base = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
     let mut flags = base | libc::O_NOATIME;
@@ -567,15 +612,9 @@ fn reopen_regular(pfd: BorrowedFd<'_>, seen: &Stat) -> Result<File, Errno> {
         // SAFETY: p is NUL-terminated; the result is checked.
         let fd = unsafe { libc::open(p.as_ptr(), flags) };
         if fd >= 0 {
-            // SAFETY: fresh descriptor.
-            let f = unsafe { File::from_raw_fd(fd) };
-            use std::os::fd::AsFd;
-            // Belt and braces: the magic link must have led to the inode that was checked.
-            let st = fstat_fd(f.as_fd())?;
-            if !st.is_reg() || st.dev != seen.dev || st.ino != seen.ino {
-                return Err(Errno(libc::ESTALE));
-            }
-            return Ok(f);
+            // SAFETY: fresh descriptor. The magic link leads to exactly the inode behind `pfd`,
+            // which the caller has checked, so no second fstat is needed.
+            return Ok(unsafe { File::from_raw_fd(fd) });
         }
         match Errno::last() {
             Errno(libc::EINTR) => continue,

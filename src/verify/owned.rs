@@ -294,6 +294,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     let mut errno = None;
     let mut swapped = false;
     let mut changes = Vec::new();
+    let mut opened: Option<std::fs::File> = None;
 
     if flags & vf::DIGEST != 0 {
         let algo = pkg.digest_algo;
@@ -311,8 +312,13 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
             // An empty entry decodes to all zeros, which no real content hashes to.
             hash::decode_rpm_hex(expected_hex, want);
             let got = match entry.open_regular(&sb) {
-                Ok(f) => hash::hash_reader(algo, f)
-                    .map_err(|e| OpenError::Sys(Errno(e.raw_os_error().unwrap_or(libc::EIO)))),
+                Ok(f) => {
+                    let r = hash::hash_reader(algo, &f)
+                        .map_err(|e| OpenError::Sys(Errno(e.raw_os_error().unwrap_or(libc::EIO))));
+                    // Kept for the caps check: fgetxattr on it saves a path lookup.
+                    opened = Some(f);
+                    r
+                }
                 Err(e) => Err(e),
             };
             match got {
@@ -434,7 +440,11 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
             caps::from_text(&fi.caps)
         };
         let mut buf = [0u8; 64];
-        let have: Option<CapSet> = match entry.capability_xattr(&mut buf) {
+        let raw = match &opened {
+            Some(f) => crate::scan::root::file_capability_xattr(f, &mut buf),
+            None => entry.capability_xattr(&mut buf),
+        };
+        let have: Option<CapSet> = match raw {
             Ok(Some(n)) => buf.get(..n).and_then(caps::from_xattr),
             // cap_get_file returns NULL on any error; rpm then sees "no capabilities".
             Ok(None) | Err(_) => None,
