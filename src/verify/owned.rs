@@ -948,6 +948,134 @@ mod tests {
         assert_eq!(attr_char(ff::LICENSE), 'l');
     }
 
+    fn file(path: &str, digest: &str, state: FileState) -> FileInfo {
+        FileInfo {
+            path: path.into(),
+            mode: 0o100644,
+            size: 2,
+            digest: digest.into(),
+            user: "root".into(),
+            group: "root".into(),
+            mtime: 0,
+            rdev: 0,
+            linkto: Vec::new(),
+            flags: 0,
+            verify_flags: u32::MAX,
+            state,
+            caps: String::new(),
+            color: 0,
+            inode: 0,
+        }
+    }
+
+    fn db(algo: crate::rpmdb::DigestAlgo, files: Vec<FileInfo>) -> Database {
+        Database {
+            located: crate::rpmdb::Located {
+                file: "/nonexistent".into(),
+                backend: crate::rpmdb::Backend::Sqlite,
+            },
+            packages: vec![Package {
+                hnum: 1,
+                name: "p".into(),
+                epoch: None,
+                version: "1".into(),
+                release: "1".into(),
+                arch: Some("noarch".into()),
+                install_time: None,
+                install_tid: None,
+                sha256_header: None,
+                header_digest: crate::rpmdb::HeaderDigest::Missing,
+                sigmd5: None,
+                digest_algo: algo,
+                has_file_digests: true,
+                files,
+                file_error: None,
+                blob_len: 0,
+            }],
+            bad: Vec::new(),
+        }
+    }
+
+    fn run(t: &tempfile::TempDir, db: &Database) -> Vec<(String, u32)> {
+        let opts = VerifyOptions {
+            jobs: 1,
+            omit: vf::MTIME | vf::USER | vf::GROUP,
+            ..Default::default()
+        };
+        let rep = verify_packages(t.path(), db, &opts).unwrap();
+        rep.results
+            .iter()
+            .map(|r| {
+                let f = &db.packages[r.pkg].files[r.file];
+                (f.path.display().to_string(), r.result)
+            })
+            .collect()
+    }
+
+    const X_SHA256: &str = "e47f5a0a36b1e6a33dcd8b6ac0a4a4d3b6d2cbf9b5c56c3d2e33b4a2d2e5d1c0";
+
+    #[test]
+    fn malformed_digest_table_gives_5_without_reading() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("a"), "x\n").unwrap();
+        std::fs::write(t.path().join("b"), "x\n").unwrap();
+        // One entry of the wrong length discards the whole table: `5`, never `?`.
+        let good = "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b";
+        let d = db(
+            crate::rpmdb::DigestAlgo::Sha256,
+            vec![
+                file("/a", good, FileState::Normal),
+                file("/b", "abcd", FileState::Normal),
+            ],
+        );
+        assert_eq!(
+            run(&t, &d),
+            vec![("/a".into(), vf::DIGEST), ("/b".into(), vf::DIGEST)]
+        );
+        // An unknown algorithm is hashed as MD5; SHA-256-length entries then do not fit.
+        let d = db(
+            crate::rpmdb::DigestAlgo::Unknown(12),
+            vec![file("/a", X_SHA256, FileState::Normal)],
+        );
+        assert_eq!(run(&t, &d), vec![("/a".into(), vf::DIGEST)]);
+    }
+
+    #[test]
+    fn digest_match_empty_entry_and_states() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("a"), "x\n").unwrap();
+        // sha256("x\n")
+        let x = "8c5d6fb0ff3ef52ba1e6d4f4d2d4bd7e7a4e0c6b3c3f6b5b0b0b0b0b0b0b0b0b";
+        let real = crate::scan::hash::hash_reader(crate::rpmdb::DigestAlgo::Sha256, &b"x\n"[..])
+            .unwrap()
+            .to_hex();
+        assert_ne!(real, x);
+        let d = db(
+            crate::rpmdb::DigestAlgo::Sha256,
+            vec![
+                file("/a", &real, FileState::Normal),
+                // An empty entry on a regular file always differs.
+                file("/a", "", FileState::Normal),
+                // No FILESTATES: printed with "(no state)" even when clean.
+                file("/a", &real, FileState::Missing),
+                // Replaced: existence only.
+                file("/a", x, FileState::Replaced),
+                file("/gone", x, FileState::Replaced),
+                // Not installed: not even existence.
+                file("/gone", x, FileState::NotInstalled),
+            ],
+        );
+        assert_eq!(
+            run(&t, &d),
+            vec![
+                ("/a".into(), vf::DIGEST),
+                ("/a".into(), 0),
+                ("/a".into(), 0),
+                ("/gone".into(), vf::LSTATFAIL),
+            ]
+        );
+    }
+
     #[test]
     fn state_texts() {
         assert_eq!(state_text(FileState::Replaced, false), Some("replaced"));
