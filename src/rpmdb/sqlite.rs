@@ -124,6 +124,7 @@ fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError>
     if snap.db.len == 0 {
         return Err(sqlite_err(path, "empty file, not a database"));
     }
+    check_length(path, snap.db.len)?;
     if !snap.needs_sidecars() {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
@@ -164,6 +165,55 @@ fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError>
     drop(conn);
     // `dir` is removed when it goes out of scope; a failure to remove it is not the caller's problem.
     result
+}
+
+/// SQLite reads a truncated file without complaint as long as the pages it needs are there, so a
+/// cut-off database could list fewer packages silently. The file header says how long the file
+/// must be: whole pages, and at least the page count recorded with the last write (trusted only
+/// when the change counter at 24 equals the version-valid-for field at 92).
+fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(100).read_exact(&mut header))
+        .map_err(|e| {
+            sqlite_err(
+                path,
+                format!("not a database (cannot read a 100-byte header: {e})"),
+            )
+        })?;
+    if !header.starts_with(b"SQLite format 3\0") {
+        return Err(sqlite_err(path, "not a database (no SQLite header)"));
+    }
+    let h = super::bytes::Bytes(&header);
+    let be = super::Endian::Big;
+    let corrupt = |e: super::FormatError| sqlite_err(path, e.to_string());
+    let page_size = match h.u16_at(16, be).map_err(corrupt)? {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    if !page_size.is_power_of_two() || !(512..=65536).contains(&page_size) {
+        return Err(sqlite_err(
+            path,
+            format!("invalid page size {page_size} in the file header"),
+        ));
+    }
+    if !len.is_multiple_of(page_size) {
+        return Err(sqlite_err(
+            path,
+            format!("truncated: {len} bytes is not a whole number of {page_size}-byte pages"),
+        ));
+    }
+    let counter = h.u32_at(24, be).map_err(corrupt)?;
+    let pages = u64::from(h.u32_at(28, be).map_err(corrupt)?);
+    let valid_for = h.u32_at(92, be).map_err(corrupt)?;
+    if counter == valid_for && pages * page_size > len {
+        return Err(sqlite_err(
+            path,
+            format!("truncated: the header records {pages} pages of {page_size} bytes but the file has {len} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// A `file:` URI for `path` with every byte outside the unreserved set percent-encoded, so that
