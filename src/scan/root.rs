@@ -209,6 +209,9 @@ pub struct Root {
     id: u64,
 }
 
+/// (root id, directory path inside the root, its descriptor).
+type CachedParent = (u64, Vec<u8>, Rc<OwnedFd>);
+
 /// Source of [`Root::id`].
 static NEXT_ROOT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -216,7 +219,7 @@ thread_local! {
     /// The last parent directory resolved by this thread: (root id, directory path, fd).
     /// Package files come sorted by path, so consecutive lookups mostly share their parent;
     /// this saves one path walk per file. Keyed by root id so a new run never sees old fds.
-    static PARENT: std::cell::RefCell<Option<(u64, Vec<u8>, Rc<OwnedFd>)>> =
+    static PARENT: std::cell::RefCell<Option<CachedParent>> =
         const { std::cell::RefCell::new(None) };
 }
 
