@@ -7,5 +7,8 @@ pub mod app;
 pub mod cli;
 pub mod escape;
 pub mod exit;
+pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
+pub mod scan;
+pub mod verify;
