@@ -55,8 +55,29 @@ pub fn finding(f: &Finding) -> J {
         m.insert("path_bytes".into(), J::String(super::base64(&f.path)));
     }
     m.insert("kind".into(), J::String(f.kind.name().into()));
+    // `changes` names the attributes; `old`/`new` map each to its value; `details` keeps the
+    // per-attribute record (rpm letter, unreadable) for consumers that want it.
     m.insert(
         "changes".into(),
+        J::Array(
+            f.changes
+                .iter()
+                .map(|c| J::String(c.attr.name().into()))
+                .collect(),
+        ),
+    );
+    let side = |pick: fn(&Change) -> &Value| {
+        J::Object(
+            f.changes
+                .iter()
+                .map(|c| (c.attr.name().to_string(), value(pick(c))))
+                .collect(),
+        )
+    };
+    m.insert("old".into(), side(|c| &c.expected));
+    m.insert("new".into(), side(|c| &c.actual));
+    m.insert(
+        "details".into(),
         J::Array(f.changes.iter().map(change).collect()),
     );
     match &f.source {
@@ -67,11 +88,13 @@ pub fn finding(f: &Finding) -> J {
             ..
         } => {
             m.insert("source".into(), J::String("package".into()));
-            m.insert("package".into(), json!({ "name": name, "nevra": nevra }));
+            m.insert("package".into(), J::String(nevra.clone()));
+            m.insert("package_name".into(), J::String(name.clone()));
             m.insert("file_flags".into(), json!(file_flags));
         }
         Source::Baseline { policy_rule } => {
             m.insert("source".into(), J::String("baseline".into()));
+            m.insert("package".into(), J::Null);
             m.insert("policy_rule".into(), json!(policy_rule));
         }
     }
@@ -139,8 +162,10 @@ mod tests {
         };
         let d = document(&[f]);
         assert_eq!(d["findings"][0]["path_bytes"], "L3j/");
-        assert_eq!(d["findings"][0]["changes"][0]["old"], "a");
-        assert_eq!(d["findings"][0]["changes"][0]["new"]["bytes"], "/g==");
+        assert_eq!(d["findings"][0]["details"][0]["old"], "a");
+        assert_eq!(d["findings"][0]["details"][0]["new"]["bytes"], "/g==");
+        assert_eq!(d["findings"][0]["changes"][0], "link");
+        assert_eq!(d["findings"][0]["new"]["link"]["bytes"], "/g==");
         assert_eq!(d["summary"]["changed"], 1);
         assert_eq!(d["summary"]["exit_bits"], 4);
     }
