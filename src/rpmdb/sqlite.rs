@@ -141,13 +141,11 @@ fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError>
         .tempdir()
         .map_err(|e| DbError::io(&std::env::temp_dir(), e))?;
     let copy = dir.path().join("rpmdb.sqlite");
-    std::fs::copy(path, &copy).map_err(|e| DbError::io(path, e))?;
+    copy_private(path, &copy)?;
     for suffix in SIDECARS {
-        let src = sidecar(path, suffix);
-        match std::fs::copy(&src, sidecar(&copy, suffix)) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(DbError::io(&src, e)),
+        match copy_private(&sidecar(path, suffix), &sidecar(&copy, suffix)) {
+            Err(DbError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
         }
     }
     // Read-write so that SQLite may recover the WAL index or roll back the journal, in `dir` only.
@@ -214,6 +212,15 @@ fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
         ));
     }
     Ok(())
+}
+
+/// Copy `src` to `dst`, owner-writable whatever the source mode (a read-only copy could not have
+/// its journal rolled back).
+fn copy_private(src: &Path, dst: &Path) -> Result<(), DbError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::copy(src, dst).map_err(|e| DbError::io(src, e))?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| DbError::io(dst, e))
 }
 
 /// A `file:` URI for `path` with every byte outside the unreserved set percent-encoded, so that
