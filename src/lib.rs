@@ -7,5 +7,6 @@ pub mod app;
 pub mod cli;
 pub mod escape;
 pub mod exit;
+pub mod policy;
 pub mod rootpath;
 pub mod rpmdb;

@@ -25,7 +25,11 @@ fn root_with_db(name: &str, bytes: &[u8]) -> tempfile::TempDir {
 
 fn assert_db_error(out: &Output, must_contain: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(quietwire::exit::RPMDB as i32), "stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(quietwire::exit::RPMDB as i32),
+        "stderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     for s in must_contain {
         assert!(stderr.contains(s), "expected {s:?} in {stderr:?}");
@@ -36,7 +40,10 @@ fn assert_db_error(out: &Output, must_contain: &[&str]) {
 fn missing_database_is_a_clear_error() {
     let root = tempfile::tempdir().unwrap();
     let out = quietwire(&["packages"], root.path());
-    assert_db_error(&out, &["no rpm database found under", "var/lib/rpm/rpmdb.sqlite"]);
+    assert_db_error(
+        &out,
+        &["no rpm database found under", "var/lib/rpm/rpmdb.sqlite"],
+    );
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
 
@@ -50,13 +57,18 @@ fn unknown_file_format_is_named() {
 
 #[test]
 fn usage_errors_are_outside_the_findings_mask() {
-    let out = Command::new(env!("CARGO_BIN_EXE_quietwire")).arg("--no-such-flag").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .arg("--no-such-flag")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(quietwire::exit::USAGE as i32));
 }
 
 #[test]
 fn truncated_and_flipped_databases_never_panic() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     let cases = [
         ("go-rpmdb-master/libuuid/Packages", "Packages"),
         ("synthetic/sle15-bdb-be-4096/Packages", "Packages"),
@@ -85,7 +97,10 @@ fn truncated_and_flipped_databases_never_panic() {
                 "{rel} flipped at {i}: status {code:?}, stderr {stderr}"
             );
             if code != Some(0) {
-                assert!(stderr.contains(name), "{rel} flipped at {i}: error does not name the file: {stderr}");
+                assert!(
+                    stderr.contains(name),
+                    "{rel} flipped at {i}: error does not name the file: {stderr}"
+                );
             }
         }
     }

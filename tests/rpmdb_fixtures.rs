@@ -20,18 +20,26 @@ const LISTED: &[&str] = &[
 
 fn open_file(file: &Path) -> Database {
     let head = std::fs::read(file).expect("fixture readable");
-    let backend = rpmdb::sniff(&head).unwrap_or_else(|| panic!("{}: backend not detected", file.display()));
+    let backend =
+        rpmdb::sniff(&head).unwrap_or_else(|| panic!("{}: backend not detected", file.display()));
     let db = rpmdb::open_located(Located {
         file: file.to_path_buf(),
         backend,
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    assert!(db.bad.is_empty(), "{}: bad records {:?}", file.display(), db.bad);
+    assert!(
+        db.bad.is_empty(),
+        "{}: bad records {:?}",
+        file.display(),
+        db.bad
+    );
     db
 }
 
 fn expected_rows(fixtures: &Path, rel: &str) -> Vec<Vec<String>> {
-    let tsv = fixtures.join("expected").join(format!("{}.tsv", rel.replace('/', "__")));
+    let tsv = fixtures
+        .join("expected")
+        .join(format!("{}.tsv", rel.replace('/', "__")));
     let text = std::fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with("hnum"))
@@ -41,7 +49,9 @@ fn expected_rows(fixtures: &Path, rel: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn every_fixture_lists_exactly_its_expected_packages() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     for rel in LISTED {
         let db = open_file(&fixtures.join(rel));
         let want = expected_rows(&fixtures, rel);
@@ -66,19 +76,35 @@ fn every_fixture_lists_exactly_its_expected_packages() {
             assert_eq!(g, w, "{rel}");
         }
         for p in &db.packages {
-            assert_eq!(p.header_digest, rpmdb::HeaderDigest::Ok, "{rel}: {} header digest", p.nevra());
+            assert_eq!(
+                p.header_digest,
+                rpmdb::HeaderDigest::Ok,
+                "{rel}: {} header digest",
+                p.nevra()
+            );
         }
     }
 }
 
 #[test]
 fn backends_are_detected_by_content() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     let cases = [
-        ("go-rpmdb-master/cbl-mariner-2.0/rpmdb.sqlite", Backend::Sqlite),
+        (
+            "go-rpmdb-master/cbl-mariner-2.0/rpmdb.sqlite",
+            Backend::Sqlite,
+        ),
         ("go-rpmdb-master/sle15-bci/Packages.db", Backend::Ndb),
-        ("synthetic/sle15-bdb-be-4096/Packages", Backend::BerkeleyDb(rpmdb::Endian::Big)),
-        ("go-rpmdb-master/libuuid/Packages", Backend::BerkeleyDb(rpmdb::Endian::Little)),
+        (
+            "synthetic/sle15-bdb-be-4096/Packages",
+            Backend::BerkeleyDb(rpmdb::Endian::Big),
+        ),
+        (
+            "go-rpmdb-master/libuuid/Packages",
+            Backend::BerkeleyDb(rpmdb::Endian::Little),
+        ),
     ];
     for (rel, backend) in cases {
         let head = std::fs::read(fixtures.join(rel)).unwrap();
@@ -88,16 +114,23 @@ fn backends_are_detected_by_content() {
 
 #[test]
 fn empty_berkeley_db_lists_nothing() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     let db = open_file(&fixtures.join("snyk-rpm-parser/rpm4_empty/Packages"));
     assert!(db.packages.is_empty());
 }
 
 #[test]
 fn ndb_and_berkeley_db_copies_of_the_same_headers_agree() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     let ndb = open_file(&fixtures.join("go-rpmdb-master/sle15-bci/Packages.db"));
-    for rel in ["synthetic/sle15-bdb-le-4096/Packages", "synthetic/sle15-bdb-be-4096/Packages"] {
+    for rel in [
+        "synthetic/sle15-bdb-le-4096/Packages",
+        "synthetic/sle15-bdb-be-4096/Packages",
+    ] {
         let bdb = open_file(&fixtures.join(rel));
         assert_eq!(ndb.packages, bdb.packages, "{rel}");
     }
@@ -112,7 +145,9 @@ fn ndb_and_berkeley_db_copies_of_the_same_headers_agree() {
 
 #[test]
 fn deliberately_broken_blob_is_rejected_cleanly() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     let blob = std::fs::read(fixtures.join("go-rpmdb-master/blob.bin")).unwrap();
     match rpmdb::Package::from_blob(1, &blob) {
         Ok(p) => {
@@ -143,7 +178,11 @@ fn rpm_query(dbdir: &Path, bdb: bool, qf: &str) -> String {
         cmd.args(["--define", "_db_backend bdb_ro"]);
     }
     let out = cmd.args(["-qa", "--qf", qf]).output().expect("run rpm");
-    assert!(out.status.success(), "rpm failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rpm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 rpm output")
 }
 
@@ -189,7 +228,9 @@ fn our_file_lines(db: &Database) -> Vec<String> {
 }
 
 fn assert_files_match_rpm(rel: &str, bdb: bool) {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     common::require_rpm_tools();
     let file = fixtures.join(rel);
     let db = open_file(&file);
@@ -232,7 +273,9 @@ fn file_metadata_matches_rpm_on_berkeley_db() {
 
 #[test]
 fn packages_command_prints_rpm_qa_and_json() {
-    let Some(fixtures) = common::rpmdb_fixtures() else { return };
+    let Some(fixtures) = common::rpmdb_fixtures() else {
+        return;
+    };
     common::require_rpm_tools();
     let file = fixtures.join("go-rpmdb-master/cbl-mariner-2.0/rpmdb.sqlite");
     let root = tempfile::tempdir().unwrap();
@@ -242,8 +285,16 @@ fn packages_command_prints_rpm_qa_and_json() {
     let (_keep, rpmdir) = private_copy(&file);
 
     let bin = env!("CARGO_BIN_EXE_quietwire");
-    let out = Command::new(bin).args(["packages", "--root"]).arg(root.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin)
+        .args(["packages", "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let want = rpm_query(&rpmdir, false, "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
 
@@ -274,6 +325,9 @@ fn packages_command_prints_rpm_qa_and_json() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("curl-7.76.0-"), "{text}");
-    assert!(text.contains("file /no/such/file is not owned by any package"), "{text}");
+    assert!(
+        text.contains("file /no/such/file is not owned by any package"),
+        "{text}"
+    );
     assert_eq!(out.status.code(), Some(quietwire::exit::NOT_FOUND as i32));
 }
