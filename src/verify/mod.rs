@@ -1,0 +1,4 @@
+//! Verdicts: `unowned` compares with the baseline; `owned` (rpm -V rules) and `finding` join it
+//! from the scan branch.
+
+pub mod unowned;
