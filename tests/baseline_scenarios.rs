@@ -263,7 +263,10 @@ fn fresh_baseline_is_quiet_and_records_what_it_should() {
     assert!(has("/etc/ssh/sshd_config") && text.contains("\"reason\":\"config\""));
     // Volatile trees are never recorded.
     let entries: String = text.lines().skip(1).collect();
-    assert!(!entries.contains("\"/run") && !entries.contains("\"/tmp"), "{entries}");
+    assert!(
+        !entries.contains("\"/run") && !entries.contains("\"/tmp"),
+        "{entries}"
+    );
     // Logs are recorded but not hashed.
     let messages = text
         .lines()

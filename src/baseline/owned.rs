@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn reasons_follow_rpm_flags() {
         // /etc/passwd in RHEL's setup: %config(noreplace) %verify(not md5 size mtime).
-        let passwd = f(RPMFILE_CONFIG | (1 << 4), u32::MAX & !(1 | 2 | 32));
+        let passwd = f(RPMFILE_CONFIG | (1 << 4), !(1 | 2 | 32));
         assert_eq!(passwd.reason(), Some(OwnedReason::NoDigestVerify));
         assert!(!passwd.package_vouches_content());
         assert_eq!(
