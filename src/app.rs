@@ -1,6 +1,8 @@
 //! Runs the parsed command line: the glue between the CLI and the library modules.
 
-use crate::cli::{Cli, Command, ListFormat, OwnerArgs, PackagesArgs, RootArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, ListFormat, OwnerArgs, PackagesArgs, ReportFormat, RootArgs,
+};
 use crate::escape::escape_path;
 use crate::exit;
 use crate::rpmdb::{self, Database};
@@ -42,6 +44,7 @@ fn io_failure(e: std::io::Error) -> Failure {
 /// Run a command; returns the exit status. Errors are reported on stderr here, one line each.
 pub fn run(cli: Cli) -> u8 {
     let result = match cli.command {
+        Command::Check(a) => check(&a),
         Command::Packages(a) => packages(&a),
         Command::Owner(a) => owner(&a),
     };
@@ -193,4 +196,62 @@ fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
         }
     }
     owners
+}
+
+fn check(a: &CheckArgs) -> Result<u8, Failure> {
+    use crate::verify::{self, owned};
+    let (db, mut error_status) = open_db(&a.root)?;
+    for p in db.packages.iter().filter(|p| p.file_error.is_some()) {
+        // rpm fails such a package silently; an integrity check must say why nothing was checked.
+        eprintln!(
+            "quietwire: {}: package {} (#{}): file list cannot be loaded: {}; its files were not verified",
+            db.located.file.display(),
+            p.nevra(),
+            p.hnum,
+            p.file_error.as_deref().unwrap_or_default()
+        );
+        error_status = exit::RPMDB;
+    }
+    let opts = owned::VerifyOptions {
+        jobs: a.jobs.unwrap_or(0),
+        packages: a.packages.clone(),
+        verbose: a.verbose && a.format == ReportFormat::Rpm,
+        progress: !a.no_progress,
+        ..Default::default()
+    };
+    let report = owned::verify_packages(&a.root.root, &db, &opts)
+        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let findings = owned::to_findings(&db, &report);
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for name in &report.not_installed {
+        // rpm prints this on stdout among its verify lines; keep it there for the rpm format.
+        match a.format {
+            ReportFormat::Rpm => {
+                writeln!(out, "package {name} is not installed").map_err(io_failure)?
+            }
+            _ => eprintln!("quietwire: package {name} is not installed"),
+        }
+        error_status = exit::NOT_FOUND.max(error_status);
+    }
+    match a.format {
+        ReportFormat::Rpm if opts.verbose => {
+            crate::report::rpm::render_results(&mut out, &db, &report.results, true)
+                .map_err(io_failure)?
+        }
+        ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
+        ReportFormat::Text => {
+            crate::report::text::render(&mut out, &findings).map_err(io_failure)?
+        }
+        ReportFormat::Json => {
+            crate::report::json::render(&mut out, &findings).map_err(io_failure)?
+        }
+    }
+    out.flush().map_err(io_failure)?;
+    // Errors outrank findings: a partial check must not look like a clean or merely dirty one.
+    if error_status != exit::CLEAN {
+        return Ok(error_status);
+    }
+    Ok(verify::finding::exit_bits(&findings))
 }

@@ -14,6 +14,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Verify package-owned files against the rpm database and unowned files against the baseline.
+    Check(CheckArgs),
     /// List installed packages as read from the rpm database (like `rpm -qa`).
     Packages(PackagesArgs),
     /// Show which installed package owns each path (like `rpm -qf`).
@@ -55,4 +57,38 @@ pub struct OwnerArgs {
     /// Paths to look up, as they appear inside the root.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Human-readable findings with the expected and the actual value of each change.
+    Text,
+    /// One JSON object `{"findings": [...], "summary": {...}}`.
+    Json,
+    /// Package-owned findings exactly as `rpm -Va` prints them.
+    Rpm,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Verify only package-owned files (no baseline comparison).
+    #[arg(long)]
+    pub owned_only: bool,
+    /// Verify only the named packages (name, name-version-release, or full NEVRA); repeatable.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Hashing threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// With --format rpm, print every checked file like `rpm -Vv`.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod escape;
 pub mod exit;
 pub mod policy;
+pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
 pub mod scan;

@@ -28,7 +28,8 @@ fn assert_db_error(out: &Output, must_contain: &[&str]) {
     assert_eq!(
         out.status.code(),
         Some(quietwire::exit::RPMDB as i32),
-        "stderr: {stderr}"
+        "stderr: {stderr}, stdout lines: {}",
+        out.stdout.split(|&b| b == b'\n').count()
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     for s in must_contain {
@@ -82,6 +83,7 @@ fn truncated_and_flipped_databases_never_panic() {
         for cut in [len / 2, len - 1, 4096 + 7] {
             let root = root_with_db(name, &good[..cut.min(len)]);
             let out = quietwire(&["packages"], root.path());
+            eprintln!("{rel} cut at {cut}");
             assert_db_error(&out, &[name]);
         }
         // Byte flips anywhere: either still readable, or a database error; never a panic.

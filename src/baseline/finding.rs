@@ -126,3 +126,125 @@ impl Finding {
         self.changes.iter().map(|c| c.attr.name()).collect()
     }
 }
+
+/// Into the shared [`crate::verify::finding::Finding`] (merged from the scan branch), which has
+/// fewer kinds, severities and attributes: removed/missing become `Missing`; high becomes
+/// `Critical`, medium and low `Warning`; uid/gid become `User`/`Group` with numeric values;
+/// `inode` (a log replaced) has no shared attribute and is carried by the note, as is the
+/// owning package and the policy class.
+impl From<&Finding> for crate::verify::finding::Finding {
+    fn from(f: &Finding) -> crate::verify::finding::Finding {
+        use crate::verify::finding as shared;
+        let kind = match f.kind {
+            Kind::Added => shared::FindingKind::Added,
+            Kind::Removed | Kind::Missing => shared::FindingKind::Missing,
+            Kind::Changed => shared::FindingKind::Changed,
+        };
+        let severity = match f.severity {
+            Level::High => shared::Severity::Critical,
+            Level::Medium | Level::Low => shared::Severity::Warning,
+            Level::Info | Level::None => shared::Severity::Info,
+        };
+        let value = |v: &Value, attr: Attr| match v {
+            Value::Absent => shared::Value::Absent,
+            Value::Int(i) if attr == Attr::Mode => {
+                shared::Value::Mode(u32::try_from(*i).unwrap_or(u32::MAX))
+            }
+            Value::Int(i) => shared::Value::Int(i64::try_from(*i).unwrap_or(i64::MAX)),
+            Value::Text(t) => shared::Value::Text(t.clone()),
+            Value::Bytes(b) => shared::Value::Bytes(b.0.clone()),
+        };
+        let changes = f
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let attr = match c.attr {
+                    Attr::Type => shared::Attr::Type,
+                    Attr::Mode => shared::Attr::Mode,
+                    Attr::Uid => shared::Attr::User,
+                    Attr::Gid => shared::Attr::Group,
+                    Attr::Size => shared::Attr::Size,
+                    Attr::Sha256 => shared::Attr::Digest,
+                    Attr::Mtime => shared::Attr::Mtime,
+                    Attr::Target => shared::Attr::LinkTo,
+                    Attr::Selinux => shared::Attr::Label,
+                    Attr::Caps => shared::Attr::Caps,
+                    Attr::Rdev => shared::Attr::Rdev,
+                    Attr::Inode => return None,
+                };
+                Some(shared::Change {
+                    attr,
+                    expected: value(&c.old, c.attr),
+                    actual: value(&c.new, c.attr),
+                    unreadable: false,
+                })
+            })
+            .collect();
+        let mut note = vec![format!("class {}", f.class)];
+        if let Some(p) = &f.package {
+            note.push(format!("package {p}"));
+        }
+        if f.changes.iter().any(|c| c.attr == Attr::Inode) {
+            note.push("inode changed".into());
+        }
+        if let Some(n) = &f.note {
+            note.push(n.clone());
+        }
+        shared::Finding {
+            path: std::os::unix::ffi::OsStrExt::as_bytes(f.path.as_os_str()).to_vec(),
+            kind,
+            source: shared::Source::Baseline {
+                policy_rule: Some(f.rule.clone()),
+            },
+            changes,
+            severity,
+            rule: format!("baseline.{}", kind.name()),
+            note: Some(note.join("; ")),
+            rpm: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_to_the_shared_finding() {
+        let f = Finding {
+            path: PathBuf::from("/etc/passwd"),
+            kind: Kind::Changed,
+            changes: vec![
+                Change {
+                    attr: Attr::Uid,
+                    old: Value::Int(0),
+                    new: Value::Int(1000),
+                },
+                Change {
+                    attr: Attr::Inode,
+                    old: Value::Int(1),
+                    new: Value::Int(2),
+                },
+            ],
+            source: Source::Baseline,
+            package: Some("setup-2.13.7-10.el9.noarch".into()),
+            rule: "credentials".into(),
+            class: "credentials".into(),
+            severity: Level::High,
+            note: None,
+            old: None,
+            new: None,
+        };
+        let s = crate::verify::finding::Finding::from(&f);
+        assert_eq!(s.path, b"/etc/passwd");
+        assert_eq!(s.changes.len(), 1);
+        assert_eq!(s.changes[0].attr, crate::verify::finding::Attr::User);
+        assert_eq!(s.severity, crate::verify::finding::Severity::Critical);
+        assert_eq!(s.rule, "baseline.changed");
+        let note = s.note.unwrap();
+        assert!(
+            note.contains("setup-2.13.7-10.el9.noarch") && note.contains("inode"),
+            "{note}"
+        );
+    }
+}
