@@ -4,9 +4,11 @@
 //! command line and `app` runs it.
 
 pub mod app;
+pub mod baseline;
 pub mod cli;
 pub mod escape;
 pub mod exit;
+pub mod policy;
 pub mod report;
 pub mod rootpath;
 pub mod rpmdb;

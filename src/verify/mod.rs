@@ -1,7 +1,10 @@
-//! Verdicts: package-owned files against the rpmdb ([`owned`]), expressed as [`finding::Finding`]s.
+//! Verdicts: package-owned files against the rpmdb ([`owned`]), expressed as
+//! [`finding::Finding`]s; unowned paths (and owned files rpm does not vouch for) against the
+//! baseline ([`unowned`]).
 
 pub mod finding;
 pub mod owned;
+pub mod unowned;
 
 pub use finding::{Finding, FindingKind, Severity, Source};
 pub use owned::{verify_packages, OwnedReport, OwnedResult, VerifyError, VerifyOptions};

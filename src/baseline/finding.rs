@@ -1,0 +1,250 @@
+//! Findings from the baseline comparison.
+//!
+//! DESIGN.md wants one `Finding` type for package and baseline sources in
+//! `src/verify/finding.rs` (the scan engineer's). It is not on main yet, so this is a compatible
+//! stand-in with the fields issue 4 asks for (`path`, `kind`, `changes`, `source`, `package`,
+//! `rule`, `severity`, old and new values); the lead maps or merges it. Reports render findings;
+//! nothing here formats for people.
+
+use super::format::Record;
+use crate::policy::Level;
+use std::path::PathBuf;
+
+/// What happened to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Present now, not in the baseline.
+    Added,
+    /// In the baseline (unowned), gone now.
+    Removed,
+    /// In the baseline as a package-owned file, gone now.
+    Missing,
+    /// Present in both, some attributes differ.
+    Changed,
+}
+
+/// Where the truth a finding is measured against came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Package,
+    Baseline,
+}
+
+/// A compared attribute. Content: size, sha256, mtime, inode (logs only). The rest is metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attr {
+    Type,
+    Mode,
+    Uid,
+    Gid,
+    Size,
+    Sha256,
+    Mtime,
+    Inode,
+    Target,
+    Selinux,
+    Caps,
+    Rdev,
+}
+
+impl Attr {
+    pub fn name(self) -> &'static str {
+        match self {
+            Attr::Type => "type",
+            Attr::Mode => "mode",
+            Attr::Uid => "uid",
+            Attr::Gid => "gid",
+            Attr::Size => "size",
+            Attr::Sha256 => "sha256",
+            Attr::Mtime => "mtime",
+            Attr::Inode => "inode",
+            Attr::Target => "target",
+            Attr::Selinux => "selinux",
+            Attr::Caps => "caps",
+            Attr::Rdev => "rdev",
+        }
+    }
+
+    /// Whether the attribute is about content (severity `content`) rather than metadata.
+    pub fn is_content(self) -> bool {
+        matches!(self, Attr::Size | Attr::Sha256 | Attr::Mtime | Attr::Inode)
+    }
+}
+
+/// An attribute value as recorded (the record's own representation, so nothing is lost:
+/// byte-exact link targets and labels, octal-meaningful modes as numbers).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Absent,
+    Int(i128),
+    Text(String),
+    Bytes(super::format::Bytes),
+}
+
+/// One changed attribute.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub attr: Attr,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// One baseline finding.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// Absolute path inside the root, byte-exact (renderers escape it or carry the bytes).
+    pub path: PathBuf,
+    pub kind: Kind,
+    /// Changed attributes with old and new values (empty for added/removed/missing).
+    pub changes: Vec<Change>,
+    /// Always `Baseline` here; `Package` is the owned verifier's.
+    pub source: Source,
+    /// NEVRA of the owning package for an owned file the baseline records, else `None`.
+    pub package: Option<String>,
+    /// Name of the policy rule that classified the path (`default` when none matched).
+    pub rule: String,
+    /// Policy class of the path.
+    pub class: String,
+    /// Never `Level::None` (such findings are not produced).
+    pub severity: Level,
+    /// Why this is reported or why it is mild (rpm silent because %ghost, matches the package's
+    /// new version, setuid bit, log rotated, ...).
+    pub note: Option<String>,
+    /// The baselined state (removed, missing, changed).
+    pub old: Option<Record>,
+    /// The current state (added, changed).
+    pub new: Option<Record>,
+}
+
+impl Finding {
+    /// Attribute names, as the JSON `changes` field lists them.
+    pub fn change_names(&self) -> Vec<&'static str> {
+        self.changes.iter().map(|c| c.attr.name()).collect()
+    }
+}
+
+/// Into the shared [`crate::verify::finding::Finding`] (merged from the scan branch), which has
+/// fewer kinds, severities and attributes: removed/missing become `Missing`; high becomes
+/// `Critical`, medium and low `Warning`; uid/gid become `User`/`Group` with numeric values;
+/// `inode` (a log replaced) has no shared attribute and is carried by the note, as is the
+/// owning package and the policy class.
+impl From<&Finding> for crate::verify::finding::Finding {
+    fn from(f: &Finding) -> crate::verify::finding::Finding {
+        use crate::verify::finding as shared;
+        let kind = match f.kind {
+            Kind::Added => shared::FindingKind::Added,
+            Kind::Removed | Kind::Missing => shared::FindingKind::Missing,
+            Kind::Changed => shared::FindingKind::Changed,
+        };
+        let severity = match f.severity {
+            Level::High => shared::Severity::Critical,
+            Level::Medium | Level::Low => shared::Severity::Warning,
+            Level::Info | Level::None => shared::Severity::Info,
+        };
+        let value = |v: &Value, attr: Attr| match v {
+            Value::Absent => shared::Value::Absent,
+            Value::Int(i) if attr == Attr::Mode => {
+                shared::Value::Mode(u32::try_from(*i).unwrap_or(u32::MAX))
+            }
+            Value::Int(i) => shared::Value::Int(i64::try_from(*i).unwrap_or(i64::MAX)),
+            Value::Text(t) => shared::Value::Text(t.clone()),
+            Value::Bytes(b) => shared::Value::Bytes(b.0.clone()),
+        };
+        let changes = f
+            .changes
+            .iter()
+            .filter_map(|c| {
+                let attr = match c.attr {
+                    Attr::Type => shared::Attr::Type,
+                    Attr::Mode => shared::Attr::Mode,
+                    Attr::Uid => shared::Attr::User,
+                    Attr::Gid => shared::Attr::Group,
+                    Attr::Size => shared::Attr::Size,
+                    Attr::Sha256 => shared::Attr::Digest,
+                    Attr::Mtime => shared::Attr::Mtime,
+                    Attr::Target => shared::Attr::LinkTo,
+                    Attr::Selinux => shared::Attr::Label,
+                    Attr::Caps => shared::Attr::Caps,
+                    Attr::Rdev => shared::Attr::Rdev,
+                    Attr::Inode => return None,
+                };
+                Some(shared::Change {
+                    attr,
+                    expected: value(&c.old, c.attr),
+                    actual: value(&c.new, c.attr),
+                    unreadable: false,
+                })
+            })
+            .collect();
+        let mut note = vec![format!("class {}", f.class)];
+        if let Some(p) = &f.package {
+            note.push(format!("package {p}"));
+        }
+        if f.changes.iter().any(|c| c.attr == Attr::Inode) {
+            note.push("inode changed".into());
+        }
+        if let Some(n) = &f.note {
+            note.push(n.clone());
+        }
+        shared::Finding {
+            path: std::os::unix::ffi::OsStrExt::as_bytes(f.path.as_os_str()).to_vec(),
+            kind,
+            source: shared::Source::Baseline {
+                policy_rule: Some(f.rule.clone()),
+            },
+            changes,
+            severity,
+            rule: format!("baseline.{}", kind.name()),
+            note: Some(note.join("; ")),
+            rpm: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_to_the_shared_finding() {
+        let f = Finding {
+            path: PathBuf::from("/etc/passwd"),
+            kind: Kind::Changed,
+            changes: vec![
+                Change {
+                    attr: Attr::Uid,
+                    old: Value::Int(0),
+                    new: Value::Int(1000),
+                },
+                Change {
+                    attr: Attr::Inode,
+                    old: Value::Int(1),
+                    new: Value::Int(2),
+                },
+            ],
+            source: Source::Baseline,
+            package: Some("setup-2.13.7-10.el9.noarch".into()),
+            rule: "credentials".into(),
+            class: "credentials".into(),
+            severity: Level::High,
+            note: None,
+            old: None,
+            new: None,
+        };
+        let s = crate::verify::finding::Finding::from(&f);
+        assert_eq!(s.path, b"/etc/passwd");
+        assert_eq!(s.changes.len(), 1);
+        assert_eq!(s.changes[0].attr, crate::verify::finding::Attr::User);
+        assert_eq!(s.severity, crate::verify::finding::Severity::Critical);
+        assert_eq!(s.rule, "baseline.changed");
+        let note = s.note.unwrap();
+        assert!(
+            note.contains("setup-2.13.7-10.el9.noarch") && note.contains("inode"),
+            "{note}"
+        );
+    }
+}

@@ -1,0 +1,780 @@
+//! The baseline file: JSON Lines, sorted by path, with a header and a SHA-256 trailer.
+//!
+//! ```text
+//! {"format":"quietwire-baseline","version":1,"created":…,"host":…,"policy_digest":…,"packages":[…]}
+//! {"path":"/etc/hosts","type":"file","mode":420,"uid":0,"gid":0,"size":158,"mtime":…,"ino":…,"sha256":…}
+//! …
+//! {"trailer":{"entries":N,"sha256":"<hex of every byte above this line>"}}
+//! ```
+//!
+//! Paths, link targets and SELinux labels are JSON strings when they are UTF-8 without NUL, and
+//! `{"hex":"…"}` otherwise, so every name round-trips byte-exactly. Entries are strictly increasing
+//! in `Path` order (component-wise, bytes), the order the walk produces.
+//!
+//! The file is untrusted: every line is bounded, every field checked, order enforced, and the
+//! trailer must match; any problem is a [`BaselineError::Corrupt`] naming the file and line.
+//! Writes are atomic (temp file in the same directory, fsync, rename, fsync directory) and keep
+//! the previous file as `<name>.prev`.
+
+use super::owned::{OwnedReason, PackageSnapshot};
+use crate::scan::capture::FileType;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
+
+pub const FORMAT_NAME: &str = "quietwire-baseline";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Longest entry or trailer line accepted (a path is at most 4 KiB, hex doubles it).
+pub const MAX_LINE: usize = 256 * 1024;
+/// Longest header line accepted (the package snapshot: ~150 bytes per package).
+pub const MAX_HEADER_LINE: usize = 64 << 20;
+
+const TRAILER_PREFIX: &[u8] = b"{\"trailer\":";
+
+/// Why a baseline could not be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaselineError {
+    /// No baseline at this location: `quietwire init` creates one.
+    #[error("{}: no baseline (create one with `quietwire init`)", file.display())]
+    NotFound { file: PathBuf },
+    #[error("{}: a baseline already exists (use --force to replace it)", file.display())]
+    Exists { file: PathBuf },
+    #[error("{}: line {line}: {what}", file.display())]
+    Corrupt {
+        file: PathBuf,
+        line: u64,
+        what: String,
+    },
+    #[error("{}: {source}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The checked root (or a watched tree) could not be opened at all.
+    #[error("{}: {source}", root.display())]
+    Root {
+        root: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// An `accept` pattern is not a valid glob.
+    #[error("invalid pattern {pattern:?}: {what}")]
+    Pattern { pattern: String, what: String },
+}
+
+impl BaselineError {
+    pub fn io(file: &Path, source: io::Error) -> BaselineError {
+        BaselineError::Io {
+            file: file.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Bytes that are shown as a JSON string when they can be, `{"hex": …}` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(text) if !text.contains('\0') => s.serialize_str(text),
+            _ => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("hex", &hex::encode(&self.0))?;
+                m.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Hex {
+            hex: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Hex(Hex),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(t) if t.contains('\0') => Err(serde::de::Error::custom(
+                "NUL in a string (such names are written as {\"hex\": ...})",
+            )),
+            Repr::Text(t) => Ok(Bytes(t.into_bytes())),
+            Repr::Hex(h) => hex::decode(&h.hex)
+                .map(Bytes)
+                .map_err(|e| serde::de::Error::custom(format!("bad hex: {e}"))),
+        }
+    }
+}
+
+/// The first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    /// Creation time of this file (seconds since the epoch, UTC).
+    pub created: i64,
+    /// Host name of the machine that wrote it.
+    pub host: String,
+    /// The checked root, as given (`/` for the running system).
+    pub root: Bytes,
+    /// `Policy::digest()` of the policy in force when it was written.
+    pub policy_digest: String,
+    /// The rpmdb package set when it was written.
+    pub packages: Vec<PackageSnapshot>,
+}
+
+/// One recorded path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub path: Bytes,
+    #[serde(rename = "type")]
+    pub ftype: FileType,
+    /// Permission bits with setuid/setgid/sticky (`st_mode & 07777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub ino: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdev: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<Bytes>,
+    /// `security.capability`, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<String>,
+    /// Owning package (NEVRA) of an owned file recorded because rpm does not vouch for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<OwnedReason>,
+}
+
+impl Record {
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(OsString::from_vec(self.path.0.clone()))
+    }
+
+    /// Build a record from a walk entry.
+    pub fn from_entry(e: &crate::scan::walk::WalkEntry) -> Record {
+        let c = &e.capture;
+        let st = &c.stat;
+        Record {
+            path: Bytes(e.path.as_os_str().as_bytes().to_vec()),
+            ftype: st.ftype,
+            mode: st.mode,
+            uid: st.uid,
+            gid: st.gid,
+            size: st.size,
+            mtime: st.mtime,
+            ino: st.ino,
+            rdev: matches!(st.ftype, FileType::Char | FileType::Block).then_some(st.rdev),
+            sha256: c.sha256.map(hex::encode),
+            target: c.target.clone().map(Bytes),
+            selinux: c.selinux.clone().map(Bytes),
+            caps: c.caps.as_ref().map(hex::encode),
+            package: e.owner.as_ref().map(|(n, _)| n.clone()),
+            reason: e.owner.as_ref().map(|(_, r)| *r),
+        }
+    }
+
+    /// Field checks beyond JSON syntax.
+    fn validate(&self) -> Result<(), String> {
+        if !is_normal_absolute(&self.path.0) {
+            return Err("path is not absolute and normalised".into());
+        }
+        if self.mode > 0o7777 {
+            return Err(format!("mode {:o} has bits beyond 07777", self.mode));
+        }
+        if let Some(s) = &self.sha256 {
+            if s.len() != 64
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err("sha256 is not 64 lower-case hex digits".into());
+            }
+            if self.ftype != FileType::File {
+                return Err("sha256 on something that is not a regular file".into());
+            }
+        }
+        if self.target.is_some() && self.ftype != FileType::Symlink {
+            return Err("link target on something that is not a symlink".into());
+        }
+        if let Some(c) = &self.caps {
+            if hex::decode(c).is_err() {
+                return Err("caps is not hex".into());
+            }
+        }
+        if self.package.is_some() != self.reason.is_some() {
+            return Err("package and reason must be given together".into());
+        }
+        Ok(())
+    }
+}
+
+/// An absolute path without empty, `.` or `..` components and without a trailing slash.
+fn is_normal_absolute(p: &[u8]) -> bool {
+    if p.first() != Some(&b'/') || p.contains(&0) {
+        return false;
+    }
+    if p == b"/" {
+        return true;
+    }
+    !p.ends_with(b"/")
+        && p.get(1..)
+            .unwrap_or_default()
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trailer {
+    entries: u64,
+    sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrailerLine {
+    trailer: Trailer,
+}
+
+/// Streaming reader: the header at open, then records in order; the trailer is checked when
+/// the last record has been read (so a caller must read to the end before trusting anything).
+pub struct Reader<R> {
+    input: R,
+    file: PathBuf,
+    line: u64,
+    hasher: Sha256,
+    entries: u64,
+    last: Option<PathBuf>,
+    header: Header,
+    done: bool,
+    buf: Vec<u8>,
+}
+
+impl Reader<BufReader<File>> {
+    /// Open a baseline file. A missing file is [`BaselineError::NotFound`].
+    pub fn open(file: &Path) -> Result<Reader<BufReader<File>>, BaselineError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(file)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => BaselineError::NotFound {
+                    file: file.to_path_buf(),
+                },
+                _ => BaselineError::io(file, e),
+            })?;
+        let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
+        if !meta.is_file() {
+            return Err(BaselineError::Corrupt {
+                file: file.to_path_buf(),
+                line: 0,
+                what: "not a regular file".into(),
+            });
+        }
+        Reader::new(BufReader::with_capacity(256 * 1024, f), file)
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Read a baseline from any buffered input; `file` names it in errors.
+    pub fn new(input: R, file: &Path) -> Result<Reader<R>, BaselineError> {
+        let mut r = Reader {
+            input,
+            file: file.to_path_buf(),
+            line: 0,
+            hasher: Sha256::new(),
+            entries: 0,
+            last: None,
+            header: Header {
+                format: String::new(),
+                version: 0,
+                created: 0,
+                host: String::new(),
+                root: Bytes(Vec::new()),
+                policy_digest: String::new(),
+                packages: Vec::new(),
+            },
+            done: false,
+            buf: Vec::new(),
+        };
+        if !r.read_line(MAX_HEADER_LINE)? {
+            return Err(r.corrupt("empty file: no header"));
+        }
+        r.hasher.update(&r.buf);
+        let header: Header =
+            serde_json::from_slice(&r.buf).map_err(|e| r.corrupt(format!("bad header: {e}")))?;
+        if header.format != FORMAT_NAME {
+            return Err(r.corrupt(format!(
+                "not a quietwire baseline (format {:?})",
+                header.format
+            )));
+        }
+        if header.version != FORMAT_VERSION {
+            return Err(r.corrupt(format!(
+                "baseline format version {} is not supported (this build reads {FORMAT_VERSION})",
+                header.version
+            )));
+        }
+        r.header = header;
+        Ok(r)
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> BaselineError {
+        BaselineError::Corrupt {
+            file: self.file.clone(),
+            line: self.line,
+            what: what.into(),
+        }
+    }
+
+    /// Read one `\n`-terminated line (kept with its newline) into `buf`, at most `max` bytes.
+    /// `Ok(false)` at a clean end of file.
+    fn read_line(&mut self, max: usize) -> Result<bool, BaselineError> {
+        self.buf.clear();
+        self.line += 1;
+        let n = (&mut self.input)
+            .take(max as u64 + 1)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| BaselineError::io(&self.file, e))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if self.buf.last() != Some(&b'\n') {
+            return Err(if n > max {
+                self.corrupt(format!("line longer than {max} bytes"))
+            } else {
+                self.corrupt("truncated: last line has no newline (no trailer)")
+            });
+        }
+        Ok(true)
+    }
+
+    /// The next record, `Ok(None)` after a valid trailer.
+    pub fn next_record(&mut self) -> Result<Option<Record>, BaselineError> {
+        if self.done {
+            return Ok(None);
+        }
+        if !self.read_line(MAX_LINE)? {
+            return Err(self.corrupt("truncated: end of file before the trailer"));
+        }
+        if self.buf.starts_with(TRAILER_PREFIX) {
+            let t: TrailerLine = serde_json::from_slice(&self.buf)
+                .map_err(|e| self.corrupt(format!("bad trailer: {e}")))?;
+            let digest = hex::encode(self.hasher.clone().finalize());
+            if t.trailer.entries != self.entries {
+                return Err(self.corrupt(format!(
+                    "trailer counts {} entries, file has {}",
+                    t.trailer.entries, self.entries
+                )));
+            }
+            if t.trailer.sha256 != digest {
+                return Err(self.corrupt(
+                    "checksum mismatch: the baseline was modified or damaged after it was written",
+                ));
+            }
+            let mut rest = [0u8; 1];
+            let extra = self
+                .input
+                .read(&mut rest)
+                .map_err(|e| BaselineError::io(&self.file, e))?;
+            if extra != 0 {
+                self.line += 1;
+                return Err(self.corrupt("data after the trailer"));
+            }
+            self.done = true;
+            return Ok(None);
+        }
+        self.hasher.update(&self.buf);
+        let rec: Record = serde_json::from_slice(&self.buf)
+            .map_err(|e| self.corrupt(format!("bad entry: {e}")))?;
+        rec.validate().map_err(|e| self.corrupt(e))?;
+        let path = rec.path();
+        if let Some(last) = &self.last {
+            if *last >= path {
+                return Err(self.corrupt(format!(
+                    "entries out of order or duplicated ({} after {})",
+                    crate::escape::escape_path(&path),
+                    crate::escape::escape_path(last)
+                )));
+            }
+        }
+        self.last = Some(path);
+        self.entries += 1;
+        Ok(Some(rec))
+    }
+
+    /// Line number of the last line read (for messages).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// Whether a path is a valid record path (absolute and normalised).
+pub fn valid_record_path(p: &Path) -> bool {
+    is_normal_absolute(p.as_os_str().as_bytes())
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+}
+
+/// `Write` adapter that hashes what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a new baseline next to its final location and puts it in place atomically.
+pub struct Writer {
+    out: HashingWriter<BufWriter<tempfile::NamedTempFile>>,
+    file: PathBuf,
+    entries: u64,
+    last: Option<PathBuf>,
+}
+
+impl Writer {
+    /// Start writing `file` (a temp file in its directory; the directory is created with mode
+    /// 0700 if missing).
+    pub fn create(file: &Path, header: &Header) -> Result<Writer, BaselineError> {
+        let dir = parent_dir(file);
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| BaselineError::io(&dir, e))?;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".baseline.")
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o600))
+            .tempfile_in(&dir)
+            .map_err(|e| BaselineError::io(&dir, e))?;
+        let mut w = Writer {
+            out: HashingWriter {
+                inner: BufWriter::with_capacity(256 * 1024, tmp),
+                hasher: Sha256::new(),
+            },
+            file: file.to_path_buf(),
+            entries: 0,
+            last: None,
+        };
+        w.line(header)?;
+        Ok(w)
+    }
+
+    fn line<T: Serialize>(&mut self, v: &T) -> Result<(), BaselineError> {
+        let file = self.file.clone();
+        serde_json::to_writer(&mut self.out, v)
+            .map_err(|e| BaselineError::io(&file, io::Error::other(e)))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| BaselineError::io(&file, e))
+    }
+
+    /// Append a record; records must come in strictly increasing path order.
+    pub fn record(&mut self, r: &Record) -> Result<(), BaselineError> {
+        let path = r.path();
+        if self.last.as_ref().is_some_and(|l| *l >= path) {
+            return Err(BaselineError::io(
+                &self.file,
+                io::Error::other(format!(
+                    "internal error: record {} written out of order",
+                    crate::escape::escape_path(&path)
+                )),
+            ));
+        }
+        self.line(r)?;
+        self.last = Some(path);
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Write the trailer, flush and fsync, keep the old file as `<name>.prev`, rename into place
+    /// and fsync the directory. Returns the number of records.
+    pub fn finish(mut self) -> Result<u64, BaselineError> {
+        let file = self.file.clone();
+        let ioe = |e: io::Error| BaselineError::io(&file, e);
+        let trailer = TrailerLine {
+            trailer: Trailer {
+                entries: self.entries,
+                sha256: hex::encode(self.out.hasher.clone().finalize()),
+            },
+        };
+        serde_json::to_writer(&mut self.out.inner, &trailer)
+            .map_err(|e| ioe(io::Error::other(e)))?;
+        self.out.inner.write_all(b"\n").map_err(ioe)?;
+        let tmp = self
+            .out
+            .inner
+            .into_inner()
+            .map_err(|e| ioe(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(ioe)?;
+        keep_previous(&file)?;
+        tmp.persist(&file).map_err(|e| ioe(e.error))?;
+        let dir = parent_dir(&file);
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| BaselineError::io(&dir, e))?;
+        Ok(self.entries)
+    }
+}
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+
+fn parent_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `<file>.prev`.
+pub fn prev_path(file: &Path) -> PathBuf {
+    let mut s = file.as_os_str().to_os_string();
+    s.push(".prev");
+    PathBuf::from(s)
+}
+
+/// Make `<file>.prev` a copy of the current baseline, atomically, before it is replaced: a hard
+/// link under a temporary name renamed over `.prev`, so that at every moment both a baseline and
+/// (after the first write) a previous one exist.
+fn keep_previous(file: &Path) -> Result<(), BaselineError> {
+    match std::fs::symlink_metadata(file) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(BaselineError::io(file, e)),
+    }
+    let prev = prev_path(file);
+    let mut tmp = prev.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(file, &tmp).is_err() {
+        // File systems without hard links: a copy is as good, only slower.
+        std::fs::copy(file, &tmp).map_err(|e| BaselineError::io(&tmp, e))?;
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| BaselineError::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, &prev).map_err(|e| BaselineError::io(&prev, e))
+}
+
+/// Current time in seconds since the epoch (0 if the clock is before it).
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// This machine's host name (empty if unknown).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf/len describe a live buffer; gethostname NUL-terminates within it or truncates.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            created: 1,
+            host: "h".into(),
+            root: Bytes(b"/".to_vec()),
+            policy_digest: "d".into(),
+            packages: vec![],
+        }
+    }
+
+    fn rec(path: &[u8]) -> Record {
+        Record {
+            path: Bytes(path.to_vec()),
+            ftype: FileType::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            mtime: 2,
+            ino: 3,
+            rdev: None,
+            sha256: Some("00".repeat(32)),
+            target: None,
+            selinux: None,
+            caps: None,
+            package: None,
+            reason: None,
+        }
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Record>, BaselineError> {
+        let mut r = Reader::new(io::Cursor::new(bytes), Path::new("/x/baseline"))?;
+        let mut v = Vec::new();
+        while let Some(rec) = r.next_record()? {
+            v.push(rec);
+        }
+        Ok(v)
+    }
+
+    fn write(dir: &Path, recs: &[Record]) -> Vec<u8> {
+        let f = dir.join("baseline");
+        let mut w = Writer::create(&f, &header()).unwrap();
+        for r in recs {
+            w.record(r).unwrap();
+        }
+        w.finish().unwrap();
+        std::fs::read(&f).unwrap()
+    }
+
+    #[test]
+    fn round_trip_with_odd_names() {
+        let t = tempfile::tempdir().unwrap();
+        let recs = vec![
+            rec(b"/a"),
+            rec(b"/a/b"),
+            rec(b"/a/b\nc"),
+            rec(b"/a-b"),
+            rec(b"/x\xff\x1b[2J"),
+        ];
+        let bytes = write(t.path(), &recs);
+        assert_eq!(read_all(&bytes).unwrap(), recs);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(r#"{"hex":"2f78ff1b5b324a"}"#), "{text}");
+        // Second write keeps the first as .prev.
+        let bytes2 = write(t.path(), &recs[..1]);
+        assert_eq!(
+            std::fs::read(t.path().join("baseline.prev")).unwrap(),
+            bytes
+        );
+        assert_eq!(read_all(&bytes2).unwrap().len(), 1);
+        let leftovers: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn damage_is_detected_with_line_numbers() {
+        let t = tempfile::tempdir().unwrap();
+        let bytes = write(t.path(), &[rec(b"/a"), rec(b"/b"), rec(b"/c")]);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let err = |b: &[u8]| read_all(b).unwrap_err().to_string();
+
+        // Truncated anywhere.
+        for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
+            let e = err(&bytes[..cut]);
+            assert!(e.starts_with("/x/baseline: line "), "{cut}: {e}");
+        }
+        // A whole line removed (the trailer line is intact).
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let dropped: String = [lines[0], lines[1], lines[3], lines[4]].concat();
+        assert!(err(dropped.as_bytes()).contains("line 4: trailer counts 3"));
+        // An edited value.
+        let edited = text.replace("\"mode\":420", "\"mode\":2541");
+        assert!(err(edited.as_bytes()).contains("checksum mismatch"));
+        // Order.
+        let swapped: String = [lines[0], lines[2], lines[1], lines[3], lines[4]].concat();
+        assert!(err(swapped.as_bytes()).contains("line 3: entries out of order"));
+        // Garbage after the trailer.
+        let mut more = bytes.clone();
+        more.extend_from_slice(b"x");
+        assert!(err(&more).contains("data after the trailer"));
+        // Not a baseline at all.
+        assert!(err(b"hello\n").contains("line 1: bad header"));
+        assert!(err(b"").contains("line 1: empty file"));
+    }
+
+    #[test]
+    fn invalid_fields_are_rejected() {
+        let h = serde_json::to_string(&header()).unwrap();
+        for (line, want) in [
+            (
+                r#"{"path":"rel","type":"file","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0}"#,
+                "absolute",
+            ),
+            (
+                r#"{"path":"/a/../b","type":"file","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0}"#,
+                "absolute",
+            ),
+            (
+                r#"{"path":"/a\u0000","type":"file","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0}"#,
+                "NUL",
+            ),
+            (
+                r#"{"path":"/a","type":"file","mode":99999,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0}"#,
+                "mode",
+            ),
+            (
+                r#"{"path":"/a","type":"dir","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0,"sha256":"zz"}"#,
+                "sha256",
+            ),
+            (
+                r#"{"path":"/a","type":"file","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0,"extra":1}"#,
+                "unknown field",
+            ),
+            (
+                r#"{"path":{"hex":"zz"},"type":"file","mode":1,"uid":0,"gid":0,"size":0,"mtime":0,"ino":0}"#,
+                "bad entry",
+            ),
+        ] {
+            let doc = format!("{h}\n{line}\n");
+            let e = read_all(doc.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("line 2") && e.contains(want), "{line}: {e}");
+        }
+    }
+}

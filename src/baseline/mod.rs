@@ -1,0 +1,358 @@
+//! quietwire's own baseline of unowned paths (and of owned files rpm does not vouch for):
+//! `init` records it, `compare` checks the system against it, `accept` records the current state
+//! of chosen paths. See `format` for the file and `crate::scan::walk` for what is recorded.
+//!
+//! Compare and accept are merge-joins of two streams in the same path order: the baseline file,
+//! read record by record, and the walk. Memory stays bounded by the largest directory and the
+//! findings, not by the size of the tree.
+//!
+//! Nothing here prints; callers render findings and issues.
+
+pub mod finding;
+pub mod format;
+pub mod owned;
+
+pub use finding::{Attr, Change, Finding, Kind, Source, Value};
+pub use format::{BaselineError, Header, Record};
+pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
+
+use crate::policy::Policy;
+use crate::scan::capture::Dir;
+use crate::scan::walk::{Issue, Walker};
+use crate::verify::unowned::{judge, Probe};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use std::cmp::Ordering;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Where the baseline lives inside the checked root unless `--baseline FILE` is given.
+pub const DEFAULT_LOCATION: &str = "/var/lib/quietwire/baseline";
+
+/// The default baseline file for `root`.
+pub fn default_location(root: &Path) -> PathBuf {
+    crate::rootpath::join_in_root(root, Path::new(DEFAULT_LOCATION))
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Default)]
+pub struct InitStats {
+    pub entries: u64,
+    /// Paths the walk could not fully read (they are recorded with what could be read).
+    pub issues: Vec<Issue>,
+}
+
+/// What `compare` found.
+#[derive(Debug, Clone)]
+pub struct CompareOutcome {
+    /// In path order.
+    pub findings: Vec<Finding>,
+    /// Paths the walk could not fully read, vanished paths, trees not walked.
+    pub issues: Vec<Issue>,
+    /// The baseline's header (creation time, host, policy digest, package snapshot).
+    pub header: Header,
+    /// Whether the policy in force differs from the one the baseline was written under.
+    pub policy_changed: bool,
+    /// Owned files the baseline records whose current state equals the accepted one: the lead
+    /// shows rpm's verdict on them (a %config file that differs from its package) as info only.
+    pub owned_unchanged: Vec<PathBuf>,
+}
+
+/// Which paths `accept` records.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Everything: the baseline becomes the current state.
+    All,
+    /// Absolute paths or globs inside the root (`*` stays within a component, `**` crosses);
+    /// a pattern that matches a directory selects everything under it.
+    Patterns(Vec<String>),
+}
+
+/// What `accept` did.
+#[derive(Debug, Clone, Default)]
+pub struct AcceptStats {
+    /// Selected paths whose record changed, appeared or disappeared.
+    pub updated: u64,
+    pub added: u64,
+    pub removed: u64,
+    /// Records in the new baseline.
+    pub entries: u64,
+    /// Patterns that selected no path at all (neither baselined nor present).
+    pub unmatched: Vec<String>,
+    pub issues: Vec<Issue>,
+}
+
+/// Probes backed by the walk (rotation siblings) and the root (package digests).
+struct DiskProbe<'w, 'p> {
+    walker: &'w Walker<'p>,
+    root: &'w Dir,
+}
+
+impl Probe for DiskProbe<'_, '_> {
+    fn rotated(&self, path: &Path, old_ino: u64, old_mtime: i64) -> bool {
+        self.walker.rotated(path, old_ino, old_mtime)
+    }
+
+    fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool {
+        !owner.digest.is_empty()
+            && crate::scan::capture::package_digest(self.root, path, owner.algo)
+                .is_ok_and(|d| d.eq_ignore_ascii_case(&owner.digest))
+    }
+}
+
+fn new_header(root: &Path, policy: &Policy, snapshot: &[PackageSnapshot]) -> Header {
+    Header {
+        format: format::FORMAT_NAME.into(),
+        version: format::FORMAT_VERSION,
+        created: format::now_secs(),
+        host: format::hostname(),
+        root: format::Bytes(root.as_os_str().as_bytes().to_vec()),
+        policy_digest: policy.digest(),
+        packages: snapshot.to_vec(),
+    }
+}
+
+fn open_walk<'p>(
+    root: &Path,
+    policy: &'p Policy,
+    owned: &'p OwnedIndex,
+) -> Result<(Walker<'p>, Dir), BaselineError> {
+    let root_err = |source| BaselineError::Root {
+        root: root.to_path_buf(),
+        source,
+    };
+    let walker = Walker::new(root, policy, owned).map_err(root_err)?;
+    let dir = Dir::open_root(root).map_err(root_err)?;
+    Ok((walker, dir))
+}
+
+/// Record every path the policy watches (and every owned file rpm does not vouch for) into a new
+/// baseline at `out`. Refuses to replace an existing baseline unless `force`.
+pub fn init(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    snapshot: &[PackageSnapshot],
+    out: &Path,
+    force: bool,
+) -> Result<InitStats, BaselineError> {
+    if !force && std::fs::symlink_metadata(out).is_ok() {
+        return Err(BaselineError::Exists {
+            file: out.to_path_buf(),
+        });
+    }
+    let (mut walker, _) = open_walk(root, policy, owned)?;
+    let mut w = format::Writer::create(out, &new_header(root, policy, snapshot))?;
+    for e in walker.by_ref() {
+        w.record(&Record::from_entry(&e))?;
+    }
+    let entries = w.finish()?;
+    Ok(InitStats {
+        entries,
+        issues: walker.take_issues(),
+    })
+}
+
+/// Compare the system with the baseline in `baseline_file`. Findings are returned only after the
+/// whole baseline has been read and its trailer verified: a damaged baseline is an error, never a
+/// partial or silent pass.
+pub fn compare(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    baseline_file: &Path,
+) -> Result<CompareOutcome, BaselineError> {
+    let mut reader = format::Reader::open(baseline_file)?;
+    let (mut walker, root_dir) = open_walk(root, policy, owned)?;
+    let mut findings = Vec::new();
+    let mut owned_unchanged = Vec::new();
+    let mut old = reader.next_record()?;
+    let mut new = walker.next();
+    loop {
+        let order = match (&old, &new) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(o), Some(n)) => o.path().as_path().cmp(n.path.as_path()),
+        };
+        let probe = DiskProbe {
+            walker: &walker,
+            root: &root_dir,
+        };
+        match order {
+            Ordering::Less => {
+                if let Some(o) = old.take() {
+                    let path = o.path();
+                    findings.extend(judge(&path, Some(&o), None, policy, owned, &probe));
+                }
+                old = reader.next_record()?;
+            }
+            Ordering::Greater => {
+                if let Some(n) = new.take() {
+                    let rec = Record::from_entry(&n);
+                    findings.extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
+                }
+                new = walker.next();
+            }
+            Ordering::Equal => {
+                if let (Some(o), Some(n)) = (old.take(), new.take()) {
+                    let rec = Record::from_entry(&n);
+                    match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
+                        Some(f) => findings.push(f),
+                        None if rec.package.is_some() => owned_unchanged.push(n.path.clone()),
+                        None => {}
+                    }
+                }
+                old = reader.next_record()?;
+                new = walker.next();
+            }
+        }
+    }
+    let header = reader.header().clone();
+    Ok(CompareOutcome {
+        findings,
+        issues: walker.take_issues(),
+        policy_changed: header.policy_digest != policy.digest(),
+        header,
+        owned_unchanged,
+    })
+}
+
+/// Compile accept patterns: each must be absolute; each also selects what is under a match.
+fn selection_matcher(patterns: &[String]) -> Result<(GlobSet, Vec<usize>), BaselineError> {
+    let mut b = GlobSetBuilder::new();
+    let mut owner = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        if !p.starts_with('/') {
+            return Err(BaselineError::Pattern {
+                pattern: p.clone(),
+                what: "must be an absolute path inside the root".into(),
+            });
+        }
+        let t = p.trim_end_matches('/');
+        let t = if t.is_empty() { "/" } else { t };
+        for v in [t.to_string(), format!("{}/**", t.trim_end_matches('/'))] {
+            let g = GlobBuilder::new(&v)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| BaselineError::Pattern {
+                    pattern: p.clone(),
+                    what: e.to_string(),
+                })?;
+            b.add(g);
+            owner.push(i);
+        }
+    }
+    let set = b.build().map_err(|e| BaselineError::Pattern {
+        pattern: patterns.join(" "),
+        what: e.to_string(),
+    })?;
+    Ok((set, owner))
+}
+
+/// Record the current state of the selected paths into the baseline; every other record stays
+/// exactly as it was. The new file replaces the old atomically (old kept as `.prev`) only after
+/// the old one has been read to its verified trailer.
+pub fn accept(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    snapshot: &[PackageSnapshot],
+    baseline_file: &Path,
+    selection: &Selection,
+) -> Result<AcceptStats, BaselineError> {
+    let matcher = match selection {
+        Selection::All => None,
+        Selection::Patterns(p) => Some((selection_matcher(p)?, p)),
+    };
+    let mut hits = vec![false; matcher.as_ref().map_or(0, |(_, p)| p.len())];
+    let mut selected = |path: &Path| -> bool {
+        let Some(((set, owner), _)) = &matcher else {
+            return true;
+        };
+        let m = set.matches(path);
+        for i in &m {
+            if let Some(&p) = owner.get(*i) {
+                if let Some(h) = hits.get_mut(p) {
+                    *h = true;
+                }
+            }
+        }
+        !m.is_empty()
+    };
+    let mut reader = format::Reader::open(baseline_file)?;
+    let header = match selection {
+        Selection::All => new_header(root, policy, snapshot),
+        // A partial accept keeps the package snapshot and policy digest the rest was taken under.
+        Selection::Patterns(_) => Header {
+            created: format::now_secs(),
+            ..reader.header().clone()
+        },
+    };
+    let (mut walker, _) = open_walk(root, policy, owned)?;
+    let mut w = format::Writer::create(baseline_file, &header)?;
+    let mut stats = AcceptStats::default();
+    let mut old = reader.next_record()?;
+    let mut new = walker.next().map(|e| Record::from_entry(&e));
+    loop {
+        let order = match (&old, &new) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(o), Some(n)) => o.path().cmp(&n.path()),
+        };
+        match order {
+            Ordering::Less => {
+                if let Some(o) = old.take() {
+                    if selected(&o.path()) {
+                        stats.removed += 1;
+                        stats.updated += 1;
+                    } else {
+                        w.record(&o)?;
+                    }
+                }
+                old = reader.next_record()?;
+            }
+            Ordering::Greater => {
+                if let Some(n) = new.take() {
+                    if selected(&n.path()) {
+                        stats.added += 1;
+                        stats.updated += 1;
+                        w.record(&n)?;
+                    }
+                }
+                new = walker.next().map(|e| Record::from_entry(&e));
+            }
+            Ordering::Equal => {
+                if let (Some(o), Some(n)) = (old.take(), new.take()) {
+                    if selected(&n.path()) {
+                        if o != n {
+                            stats.updated += 1;
+                        }
+                        w.record(&n)?;
+                    } else {
+                        w.record(&o)?;
+                    }
+                }
+                old = reader.next_record()?;
+                new = walker.next().map(|e| Record::from_entry(&e));
+            }
+        }
+    }
+    stats.entries = w.finish()?;
+    if let Selection::Patterns(p) = selection {
+        stats.unmatched = p
+            .iter()
+            .zip(&hits)
+            .filter(|(_, h)| !**h)
+            .map(|(p, _)| p.clone())
+            .collect();
+    }
+    stats.issues = walker.take_issues();
+    Ok(stats)
+}
+
+/// Read only the header of a baseline (and nothing else: its integrity is checked by `compare`).
+pub fn read_header(baseline_file: &Path) -> Result<Header, BaselineError> {
+    Ok(format::Reader::open(baseline_file)?.header().clone())
+}

@@ -1,0 +1,722 @@
+//! The policy: which trees are watched for unowned files, how each path is classified, and how
+//! severe each kind of finding is.
+//!
+//! The default is `data/policy.toml`, compiled in. One override is applied on top of it:
+//! `--policy FILE` when given, otherwise `/etc/quietwire/policy.toml` inside the root when it exists
+//! (never both). An override with `inherit = true` (the default) extends the default: its `watch`
+//! trees are added, each key of its `[class.NAME]` tables replaces the same key (or defines a new
+//! class), `setuid` replaces, and its `[[rule]]`s are appended after the default rules. With
+//! `inherit = false` the override is the whole policy.
+//!
+//! Matching: every rule pattern is a glob on the absolute path inside the root; a pattern that
+//! matches a directory also matches everything under it; the **last** matching rule wins; a path no
+//! rule matches is in class `normal` (rule name `default`).
+//!
+//! This module never walks the file system; it only reads the policy files.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+/// The embedded default policy.
+pub const DEFAULT_POLICY: &str = include_str!("../../data/policy.toml");
+
+/// Where the system-wide override lives, inside the checked root.
+pub const SYSTEM_POLICY: &str = "/etc/quietwire/policy.toml";
+
+/// The only policy format version this build reads.
+pub const POLICY_VERSION: u32 = 1;
+
+/// Name of the class given to paths that no rule matches; every policy must define it.
+pub const DEFAULT_CLASS: &str = "normal";
+
+/// Rule name reported for paths that no rule matches.
+pub const DEFAULT_RULE: &str = "default";
+
+/// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
+const MAX_POLICY_BYTES: u64 = 4 << 20;
+
+/// How severe a finding is. `None` in a policy means "not reported at all".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    None,
+    Info,
+    Low,
+    Medium,
+    High,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Info => "info",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a class means for the paths in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    /// Volatile: never walked (a directory is not entered), never recorded.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip: bool,
+    /// Contents may grow and rotate; only a shrink or replacement without rotation is reported.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log: bool,
+    #[serde(default = "level_none")]
+    pub added: Level,
+    #[serde(default = "level_none")]
+    pub removed: Level,
+    #[serde(default = "level_none")]
+    pub content: Level,
+    #[serde(default = "level_none")]
+    pub metadata: Level,
+}
+
+impl ClassSpec {
+    /// Whether regular files of this class are hashed: not for logs (their content is expected to
+    /// change) nor for classes whose content changes are never reported.
+    pub fn hashes_content(&self) -> bool {
+        !self.skip && !self.log && self.content != Level::None
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn level_none() -> Level {
+    Level::None
+}
+
+/// One `[[rule]]`: paths (globs) and the class they get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    pub class: String,
+    /// Match the patterns without regard to letter case (`shell.PHP`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub case_insensitive: bool,
+    pub paths: Vec<String>,
+}
+
+/// A class table as written in a file: every key optional, so an override can change one key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassFile {
+    skip: Option<bool>,
+    log: Option<bool>,
+    added: Option<Level>,
+    removed: Option<Level>,
+    content: Option<Level>,
+    metadata: Option<Level>,
+}
+
+/// A policy file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    version: u32,
+    inherit: Option<bool>,
+    watch: Option<Vec<String>>,
+    setuid: Option<Level>,
+    #[serde(default)]
+    class: BTreeMap<String, ClassFile>,
+    #[serde(default)]
+    rule: Vec<Rule>,
+}
+
+/// The effective policy, rendered by [`Policy::to_toml`] (complete, `inherit = false`).
+#[derive(Debug, Clone, Serialize)]
+struct PolicyOut<'a> {
+    version: u32,
+    inherit: bool,
+    watch: Vec<String>,
+    setuid: Level,
+    class: &'a BTreeMap<String, ClassSpec>,
+    rule: &'a [Rule],
+}
+
+/// Why a policy could not be loaded. Every variant names the file it came from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// The effective policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Watched trees, absolute, normalised, sorted in path order, without duplicates.
+    watch: Vec<PathBuf>,
+    setuid: Level,
+    classes: BTreeMap<String, ClassSpec>,
+    rules: Vec<Rule>,
+    /// Where the policy came from, for messages: `built-in default`, then the override file.
+    sources: Vec<String>,
+    /// All patterns of all rules (each also as `P/**`); `pattern_rule[i]` is the rule of pattern i.
+    matcher: GlobSet,
+    pattern_rule: Vec<usize>,
+    /// Class of each rule, resolved once.
+    rule_class: Vec<String>,
+}
+
+/// The outcome of classifying one path.
+#[derive(Debug, Clone, Copy)]
+pub struct Classified<'a> {
+    /// Name of the rule that decided (`default` when none matched).
+    pub rule: &'a str,
+    /// Name of the class.
+    pub class: &'a str,
+    pub spec: &'a ClassSpec,
+}
+
+impl Policy {
+    /// The built-in default policy alone.
+    pub fn builtin() -> Result<Policy, PolicyError> {
+        let base = parse_file("built-in default policy", DEFAULT_POLICY)?;
+        build(
+            "built-in default policy",
+            base,
+            vec!["built-in default".into()],
+        )
+    }
+
+    /// The effective policy for `root`: the default, extended or replaced by `override_file` when
+    /// given, else by `<root>/etc/quietwire/policy.toml` when that exists.
+    pub fn load(root: &Path, override_file: Option<&Path>) -> Result<Policy, PolicyError> {
+        let (path, required) = match override_file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (
+                crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY)),
+                false,
+            ),
+        };
+        let text = match read_policy_file(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Policy::builtin();
+            }
+            Err(e) => {
+                return Err(PolicyError::Io {
+                    file: path.display().to_string(),
+                    source: e,
+                })
+            }
+        };
+        Policy::from_override_str(&path.display().to_string(), &text)
+    }
+
+    /// The default extended (or replaced) by an override given as text; `name` names it in errors.
+    pub fn from_override_str(name: &str, text: &str) -> Result<Policy, PolicyError> {
+        let over = parse_file(name, text)?;
+        let sources = vec!["built-in default".to_string(), name.to_string()];
+        if over.inherit == Some(false) {
+            return build(name, over, sources);
+        }
+        let base = parse_file("built-in default policy", DEFAULT_POLICY)?;
+        build(name, merge(base, over), sources)
+    }
+
+    /// Watched trees, sorted in path order.
+    pub fn watch(&self) -> &[PathBuf] {
+        &self.watch
+    }
+
+    /// Severity of a regular file added with, or gaining, the setuid/setgid bit.
+    pub fn setuid_level(&self) -> Level {
+        self.setuid
+    }
+
+    pub fn classes(&self) -> &BTreeMap<String, ClassSpec> {
+        &self.classes
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Where this policy came from (`built-in default`, then the override file if any).
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// Classify an absolute path (inside the root): the last matching rule wins.
+    pub fn classify(&self, path: &Path) -> Classified<'_> {
+        let winner = self
+            .matcher
+            .matches(path)
+            .into_iter()
+            .filter_map(|i| self.pattern_rule.get(i).copied())
+            .max();
+        let (rule, class) = match winner {
+            Some(r) => (
+                self.rules.get(r).map_or(DEFAULT_RULE, |r| r.name.as_str()),
+                self.rule_class.get(r).map_or(DEFAULT_CLASS, |c| c.as_str()),
+            ),
+            None => (DEFAULT_RULE, DEFAULT_CLASS),
+        };
+        // `build` checked that every rule's class and the default class exist.
+        let spec = self
+            .classes
+            .get(class)
+            .or_else(|| self.classes.get(DEFAULT_CLASS))
+            .unwrap_or(&FALLBACK_CLASS);
+        Classified { rule, class, spec }
+    }
+
+    /// Whether `path` is inside a watched tree (the tree's top included).
+    pub fn is_watched(&self, path: &Path) -> bool {
+        self.watch.iter().any(|w| path.starts_with(w))
+    }
+
+    /// The complete effective policy as TOML (`inherit = false`, so it can be used as an override
+    /// file that reproduces exactly this policy). What `quietwire policy` prints.
+    pub fn to_toml(&self) -> String {
+        let out = PolicyOut {
+            version: POLICY_VERSION,
+            inherit: false,
+            watch: self
+                .watch
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect(),
+            setuid: self.setuid,
+            class: &self.classes,
+            rule: &self.rules,
+        };
+        // Serialising plain strings, enums and tables cannot fail; keep a readable fallback anyway
+        // rather than panicking.
+        let body = toml::to_string_pretty(&out)
+            .unwrap_or_else(|e| format!("# cannot render policy: {e}\n"));
+        format!(
+            "# quietwire effective policy (from: {})\n{body}",
+            self.sources.join(", ")
+        )
+    }
+
+    /// SHA-256 (hex) of the canonical rendering of the effective policy, without the provenance
+    /// comment: two policies with the same meaning have the same digest.
+    pub fn digest(&self) -> String {
+        let rendered = self.to_toml();
+        let body = rendered
+            .split_once('\n')
+            .map_or(rendered.as_str(), |(_, b)| b);
+        hex::encode(Sha256::digest(body.as_bytes()))
+    }
+}
+
+/// Used only if a policy somehow lacks its default class (prevented by `build`).
+static FALLBACK_CLASS: ClassSpec = ClassSpec {
+    skip: false,
+    log: false,
+    added: Level::Medium,
+    removed: Level::Medium,
+    content: Level::Medium,
+    metadata: Level::High,
+};
+
+fn read_policy_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_POLICY_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_POLICY_BYTES} bytes"),
+        ));
+    }
+    String::from_utf8(buf)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
+}
+
+fn parse_file(name: &str, text: &str) -> Result<PolicyFile, PolicyError> {
+    let f: PolicyFile = toml::from_str(text).map_err(|e| PolicyError::Syntax {
+        file: name.to_string(),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })?;
+    if f.version != POLICY_VERSION {
+        return Err(PolicyError::Invalid {
+            file: name.to_string(),
+            message: format!(
+                "policy version {} is not supported (this build reads version {POLICY_VERSION})",
+                f.version
+            ),
+        });
+    }
+    Ok(f)
+}
+
+/// Apply an inheriting override to the default (see the module doc).
+fn merge(mut base: PolicyFile, over: PolicyFile) -> PolicyFile {
+    if let Some(w) = over.watch {
+        base.watch.get_or_insert_with(Vec::new).extend(w);
+    }
+    if over.setuid.is_some() {
+        base.setuid = over.setuid;
+    }
+    for (name, c) in over.class {
+        let slot = base.class.entry(name).or_default();
+        slot.skip = c.skip.or(slot.skip);
+        slot.log = c.log.or(slot.log);
+        slot.added = c.added.or(slot.added);
+        slot.removed = c.removed.or(slot.removed);
+        slot.content = c.content.or(slot.content);
+        slot.metadata = c.metadata.or(slot.metadata);
+    }
+    base.rule.extend(over.rule);
+    base
+}
+
+/// An absolute path without `.`, `..`, empty components or a trailing slash, as paths in the
+/// baseline and the rpmdb are written.
+fn normal_absolute(p: &str) -> Option<PathBuf> {
+    let path = Path::new(p);
+    if !p.starts_with('/') || p.as_bytes().contains(&0) {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => out.push(n),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, PolicyError> {
+    let invalid = |message: String| PolicyError::Invalid {
+        file: name.to_string(),
+        message,
+    };
+    let mut watch = Vec::new();
+    for w in f.watch.unwrap_or_default() {
+        let p = normal_absolute(&w).ok_or_else(|| {
+            invalid(format!(
+                "watch: {w:?} is not an absolute path without `.`/`..`"
+            ))
+        })?;
+        watch.push(p);
+    }
+    watch.sort();
+    watch.dedup();
+    let classes: BTreeMap<String, ClassSpec> = f
+        .class
+        .into_iter()
+        .map(|(n, c)| {
+            let spec = ClassSpec {
+                skip: c.skip.unwrap_or(false),
+                log: c.log.unwrap_or(false),
+                added: c.added.unwrap_or(Level::None),
+                removed: c.removed.unwrap_or(Level::None),
+                content: c.content.unwrap_or(Level::None),
+                metadata: c.metadata.unwrap_or(Level::None),
+            };
+            (n, spec)
+        })
+        .collect();
+    if !classes.contains_key(DEFAULT_CLASS) {
+        return Err(invalid(format!(
+            "class `{DEFAULT_CLASS}` (for paths no rule matches) is not defined"
+        )));
+    }
+    if classes.get(DEFAULT_CLASS).is_some_and(|c| c.skip) {
+        return Err(invalid(format!(
+            "class `{DEFAULT_CLASS}` cannot be volatile (`skip = true`): nothing would be watched"
+        )));
+    }
+    let mut builder = GlobSetBuilder::new();
+    let mut pattern_rule = Vec::new();
+    let mut rule_class = Vec::new();
+    for (ri, rule) in f.rule.iter().enumerate() {
+        if !classes.contains_key(&rule.class) {
+            return Err(invalid(format!(
+                "rule `{}`: class `{}` is not defined",
+                rule.name, rule.class
+            )));
+        }
+        if rule.paths.is_empty() {
+            return Err(invalid(format!("rule `{}` has no paths", rule.name)));
+        }
+        rule_class.push(rule.class.clone());
+        for pat in &rule.paths {
+            if !pat.starts_with('/') {
+                return Err(invalid(format!(
+                    "rule `{}`: pattern {pat:?} must start with `/` (use `/**/NAME` for any depth)",
+                    rule.name
+                )));
+            }
+            let trimmed = pat.trim_end_matches('/');
+            let mut variants = vec![if trimmed.is_empty() { "/" } else { trimmed }.to_string()];
+            // A pattern that matches a directory also matches everything under it.
+            if !trimmed.ends_with("/**") {
+                variants.push(format!("{trimmed}/**"));
+            }
+            for v in variants {
+                let glob = GlobBuilder::new(&v)
+                    .literal_separator(true)
+                    .case_insensitive(rule.case_insensitive)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|e| invalid(format!("rule `{}`: {e}", rule.name)))?;
+                builder.add(glob);
+                pattern_rule.push(ri);
+            }
+        }
+    }
+    let matcher = builder
+        .build()
+        .map_err(|e| invalid(format!("rules: {e}")))?;
+    Ok(Policy {
+        watch,
+        setuid: f.setuid.unwrap_or(Level::High),
+        classes,
+        rules: f.rule,
+        sources,
+        matcher,
+        pattern_rule,
+        rule_class,
+    })
+}
+
+/// Byte form of a path, for callers that match on raw names.
+pub fn path_bytes(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class_of(p: &Policy, path: &str) -> (String, String) {
+        let c = p.classify(Path::new(path));
+        (c.rule.to_string(), c.class.to_string())
+    }
+
+    #[test]
+    fn default_policy_parses_and_classifies() {
+        let p = Policy::builtin().unwrap();
+        let cls = |s| class_of(&p, s).1;
+        assert_eq!(cls("/run"), "volatile");
+        assert_eq!(cls("/var/run/httpd.pid"), "volatile");
+        assert_eq!(cls("/var/lock/subsys/httpd"), "volatile");
+        assert_eq!(cls("/var/log/messages"), "log");
+        assert_eq!(cls("/var/log/sa/sa01"), "log");
+        assert_eq!(cls("/var/log/journal/x/system.journal"), "volatile");
+        assert_eq!(cls("/root/.viminfo"), "history");
+        assert_eq!(cls("/home/alice/.bash_history"), "history");
+        assert_eq!(cls("/etc/passwd"), "credentials");
+        assert_eq!(cls("/etc/hosts"), "config");
+        assert_eq!(cls("/usr/bin/evil"), "system");
+        assert_eq!(cls("/usr/share/doc/x"), "normal");
+        assert_eq!(
+            cls("/var/www/html/wp-content/uploads/2024/01/cat.jpg"),
+            "upload"
+        );
+        assert_eq!(
+            cls("/var/www/html/wp-content/uploads/2024/01/shell.php"),
+            "webexec"
+        );
+        assert_eq!(cls("/var/www/html/wp-content/uploads/x.PHP"), "webexec");
+        assert_eq!(cls("/var/www/html/wp-config.php"), "webexec");
+        assert_eq!(cls("/var/www/html/.htaccess"), "webexec");
+        assert_eq!(cls("/var/www/html/index.php"), "webexec");
+        assert_eq!(cls("/var/www/html/readme.html"), "normal");
+        assert_eq!(cls("/etc/foo.conf.rpmnew"), "packaging");
+        assert_eq!(cls("/etc/ld.so.cache"), "generated");
+        assert!(p.is_watched(Path::new("/var/www/html/index.php")));
+        assert!(!p.is_watched(Path::new("/var/lib/mysql/ibdata1")));
+        // `*` does not cross `/`: /home/*/.ssh is not /home/a/b/.ssh.
+        assert_eq!(cls("/home/a/.ssh/authorized_keys"), "credentials");
+        assert_eq!(cls("/home/a/b/.ssh/authorized_keys"), "normal");
+    }
+
+    #[test]
+    fn last_matching_rule_wins() {
+        let over = r#"
+            version = 1
+            [[rule]]
+            name = "first"
+            class = "log"
+            paths = ["/srv/app"]
+            [[rule]]
+            name = "second"
+            class = "history"
+            paths = ["/srv/app/state.db"]
+            [[rule]]
+            name = "third-broader-but-later"
+            class = "generated"
+            paths = ["/srv/app/cache"]
+        "#;
+        let p = Policy::from_override_str("test", over).unwrap();
+        assert_eq!(
+            class_of(&p, "/srv/app/x.log"),
+            ("first".into(), "log".into())
+        );
+        assert_eq!(
+            class_of(&p, "/srv/app/state.db"),
+            ("second".into(), "history".into())
+        );
+        assert_eq!(
+            class_of(&p, "/srv/app/cache/a/b"),
+            ("third-broader-but-later".into(), "generated".into())
+        );
+        // An override rule comes after every default rule, so it beats the default's
+        // more specific credentials rule: precedence is order, not specificity.
+        let over = r#"
+            version = 1
+            [[rule]]
+            name = "my-etc"
+            class = "generated"
+            paths = ["/etc"]
+        "#;
+        let p = Policy::from_override_str("test", over).unwrap();
+        assert_eq!(class_of(&p, "/etc/passwd").1, "generated");
+        assert_eq!(class_of(&p, "/usr/bin/ls").1, "system");
+    }
+
+    #[test]
+    fn inheriting_override_extends_sections() {
+        let over = r#"
+            version = 1
+            watch = ["/data"]
+            [class.log]
+            content = "high"
+            [class.mine]
+            added = "low"
+        "#;
+        let p = Policy::from_override_str("/etc/quietwire/policy.toml", over).unwrap();
+        assert!(p.watch().contains(&PathBuf::from("/data")));
+        assert!(p.watch().contains(&PathBuf::from("/etc")));
+        let log = p.classes().get("log").unwrap();
+        assert_eq!(log.content, Level::High);
+        assert!(log.log, "keys not given keep the default's value");
+        assert_eq!(log.metadata, Level::High);
+        assert_eq!(p.classes().get("mine").unwrap().added, Level::Low);
+        assert_eq!(p.sources().len(), 2);
+    }
+
+    #[test]
+    fn non_inheriting_override_replaces_everything() {
+        let over = r#"
+            version = 1
+            inherit = false
+            watch = ["/srv"]
+            [class.normal]
+            added = "low"
+        "#;
+        let p = Policy::from_override_str("x", over).unwrap();
+        assert_eq!(p.watch(), &[PathBuf::from("/srv")]);
+        assert!(p.rules().is_empty());
+        assert_eq!(class_of(&p, "/run/x").1, "normal");
+        assert_eq!(p.classify(Path::new("/srv/a")).spec.added, Level::Low);
+    }
+
+    #[test]
+    fn rendered_policy_round_trips_with_same_digest() {
+        let p = Policy::builtin().unwrap();
+        let text = p.to_toml();
+        let q = Policy::from_override_str("rendered", &text).unwrap();
+        assert_eq!(p.digest(), q.digest());
+        assert_eq!(p.rules(), q.rules());
+        assert_eq!(p.classes(), q.classes());
+        assert_eq!(p.watch(), q.watch());
+        let changed = Policy::from_override_str("o", "version = 1\nsetuid = \"low\"\n").unwrap();
+        assert_ne!(p.digest(), changed.digest());
+    }
+
+    #[test]
+    fn bad_policies_are_named_errors() {
+        let cases = [
+            ("version = 2", "version 2"),
+            ("version = 1\nwatch = [\"etc\"]", "absolute"),
+            ("version = 1\nwatch = [\"/a/../b\"]", "absolute"),
+            (
+                "version = 1\n[[rule]]\nname='x'\nclass='nope'\npaths=['/a']",
+                "class `nope`",
+            ),
+            (
+                "version = 1\n[[rule]]\nname='x'\nclass='log'\npaths=['a/b']",
+                "must start with `/`",
+            ),
+            (
+                "version = 1\n[[rule]]\nname='x'\nclass='log'\npaths=['/a/[']",
+                "rule `x`",
+            ),
+            ("version = 1\nbogus = 1", "unknown field"),
+            (
+                "version = 1\n[class.log]\nadded = \"loud\"",
+                "unknown variant",
+            ),
+            (
+                "version = 1\ninherit = false\nwatch = ['/a']",
+                "class `normal`",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Policy::from_override_str("/etc/quietwire/policy.toml", text).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("/etc/quietwire/policy.toml: ") && msg.contains(want),
+                "{text:?}: got {msg:?}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_prefers_explicit_file_and_reads_root_override() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        // No /etc file: the built-in default.
+        let p = Policy::load(root, None).unwrap();
+        assert_eq!(p.sources(), &["built-in default".to_string()]);
+        std::fs::create_dir_all(root.join("etc/quietwire")).unwrap();
+        std::fs::write(
+            root.join("etc/quietwire/policy.toml"),
+            "version = 1\nwatch = [\"/from-etc\"]\n",
+        )
+        .unwrap();
+        let p = Policy::load(root, None).unwrap();
+        assert!(p.is_watched(Path::new("/from-etc/x")));
+        let explicit = root.join("mine.toml");
+        std::fs::write(&explicit, "version = 1\nwatch = [\"/from-flag\"]\n").unwrap();
+        let p = Policy::load(root, Some(&explicit)).unwrap();
+        assert!(p.is_watched(Path::new("/from-flag/x")));
+        assert!(
+            !p.is_watched(Path::new("/from-etc/x")),
+            "--policy replaces the /etc file"
+        );
+        let missing = root.join("nope.toml");
+        let e = Policy::load(root, Some(&missing)).unwrap_err();
+        assert!(e.to_string().contains("nope.toml"), "{e}");
+    }
+}

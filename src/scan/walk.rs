@@ -1,0 +1,502 @@
+//! The unowned walk: every path under the policy's watched trees that the baseline records, in
+//! `Path` order (component by component, names compared as bytes), so that the baseline can be
+//! compared by merge-join with bounded memory.
+//!
+//! Rules it keeps:
+//! - Never follows symlinks (a directory is entered with `O_NOFOLLOW` relative to its parent's
+//!   descriptor), so symlink loops cannot hang it and nothing outside the root is reached.
+//! - Stays on the file system of each watched tree's top; a mount point below is recorded but not
+//!   entered unless it is itself a watched tree. Never enters /proc, /sys, /dev or any pseudo file
+//!   system, whatever the policy says.
+//! - Skips volatile paths (a volatile directory is not entered) and package-owned paths, except
+//!   owned files the baseline records (see `baseline::owned`); owned directories are entered.
+//! - Never opens FIFOs, sockets or devices. A path that vanishes during the walk or cannot be read
+//!   is an [`Issue`], not an error of the run.
+//! - Owned files the baseline records that lie outside the watched trees (e.g. a %ghost file in
+//!   /var/lib) are captured one by one and merged into the stream in order.
+//!
+//! Hashing runs on all cores, one directory at a time (rayon); entries are yielded in order by
+//! the single consumer.
+
+use crate::baseline::owned::{OwnedIndex, OwnedReason};
+use crate::policy::Policy;
+use crate::scan::capture::{capture_entry, Capture, Dir, FileType, Stat};
+use rayon::prelude::*;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Directory depth beyond which the walk does not descend (each level holds a descriptor).
+pub const MAX_DEPTH: usize = 256;
+
+/// Top-level directories of the root that are never entered, whatever the policy says.
+const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// One path as the baseline records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// Absolute path inside the root, byte-exact.
+    pub path: PathBuf,
+    pub capture: Capture,
+    /// For a package-owned file the baseline records: its owner and why it is recorded.
+    pub owner: Option<(String, OwnedReason)>,
+}
+
+/// Something the walk could not do for one path; the run goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub path: PathBuf,
+    pub what: String,
+}
+
+/// A listed directory entry, `lstat`ed and (for non-directories the baseline records) captured.
+#[derive(Debug)]
+struct Item {
+    name: OsString,
+    stat: Stat,
+    /// Whether the baseline records this path (false for owned paths rpm vouches for).
+    record: bool,
+    owner: Option<(String, OwnedReason)>,
+    /// Precomputed capture of a recorded non-directory (taken when yielded).
+    capture: Option<Capture>,
+}
+
+#[derive(Debug)]
+struct Frame {
+    dir: Dir,
+    path: PathBuf,
+    /// Device of the watched tree this directory belongs to.
+    dev: u64,
+    items: Vec<Item>,
+    next: usize,
+}
+
+/// The walk, an iterator of [`WalkEntry`] in path order. Issues accumulate in [`Walker::issues`].
+pub struct Walker<'a> {
+    root: Dir,
+    policy: &'a Policy,
+    owned: &'a OwnedIndex,
+    /// Watched trees not yet started, in reverse order (popped from the end).
+    tops: Vec<PathBuf>,
+    /// Watched trees that lie inside another one: a walk may cross into their file system.
+    nested: Vec<PathBuf>,
+    stack: Vec<Frame>,
+    /// Owned recorded paths outside the watched trees, in reverse order.
+    extras: Vec<PathBuf>,
+    peeked: Option<WalkEntry>,
+    issues: Vec<Issue>,
+}
+
+fn never_entered(path: &Path) -> bool {
+    NEVER_ENTERED.iter().any(|p| path.starts_with(p))
+}
+
+impl<'a> Walker<'a> {
+    /// Prepare a walk of `root` (the host directory holding the checked system).
+    pub fn new(root: &Path, policy: &'a Policy, owned: &'a OwnedIndex) -> io::Result<Walker<'a>> {
+        let root = Dir::open_root(root)?;
+        let mut tops = Vec::new();
+        let mut nested = Vec::new();
+        for w in policy.watch() {
+            // `watch()` is sorted, so an enclosing tree comes first.
+            if tops.iter().any(|t: &PathBuf| w.starts_with(t)) {
+                nested.push(w.clone());
+            } else {
+                tops.push(w.clone());
+            }
+        }
+        tops.reverse();
+        let mut extras: Vec<PathBuf> = owned
+            .iter()
+            .filter(|(p, o)| {
+                o.reason().is_some()
+                    && p.is_absolute()
+                    && !policy.is_watched(p)
+                    && !never_entered(p)
+                    && !p.ancestors().any(|a| policy.classify(a).spec.skip)
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        extras.sort();
+        extras.reverse();
+        Ok(Walker {
+            root,
+            policy,
+            owned,
+            tops,
+            nested,
+            stack: Vec::new(),
+            extras,
+            peeked: None,
+            issues: Vec::new(),
+        })
+    }
+
+    /// Issues seen so far (vanished paths, unreadable files, trees not walked).
+    pub fn issues(&self) -> &[Issue] {
+        &self.issues
+    }
+
+    pub fn take_issues(&mut self) -> Vec<Issue> {
+        std::mem::take(&mut self.issues)
+    }
+
+    fn issue(&mut self, path: &Path, what: impl Into<String>) {
+        self.issues.push(Issue {
+            path: path.to_path_buf(),
+            what: what.into(),
+        });
+    }
+
+    /// Whether a log at `path`, which had inode `old_ino` and mtime `old_mtime` in the baseline,
+    /// was rotated: a regular-file sibling named `NAME.x`, `NAME-x` or `NAME_x` (`messages.1`,
+    /// `messages-20240101`, `messages.1.gz`, `sa01.xz`) holds its old inode or was written no
+    /// earlier than the log's baselined mtime (compression and `copytruncate` make new inodes).
+    /// Only meaningful right after the walk yielded `path` (its directory is still listed).
+    pub fn rotated(&self, path: &Path, old_ino: u64, old_mtime: i64) -> bool {
+        let (Some(parent), Some(base)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        let base = base.as_bytes();
+        let Some(frame) = self.stack.iter().rev().find(|f| f.path == parent) else {
+            return false;
+        };
+        frame.items.iter().any(|it| {
+            let n = it.name.as_bytes();
+            n.len() > base.len() + 1
+                && n.starts_with(base)
+                && matches!(n.get(base.len()), Some(b'.' | b'-' | b'_'))
+                && it.stat.ftype == FileType::File
+                && (it.stat.ino == old_ino || it.stat.mtime >= old_mtime)
+        })
+    }
+
+    /// List and prepare one directory: lstat, classify and capture its entries (in parallel).
+    fn prepare(&mut self, dir: &Dir, dir_path: &Path) -> Vec<Item> {
+        let names = match dir.entries() {
+            Ok(n) => n,
+            Err(e) => {
+                self.issue(dir_path, format!("cannot list directory: {e}"));
+                return Vec::new();
+            }
+        };
+        let policy = self.policy;
+        let owned = self.owned;
+        let results: Vec<Result<Option<Item>, Issue>> = names
+            .into_par_iter()
+            .map(|name| {
+                let path = dir_path.join(&name);
+                let stat = match dir.lstat(&name) {
+                    Ok(s) => s,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                        return Err(Issue {
+                            path,
+                            what: "vanished during the walk".into(),
+                        })
+                    }
+                    Err(e) => {
+                        return Err(Issue {
+                            path,
+                            what: format!("cannot lstat: {e}"),
+                        })
+                    }
+                };
+                let class = policy.classify(&path);
+                if class.spec.skip || never_entered(&path) {
+                    return Ok(None);
+                }
+                let owner = owned.get(&path);
+                let reason = owner.and_then(|o| o.reason());
+                let record = owner.is_none() || reason.is_some();
+                let owner = match (owner, reason) {
+                    (Some(o), Some(r)) => Some((o.nevra.clone(), r)),
+                    _ => None,
+                };
+                if !record && stat.ftype != FileType::Dir {
+                    return Ok(None);
+                }
+                // Owned files the baseline records are hashed whatever their class says, so that a
+                // change can be told apart from a package update (digest comparison).
+                let hash = stat.ftype == FileType::File
+                    && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
+                let capture = (record && stat.ftype != FileType::Dir)
+                    .then(|| capture_entry(dir, &name, &stat, hash));
+                Ok(Some(Item {
+                    name,
+                    stat,
+                    record,
+                    owner,
+                    capture,
+                }))
+            })
+            .collect();
+        let mut items = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(Some(it)) => items.push(it),
+                Ok(None) => {}
+                Err(issue) => self.issues.push(issue),
+            }
+        }
+        items
+    }
+
+    /// Handle one entry found in `parent` (or a watched tree's top): capture a directory and
+    /// push it for descent; return the entry if the baseline records it.
+    fn visit(
+        &mut self,
+        parent: &Dir,
+        path: PathBuf,
+        mut item: Item,
+        tree_dev: u64,
+    ) -> Option<WalkEntry> {
+        if item.stat.ftype != FileType::Dir {
+            let capture = item.capture.take()?;
+            if let Some(what) = &capture.issue {
+                self.issue(&path, what.clone());
+            }
+            return item.record.then_some(WalkEntry {
+                path,
+                capture,
+                owner: item.owner,
+            });
+        }
+        let capture_dir = |issue: Option<String>| Capture {
+            stat: item.stat,
+            sha256: None,
+            target: None,
+            selinux: None,
+            caps: None,
+            issue,
+        };
+        // Enter (and capture) the directory through a descriptor opened without following links.
+        let entry_capture;
+        match parent.open_child(&item.name) {
+            Ok(dir) => {
+                let mut cap = capture_entry(parent, &item.name, &item.stat, false);
+                let same = dir
+                    .stat()
+                    .map(|s| s.ino == item.stat.ino && s.dev == item.stat.dev)
+                    .unwrap_or(false);
+                if !same {
+                    cap.issue = Some("replaced during the walk".into());
+                    self.issue(&path, "directory replaced during the walk; not entered");
+                } else if let Some(why) = self.why_not_enter(&path, &item.stat, tree_dev, &dir) {
+                    if !why.is_empty() {
+                        self.issue(&path, why);
+                    }
+                } else {
+                    let items = self.prepare(&dir, &path);
+                    let dev = if item.stat.dev != tree_dev {
+                        item.stat.dev
+                    } else {
+                        tree_dev
+                    };
+                    self.stack.push(Frame {
+                        dir,
+                        path: path.clone(),
+                        dev,
+                        items,
+                        next: 0,
+                    });
+                }
+                entry_capture = cap;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                self.issue(&path, "vanished during the walk");
+                return None;
+            }
+            Err(e) => {
+                let what = format!("cannot open directory: {e}");
+                self.issue(&path, what.clone());
+                entry_capture = capture_dir(Some(what));
+            }
+        }
+        item.record.then_some(WalkEntry {
+            path,
+            capture: entry_capture,
+            owner: item.owner,
+        })
+    }
+
+    /// Why a directory is not entered: `None` to enter it, `Some("")` to skip silently (another
+    /// file system), `Some(reason)` to skip and say why.
+    fn why_not_enter(&self, path: &Path, st: &Stat, tree_dev: u64, dir: &Dir) -> Option<String> {
+        if st.dev != tree_dev && !self.nested.iter().any(|n| n == path) {
+            return Some(String::new());
+        }
+        if dir.is_pseudo_fs() {
+            return Some("pseudo file system (proc, sysfs, ...); not entered".into());
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Some(format!("deeper than {MAX_DEPTH} directories; not entered"));
+        }
+        None
+    }
+
+    /// Start a watched tree: resolve its top without following symlinks and visit it.
+    fn start_top(&mut self, top: PathBuf) -> Option<WalkEntry> {
+        let (parent, name) = match (top.parent(), top.file_name()) {
+            (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+            // The root itself: visit its entries as a tree on the root's device.
+            _ => {
+                let dir = self.root.try_clone().ok()?;
+                let dev = dir.stat().ok()?.dev;
+                let items = self.prepare(&dir, Path::new("/"));
+                self.stack.push(Frame {
+                    dir,
+                    path: PathBuf::from("/"),
+                    dev,
+                    items,
+                    next: 0,
+                });
+                return None;
+            }
+        };
+        if self.policy.classify(&top).spec.skip || never_entered(&top) {
+            return None;
+        }
+        let pdir = match self.root.open_dir_path(&parent) {
+            Ok(d) => d,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+                self.issue(
+                    &top,
+                    "a component above this watched tree is a symlink or not a directory; not walked",
+                );
+                return None;
+            }
+            Err(e) => {
+                self.issue(&top, format!("cannot open: {e}"));
+                return None;
+            }
+        };
+        let items = self.prepare_one(&pdir, &parent, &name)?;
+        let dev = items.stat.dev;
+        self.visit(&pdir, top, items, dev)
+    }
+
+    /// Prepare a single named entry of `dir` (a watched tree's top, or an extra owned path).
+    fn prepare_one(&mut self, dir: &Dir, dir_path: &Path, name: &OsStr) -> Option<Item> {
+        let path = dir_path.join(name);
+        let stat = match dir.lstat(name) {
+            Ok(s) => s,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+            Err(e) => {
+                self.issue(&path, format!("cannot lstat: {e}"));
+                return None;
+            }
+        };
+        let class = self.policy.classify(&path);
+        let owner = self.owned.get(&path);
+        let reason = owner.and_then(|o| o.reason());
+        let record = owner.is_none() || reason.is_some();
+        let owner = match (owner, reason) {
+            (Some(o), Some(r)) => Some((o.nevra.clone(), r)),
+            _ => None,
+        };
+        let hash = stat.ftype == FileType::File
+            && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
+        let capture =
+            (record && stat.ftype != FileType::Dir).then(|| capture_entry(dir, name, &stat, hash));
+        Some(Item {
+            name: name.to_os_string(),
+            stat,
+            record,
+            owner,
+            capture,
+        })
+    }
+
+    /// Capture one owned recorded path outside the watched trees.
+    fn capture_extra(&mut self, path: PathBuf) -> Option<WalkEntry> {
+        let (parent, name) = (
+            path.parent()?.to_path_buf(),
+            path.file_name()?.to_os_string(),
+        );
+        let dir = match self.root.open_dir_path(&parent) {
+            Ok(d) => d,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+            Err(e) => {
+                self.issue(&path, format!("cannot open parent directory: {e}"));
+                return None;
+            }
+        };
+        let mut item = self.prepare_one(&dir, &parent, &name)?;
+        if item.stat.ftype == FileType::Dir {
+            // Recorded, not walked: an owned directory outside the watched trees.
+            let cap = capture_entry(&dir, &name, &item.stat, false);
+            return item.record.then_some(WalkEntry {
+                path,
+                capture: cap,
+                owner: item.owner.take(),
+            });
+        }
+        self.visit(&dir, path, item, 0)
+    }
+
+    /// The next entry of the depth-first walk over the watched trees.
+    fn next_tree_entry(&mut self) -> Option<WalkEntry> {
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                let top = self.tops.pop()?;
+                if let Some(e) = self.start_top(top) {
+                    return Some(e);
+                }
+                continue;
+            };
+            let Some(slot) = frame.items.get_mut(frame.next) else {
+                self.stack.pop();
+                continue;
+            };
+            frame.next += 1;
+            let path = frame.path.join(&slot.name);
+            // Keep name and stat in the frame (for `rotated`); move the capture out.
+            let item = Item {
+                name: slot.name.clone(),
+                stat: slot.stat,
+                record: slot.record,
+                owner: slot.owner.take(),
+                capture: slot.capture.take(),
+            };
+            let dev = frame.dev;
+            // The parent's descriptor is needed while the child is pushed; duplicate it.
+            let parent = match frame.dir.try_clone() {
+                Ok(d) => d,
+                Err(e) => {
+                    self.issue(&path, format!("cannot duplicate directory descriptor: {e}"));
+                    continue;
+                }
+            };
+            if let Some(e) = self.visit(&parent, path, item, dev) {
+                return Some(e);
+            }
+        }
+    }
+}
+
+impl Iterator for Walker<'_> {
+    type Item = WalkEntry;
+
+    fn next(&mut self) -> Option<WalkEntry> {
+        loop {
+            if self.peeked.is_none() {
+                self.peeked = self.next_tree_entry();
+            }
+            let extra_first = match (&self.peeked, self.extras.last()) {
+                (Some(e), Some(x)) => x < &e.path,
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            if !extra_first {
+                return self.peeked.take();
+            }
+            if let Some(x) = self.extras.pop() {
+                if let Some(e) = self.capture_extra(x) {
+                    return Some(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The verdict for one path of the baseline comparison: given its baselined record and its
+//! current record (either may be absent), the policy class and the rpmdb ownership, decide whether
+//! it is a finding, which attributes changed, and how severe it is.
+//!
+//! This module is pure: it never touches the file system. The two facts that need the disk (has a
+//! log been rotated? does a changed owned file match its package's digest?) come in as probes.
+
+use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
+use crate::baseline::format::{Bytes, Record};
+use crate::baseline::owned::{OwnedFile, OwnedIndex};
+use crate::policy::{ClassSpec, Level, Policy};
+use crate::scan::capture::FileType;
+use std::path::Path;
+
+/// setuid and setgid bits.
+const SUID_SGID: u32 = 0o6000;
+
+/// Disk facts the verdict needs, supplied by the caller (the merge-join holding the walker).
+pub trait Probe {
+    /// Whether the log at `path` (baselined inode and mtime given) was rotated.
+    fn rotated(&self, path: &Path, old_ino: u64, old_mtime: i64) -> bool;
+    /// Whether the current content of owned file `path` is exactly what its package shipped.
+    fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool;
+}
+
+fn int(v: impl Into<i128>) -> Value {
+    Value::Int(v.into())
+}
+
+fn opt_text(v: &Option<String>) -> Value {
+    v.as_ref().map_or(Value::Absent, |s| Value::Text(s.clone()))
+}
+
+fn opt_bytes(v: &Option<Bytes>) -> Value {
+    v.as_ref()
+        .map_or(Value::Absent, |b| Value::Bytes(b.clone()))
+}
+
+/// Metadata differences: everything but content.
+fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut push = |attr, o: Value, n: Value| {
+        if o != n {
+            out.push(Change {
+                attr,
+                old: o,
+                new: n,
+            });
+        }
+    };
+    if old.ftype != new.ftype {
+        push(
+            Attr::Type,
+            Value::Text(old.ftype.name().into()),
+            Value::Text(new.ftype.name().into()),
+        );
+        // Other attributes of a different kind of object mean little; the type says it all,
+        // plus ownership and mode which an attacker may have set.
+    }
+    push(Attr::Mode, int(old.mode), int(new.mode));
+    push(Attr::Uid, int(old.uid), int(new.uid));
+    push(Attr::Gid, int(old.gid), int(new.gid));
+    if old.ftype == new.ftype {
+        push(Attr::Target, opt_bytes(&old.target), opt_bytes(&new.target));
+        if matches!(new.ftype, FileType::Char | FileType::Block) {
+            push(
+                Attr::Rdev,
+                old.rdev.map_or(Value::Absent, int),
+                new.rdev.map_or(Value::Absent, int),
+            );
+        }
+    }
+    push(
+        Attr::Selinux,
+        opt_bytes(&old.selinux),
+        opt_bytes(&new.selinux),
+    );
+    push(Attr::Caps, opt_text(&old.caps), opt_text(&new.caps));
+    out
+}
+
+/// Content differences of a regular file under its class's rules.
+fn content_changes(
+    old: &Record,
+    new: &Record,
+    spec: &ClassSpec,
+    path: &Path,
+    probe: &dyn Probe,
+) -> (Vec<Change>, Option<String>) {
+    let mut out = Vec::new();
+    if old.ftype != FileType::File || new.ftype != FileType::File {
+        return (out, None);
+    }
+    if spec.log {
+        let replaced = new.ino != old.ino;
+        let shrunk = new.size < old.size;
+        if !(replaced || shrunk) {
+            return (out, None);
+        }
+        if probe.rotated(path, old.ino, old.mtime) {
+            return (out, None);
+        }
+        if replaced {
+            out.push(Change {
+                attr: Attr::Inode,
+                old: int(old.ino),
+                new: int(new.ino),
+            });
+        }
+        if shrunk {
+            out.push(Change {
+                attr: Attr::Size,
+                old: int(old.size),
+                new: int(new.size),
+            });
+        }
+        let note = match (replaced, shrunk) {
+            (true, _) => "log replaced without rotation",
+            (false, _) => "log shrank without rotation",
+        };
+        return (out, Some(note.into()));
+    }
+    if spec.content == Level::None {
+        return (out, None);
+    }
+    if let (Some(o), Some(n)) = (&old.sha256, &new.sha256) {
+        if o != n {
+            out.push(Change {
+                attr: Attr::Sha256,
+                old: Value::Text(o.clone()),
+                new: Value::Text(n.clone()),
+            });
+        }
+    }
+    if old.size != new.size {
+        out.push(Change {
+            attr: Attr::Size,
+            old: int(old.size),
+            new: int(new.size),
+        });
+    }
+    if old.mtime != new.mtime {
+        out.push(Change {
+            attr: Attr::Mtime,
+            old: int(old.mtime),
+            new: int(new.mtime),
+        });
+    }
+    (out, None)
+}
+
+fn gains_setuid(old: Option<&Record>, new: &Record) -> bool {
+    new.ftype == FileType::File
+        && new.mode & SUID_SGID != 0
+        && old.is_none_or(|o| {
+            o.ftype != FileType::File || (o.mode & SUID_SGID) != (new.mode & SUID_SGID)
+        })
+}
+
+/// The verdict for one path. `old` is the baselined record, `new` the current one (from the
+/// walk); at least one is present. `None` means nothing to report.
+pub fn judge(
+    path: &Path,
+    old: Option<&Record>,
+    new: Option<&Record>,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    probe: &dyn Probe,
+) -> Option<Finding> {
+    let class = policy.classify(path);
+    let spec = class.spec;
+    let owner_now = owned.get(path);
+    let owner_reason = owner_now.and_then(|o| o.reason());
+    // A path rpm now fully vouches for (a package was installed over an unowned file) is the
+    // owned verifier's business from now on.
+    if owner_now.is_some() && owner_reason.is_none() {
+        return None;
+    }
+    let mut f = Finding {
+        path: path.to_path_buf(),
+        kind: Kind::Changed,
+        changes: Vec::new(),
+        source: Source::Baseline,
+        package: owner_now
+            .map(|o| o.nevra.clone())
+            .or_else(|| old.and_then(|o| o.package.clone())),
+        rule: class.rule.to_string(),
+        class: class.class.to_string(),
+        severity: Level::None,
+        note: owner_reason.map(|r| r.describe().to_string()),
+        old: old.cloned(),
+        new: new.cloned(),
+    };
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(n)) => {
+            f.kind = Kind::Added;
+            if let Some(owner) = owner_now {
+                // A package file the baseline has not seen yet (package installed since): quiet
+                // when rpm vouches for its content and it matches, else worth a look.
+                if owner.package_vouches_content() && probe.matches_package(path, owner) {
+                    return None;
+                }
+                f.severity = Level::Info;
+                f.note = Some(format!(
+                    "package file not in the baseline yet; {}",
+                    owner_reason.map_or("", |r| r.describe())
+                ));
+                return Some(f);
+            }
+            f.severity = spec.added;
+            if gains_setuid(None, n) {
+                f.severity = f.severity.max(policy.setuid_level());
+                f.note = Some("new setuid/setgid file".into());
+            }
+            (f.severity != Level::None).then_some(f)
+        }
+        (Some(o), None) => {
+            // Out of the policy's scope now (policy changed): not a removal.
+            let in_scope = policy.is_watched(path) || owner_reason.is_some();
+            if !in_scope || path.ancestors().any(|a| policy.classify(a).spec.skip) {
+                return None;
+            }
+            if o.package.is_some() && owner_now.is_none() {
+                f.kind = Kind::Removed;
+                f.severity = Level::Info;
+                f.note = Some(format!(
+                    "no longer owned by any package (was {}; package removed?)",
+                    o.package.as_deref().unwrap_or("?")
+                ));
+                return Some(f);
+            }
+            f.kind = if owner_now.is_some() {
+                Kind::Missing
+            } else {
+                Kind::Removed
+            };
+            f.severity = spec.removed;
+            (f.severity != Level::None).then_some(f)
+        }
+        (Some(o), Some(n)) => {
+            let mut meta = metadata_changes(o, n);
+            let (mut content, log_note) = content_changes(o, n, spec, path, probe);
+            if !content.is_empty() {
+                if let Some(owner) = owner_now {
+                    if owner.package_vouches_content() && probe.matches_package(path, owner) {
+                        // The package shipped this content (updated since the baseline).
+                        content.clear();
+                    }
+                }
+            }
+            let setuid = gains_setuid(Some(o), n);
+            let content_level = if content.iter().all(|c| c.attr == Attr::Mtime) {
+                spec.content.min(Level::Info)
+            } else {
+                spec.content
+            };
+            let mut severity = Level::None;
+            if content_level == Level::None {
+                content.clear();
+            } else if !content.is_empty() {
+                severity = content_level;
+            }
+            if spec.metadata == Level::None && !setuid {
+                meta.clear();
+            } else if !meta.is_empty() {
+                severity = severity.max(spec.metadata);
+            }
+            if setuid {
+                severity = severity.max(policy.setuid_level());
+                f.note = Some("gained the setuid/setgid bit".into());
+            } else if log_note.is_some() {
+                f.note = log_note;
+            }
+            meta.extend(content);
+            if meta.is_empty() || severity == Level::None {
+                return None;
+            }
+            f.changes = meta;
+            f.severity = severity;
+            Some(f)
+        }
+    }
+}
