@@ -1,7 +1,8 @@
 //! Runs the parsed command line: the glue between the CLI and the library modules.
 
 use crate::cli::{
-    CheckArgs, Cli, Command, ListFormat, OwnerArgs, PackagesArgs, ReportFormat, RootArgs,
+    AcceptArgs, CheckArgs, Cli, Command, InitArgs, ListFormat, OwnerArgs, PackagesArgs, PolicyArgs,
+    ReportFormat, RootArgs,
 };
 use crate::escape::escape_path;
 use crate::exit;
@@ -45,6 +46,9 @@ fn io_failure(e: std::io::Error) -> Failure {
 pub fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Check(a) => check(&a),
+        Command::Init(a) => init(&a),
+        Command::Accept(a) => accept(&a),
+        Command::Policy(a) => policy(&a),
         Command::Packages(a) => packages(&a),
         Command::Owner(a) => owner(&a),
     };
@@ -198,9 +202,30 @@ fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
     owners
 }
 
-fn check(a: &CheckArgs) -> Result<u8, Failure> {
-    use crate::verify::{self, owned};
-    let (db, mut error_status) = open_db(&a.root)?;
+fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy, Failure> {
+    crate::policy::Policy::load(root, file).map_err(|e| Failure::new(exit::POLICY, e.to_string()))
+}
+
+fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
+    Failure::new(exit::BASELINE, e.to_string())
+}
+
+fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> PathBuf {
+    state
+        .baseline
+        .clone()
+        .unwrap_or_else(|| crate::baseline::default_location(root))
+}
+
+fn report_issues(issues: &[crate::scan::walk::Issue]) {
+    for i in issues {
+        eprintln!("quietwire: warning: {}: {}", escape_path(&i.path), i.what);
+    }
+}
+
+/// Report packages whose file list could not be loaded; returns the error status to use.
+fn report_unloadable(db: &Database) -> u8 {
+    let mut status = exit::CLEAN;
     for p in db.packages.iter().filter(|p| p.file_error.is_some()) {
         // rpm fails such a package silently; an integrity check must say why nothing was checked.
         eprintln!(
@@ -210,8 +235,17 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
             p.hnum,
             p.file_error.as_deref().unwrap_or_default()
         );
-        error_status = exit::RPMDB;
+        status = exit::RPMDB;
     }
+    status
+}
+
+fn check(a: &CheckArgs) -> Result<u8, Failure> {
+    use crate::verify::finding::{Finding, FindingKind, Severity};
+    use crate::verify::{self, owned};
+    let root = &a.root.root;
+    let (db, mut error_status) = open_db(&a.root)?;
+    error_status = error_status.max(report_unloadable(&db));
     let opts = owned::VerifyOptions {
         jobs: a.jobs.unwrap_or(0),
         packages: a.packages.clone(),
@@ -219,9 +253,56 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         progress: !a.no_progress,
         ..Default::default()
     };
-    let report = owned::verify_packages(&a.root.root, &db, &opts)
-        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-    let findings = owned::to_findings(&db, &report);
+    let report = if a.unowned_only {
+        owned::OwnedReport::default()
+    } else {
+        owned::verify_packages(root, &db, &opts)
+            .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?
+    };
+    let mut findings = owned::to_findings(&db, &report);
+
+    let mut baseline_error = None;
+    if !a.owned_only {
+        let policy = load_policy(root, a.state.policy.as_deref())?;
+        let file = baseline_file(root, &a.state);
+        let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+        match crate::baseline::compare(root, &policy, &index, &file) {
+            Ok(outcome) => {
+                report_issues(&outcome.issues);
+                if outcome.policy_changed {
+                    eprintln!(
+                        "quietwire: note: the policy changed since {} was created; new rules apply from now on",
+                        file.display()
+                    );
+                }
+                // A %config file the administrator edited differs from its package forever; once
+                // its state is accepted into the baseline it is only worth a note.
+                let accepted: std::collections::HashSet<&[u8]> = outcome
+                    .owned_unchanged
+                    .iter()
+                    .map(|p| p.as_os_str().as_bytes())
+                    .collect();
+                for f in findings.iter_mut() {
+                    if f.kind == FindingKind::Changed && accepted.contains(f.path.as_slice()) {
+                        f.kind = FindingKind::Noted;
+                        f.severity = Severity::Info;
+                        f.note =
+                            Some("differs from its package, matches the accepted baseline".into());
+                    }
+                }
+                findings.extend(outcome.findings.iter().map(Finding::from));
+            }
+            Err(crate::baseline::BaselineError::NotFound { file })
+                if a.state.baseline.is_none() =>
+            {
+                eprintln!(
+                    "quietwire: no baseline at {}: unowned files were not checked; create one with `quietwire init`",
+                    file.display()
+                );
+            }
+            Err(e) => baseline_error = Some(baseline_failure(e)),
+        }
+    }
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -235,23 +316,120 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         }
         error_status = exit::NOT_FOUND.max(error_status);
     }
+    let shown: Vec<Finding> = if a.verbose || a.format == ReportFormat::Json {
+        findings.clone()
+    } else {
+        findings
+            .iter()
+            .filter(|f| f.severity > Severity::Info)
+            .cloned()
+            .collect()
+    };
     match a.format {
         ReportFormat::Rpm if opts.verbose => {
             crate::report::rpm::render_results(&mut out, &db, &report.results, true)
                 .map_err(io_failure)?
         }
         ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
-        ReportFormat::Text => {
-            crate::report::text::render(&mut out, &findings).map_err(io_failure)?
-        }
-        ReportFormat::Json => {
-            crate::report::json::render(&mut out, &findings).map_err(io_failure)?
-        }
+        ReportFormat::Text => crate::report::text::render(&mut out, &shown).map_err(io_failure)?,
+        ReportFormat::Json => crate::report::json::render(&mut out, &shown).map_err(io_failure)?,
     }
     out.flush().map_err(io_failure)?;
+    if let Some(e) = baseline_error {
+        return Err(e);
+    }
     // Errors outrank findings: a partial check must not look like a clean or merely dirty one.
     if error_status != exit::CLEAN {
         return Ok(error_status);
     }
     Ok(verify::finding::exit_bits(&findings))
+}
+
+fn init(a: &InitArgs) -> Result<u8, Failure> {
+    let root = &a.root.root;
+    let (db, error_status) = open_db(&a.root)?;
+    let policy = load_policy(root, a.state.policy.as_deref())?;
+    let file = baseline_file(root, &a.state);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::new(exit::BASELINE, format!("{}: {e}", dir.display())))?;
+    }
+    let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+    let snapshot = crate::baseline::owned::snapshot(&db.packages);
+    let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
+        .map_err(baseline_failure)?;
+    report_issues(&stats.issues);
+    eprintln!(
+        "quietwire: baseline {} created with {} entries",
+        file.display(),
+        stats.entries
+    );
+    Ok(error_status)
+}
+
+fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
+    let root = &a.root.root;
+    let (db, error_status) = open_db(&a.root)?;
+    let policy = load_policy(root, a.state.policy.as_deref())?;
+    let file = baseline_file(root, &a.state);
+    let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+    let snapshot = crate::baseline::owned::snapshot(&db.packages);
+    let selection = if a.all {
+        crate::baseline::Selection::All
+    } else {
+        crate::baseline::Selection::Patterns(
+            a.patterns
+                .iter()
+                .map(|p| pattern_in_root(root, p))
+                .collect(),
+        )
+    };
+    let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
+        .map_err(baseline_failure)?;
+    report_issues(&stats.issues);
+    for p in &stats.unmatched {
+        eprintln!(
+            "quietwire: {p}: matches nothing in the baseline or on disk; nothing accepted for it"
+        );
+    }
+    eprintln!(
+        "quietwire: baseline {}: {} updated, {} added, {} removed ({} entries)",
+        file.display(),
+        stats.updated,
+        stats.added,
+        stats.removed,
+        stats.entries
+    );
+    if !stats.unmatched.is_empty() {
+        return Ok(exit::NOT_FOUND.max(error_status));
+    }
+    Ok(error_status)
+}
+
+/// A pattern as the baseline names paths: absolute inside the root. A relative pattern is taken
+/// from the current directory when checking the running system, else from the root's `/`.
+fn pattern_in_root(root: &Path, pattern: &str) -> String {
+    if pattern.starts_with('/') {
+        return pattern.to_string();
+    }
+    let base = if root == Path::new("/") {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+    } else {
+        PathBuf::from("/")
+    };
+    format!(
+        "{}/{}",
+        base.display().to_string().trim_end_matches('/'),
+        pattern
+    )
+}
+
+fn policy(a: &PolicyArgs) -> Result<u8, Failure> {
+    let policy = load_policy(&a.root, a.policy.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(policy.to_toml().as_bytes())
+        .map_err(io_failure)?;
+    out.flush().map_err(io_failure)?;
+    Ok(exit::CLEAN)
 }

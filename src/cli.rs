@@ -16,6 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Verify package-owned files against the rpm database and unowned files against the baseline.
     Check(CheckArgs),
+    /// Create the baseline of unowned paths (and of owned files rpm does not vouch for).
+    Init(InitArgs),
+    /// Record the current state of chosen paths into the baseline.
+    Accept(AcceptArgs),
+    /// Print the effective policy (embedded default merged with the override file).
+    Policy(PolicyArgs),
     /// List installed packages as read from the rpm database (like `rpm -qa`).
     Packages(PackagesArgs),
     /// Show which installed package owns each path (like `rpm -qf`).
@@ -69,16 +75,32 @@ pub enum ReportFormat {
     Rpm,
 }
 
+/// The policy and the baseline used by `check`, `init` and `accept`.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Policy file to use instead of /etc/quietwire/policy.toml inside the root.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Baseline file (default: var/lib/quietwire/baseline inside the root).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub root: RootArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Verify only package-owned files (no baseline comparison).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "unowned_only")]
     pub owned_only: bool,
+    /// Compare only with the baseline (no verification of package-owned files).
+    #[arg(long)]
+    pub unowned_only: bool,
     /// Verify only the named packages (name, name-version-release, or full NEVRA); repeatable.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
@@ -88,7 +110,43 @@ pub struct CheckArgs {
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
-    /// With --format rpm, print every checked file like `rpm -Vv`.
+    /// Also show informational findings; with --format rpm, every checked file like `rpm -Vv`.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Replace an existing baseline (the previous one is kept as FILE.prev).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Accept the current state of everything the baseline covers.
+    #[arg(long, conflicts_with = "patterns")]
+    pub all: bool,
+    /// Paths or globs inside the root (`*` within a name, `**` across directories); a directory
+    /// selects everything under it.
+    #[arg(value_name = "PATH|GLOB", required_unless_present = "all")]
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Root directory whose /etc/quietwire/policy.toml overrides the embedded default.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Policy file to use instead of /etc/quietwire/policy.toml inside the root.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }

@@ -137,12 +137,14 @@ impl From<&Finding> for crate::verify::finding::Finding {
         use crate::verify::finding as shared;
         let kind = match f.kind {
             Kind::Added => shared::FindingKind::Added,
-            Kind::Removed | Kind::Missing => shared::FindingKind::Missing,
+            Kind::Removed => shared::FindingKind::Removed,
+            Kind::Missing => shared::FindingKind::Missing,
             Kind::Changed => shared::FindingKind::Changed,
         };
         let severity = match f.severity {
-            Level::High => shared::Severity::Critical,
-            Level::Medium | Level::Low => shared::Severity::Warning,
+            Level::High => shared::Severity::High,
+            Level::Medium => shared::Severity::Medium,
+            Level::Low => shared::Severity::Low,
             Level::Info | Level::None => shared::Severity::Info,
         };
         let value = |v: &Value, attr: Attr| match v {
@@ -181,9 +183,6 @@ impl From<&Finding> for crate::verify::finding::Finding {
             })
             .collect();
         let mut note = vec![format!("class {}", f.class)];
-        if let Some(p) = &f.package {
-            note.push(format!("package {p}"));
-        }
         if f.changes.iter().any(|c| c.attr == Attr::Inode) {
             note.push("inode changed".into());
         }
@@ -195,6 +194,7 @@ impl From<&Finding> for crate::verify::finding::Finding {
             kind,
             source: shared::Source::Baseline {
                 policy_rule: Some(f.rule.clone()),
+                package: f.package.clone(),
             },
             changes,
             severity,
@@ -239,12 +239,16 @@ mod tests {
         assert_eq!(s.path, b"/etc/passwd");
         assert_eq!(s.changes.len(), 1);
         assert_eq!(s.changes[0].attr, crate::verify::finding::Attr::User);
-        assert_eq!(s.severity, crate::verify::finding::Severity::Critical);
+        assert_eq!(s.severity, crate::verify::finding::Severity::High);
         assert_eq!(s.rule, "baseline.changed");
         let note = s.note.unwrap();
-        assert!(
-            note.contains("setup-2.13.7-10.el9.noarch") && note.contains("inode"),
-            "{note}"
+        assert!(note.contains("inode"), "{note}");
+        assert_eq!(
+            s.source,
+            crate::verify::finding::Source::Baseline {
+                policy_rule: Some("credentials".into()),
+                package: Some("setup-2.13.7-10.el9.noarch".into()),
+            }
         );
     }
 }

@@ -92,9 +92,12 @@ pub fn finding(f: &Finding) -> J {
             m.insert("package_name".into(), J::String(name.clone()));
             m.insert("file_flags".into(), json!(file_flags));
         }
-        Source::Baseline { policy_rule } => {
+        Source::Baseline {
+            policy_rule,
+            package,
+        } => {
             m.insert("source".into(), J::String("baseline".into()));
-            m.insert("package".into(), J::Null);
+            m.insert("package".into(), json!(package));
             m.insert("policy_rule".into(), json!(policy_rule));
         }
     }
@@ -124,6 +127,7 @@ pub fn document(findings: &[Finding]) -> J {
         "summary": {
             "total": findings.len(),
             "missing": count(FindingKind::Missing),
+            "removed": count(FindingKind::Removed),
             "changed": count(FindingKind::Changed),
             "added": count(FindingKind::Added),
             "noted": count(FindingKind::Noted),
@@ -148,14 +152,17 @@ mod tests {
         let f = Finding {
             path: b"/x\xff".to_vec(),
             kind: FindingKind::Changed,
-            source: Source::Baseline { policy_rule: None },
+            source: Source::Baseline {
+                policy_rule: None,
+                package: None,
+            },
             changes: vec![Change {
                 attr: Attr::LinkTo,
                 expected: Value::Bytes(b"a".to_vec()),
                 actual: Value::Bytes(vec![0xfe]),
                 unreadable: false,
             }],
-            severity: Severity::Warning,
+            severity: Severity::Medium,
             rule: "t".into(),
             note: None,
             rpm: None,

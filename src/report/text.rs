@@ -36,9 +36,24 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
                 format!("package {}", crate::escape::escape_bytes(nevra.as_bytes()))
             }
             Source::Baseline {
-                policy_rule: Some(r),
-            } => format!("baseline ({})", crate::escape::escape_bytes(r.as_bytes())),
-            Source::Baseline { policy_rule: None } => "baseline".to_string(),
+                policy_rule,
+                package,
+            } => {
+                let mut s = "baseline".to_string();
+                if let Some(r) = policy_rule {
+                    s.push_str(&format!(
+                        " rule {}",
+                        crate::escape::escape_bytes(r.as_bytes())
+                    ));
+                }
+                if let Some(p) = package {
+                    s.push_str(&format!(
+                        ", package {}",
+                        crate::escape::escape_bytes(p.as_bytes())
+                    ));
+                }
+                s
+            }
         };
         write!(
             out,
@@ -60,9 +75,10 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
     use crate::verify::FindingKind as K;
     writeln!(
         out,
-        "{} findings: {} missing, {} changed, {} added, {} noted",
+        "{} findings: {} missing, {} removed, {} changed, {} added, {} noted",
         findings.len(),
         count(K::Missing),
+        count(K::Removed),
         count(K::Changed),
         count(K::Added),
         count(K::Noted)

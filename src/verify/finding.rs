@@ -10,8 +10,11 @@ use crate::rpmdb::FileState;
 pub enum FindingKind {
     /// Present on disk, absent from the truth (baseline only).
     Added,
-    /// Absent from disk (or unreachable: `errno` in `note`).
+    /// Absent from disk (or unreachable: `errno` in `note`): a package-owned file, or a
+    /// package-owned file the baseline tracks.
     Missing,
+    /// An unowned path recorded in the baseline is gone.
+    Removed,
     /// Present, but one or more attributes differ (or could not be read: `?`).
     Changed,
     /// Nothing differs, but rpm prints the file because of its state (`(replaced)`,
@@ -24,6 +27,7 @@ impl FindingKind {
         match self {
             FindingKind::Added => "added",
             FindingKind::Missing => "missing",
+            FindingKind::Removed => "removed",
             FindingKind::Changed => "changed",
             FindingKind::Noted => "noted",
         }
@@ -33,8 +37,12 @@ impl FindingKind {
 /// How much a finding matters (the policy may override the defaults chosen by the engines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Expected or harmless (shown only on request; never sets an exit bit).
     Info,
-    Warning,
+    Low,
+    Medium,
+    High,
+    /// Evidence of tampering with the truth itself (e.g. a package header that fails its digest).
     Critical,
 }
 
@@ -42,7 +50,9 @@ impl Severity {
     pub fn name(self) -> &'static str {
         match self {
             Severity::Info => "info",
-            Severity::Warning => "warning",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
             Severity::Critical => "critical",
         }
     }
@@ -66,8 +76,12 @@ pub enum Source {
         /// FILESTATES entry.
         state: FileState,
     },
-    /// The baseline of unowned paths, with the policy rule that selected the path, if any.
-    Baseline { policy_rule: Option<String> },
+    /// The baseline, with the policy rule that classified the path and, for a package-owned
+    /// file whose content rpm does not vouch for, the owning package's NEVRA.
+    Baseline {
+        policy_rule: Option<String>,
+        package: Option<String>,
+    },
 }
 
 /// A compared attribute.
@@ -178,11 +192,15 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// This finding's contribution to the exit status ([`crate::exit`] bits).
+    /// This finding's contribution to the exit status ([`crate::exit`] bits). Informational
+    /// findings (`Noted`, or severity `Info`) contribute nothing.
     pub fn exit_bits(&self) -> u8 {
+        if self.severity == Severity::Info {
+            return 0;
+        }
         match self.kind {
             FindingKind::Added => exit::ADDED,
-            FindingKind::Missing => exit::REMOVED,
+            FindingKind::Missing | FindingKind::Removed => exit::REMOVED,
             FindingKind::Changed => exit::CHANGED,
             FindingKind::Noted => 0,
         }
@@ -202,9 +220,12 @@ mod tests {
         Finding {
             path: b"/x".to_vec(),
             kind,
-            source: Source::Baseline { policy_rule: None },
+            source: Source::Baseline {
+                policy_rule: None,
+                package: None,
+            },
             changes: vec![],
-            severity: Severity::Info,
+            severity: Severity::Low,
             rule: "t".into(),
             note: None,
             rpm: None,
@@ -220,5 +241,13 @@ mod tests {
             exit::REMOVED | exit::CHANGED
         );
         assert_eq!(exit_bits(&[f(FindingKind::Added)]), exit::ADDED);
+        assert_eq!(exit_bits(&[f(FindingKind::Removed)]), exit::REMOVED);
+        let mut info = f(FindingKind::Changed);
+        info.severity = Severity::Info;
+        assert_eq!(
+            exit_bits(&[info]),
+            0,
+            "informational findings set no exit bit"
+        );
     }
 }

@@ -791,10 +791,10 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
         let doc_like = f.flags & (ff::DOC | ff::LICENSE | ff::README) != 0;
         let severity = match kind {
             FindingKind::Noted => Severity::Info,
-            _ if doc_like => Severity::Info,
-            _ if f.flags & ff::CONFIG != 0 => Severity::Warning,
-            FindingKind::Missing => Severity::Warning,
-            _ => Severity::Critical,
+            _ if doc_like => Severity::Low,
+            _ if f.flags & ff::CONFIG != 0 => Severity::Medium,
+            FindingKind::Missing => Severity::Medium,
+            _ => Severity::High,
         };
         let rule = match kind {
             FindingKind::Missing => "owned.missing",
