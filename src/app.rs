@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Policy(a) => policy(&a),
         Command::Packages(a) => packages(&a),
         Command::Owner(a) => owner(&a),
+        Command::Keygen(a) => keygen(&a),
     };
     match result {
         Ok(status) => status,
@@ -94,16 +95,40 @@ struct PackageJson<'a> {
     sha256_header: Option<&'a str>,
     sigmd5: Option<String>,
     file_error: Option<&'a str>,
+    signature: SignatureJson<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct SignatureJson<'a> {
+    status: &'static str,
+    key_id: Option<&'a str>,
 }
 
 fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
-    let (db, status) = open_db(&a.root)?;
+    let keyring = if a.keys.keys.is_empty() {
+        let policy = load_policy(&a.root.root, a.policy.as_deref())?;
+        load_keyring(&a.root.root, &policy)?
+    } else {
+        load_keyring_paths(&a.keys.keys)?
+    };
+    let (db, status) = open_db_with_keys(&a.root, &keyring)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match a.format {
         ListFormat::Text => {
             for p in &db.packages {
-                writeln!(out, "{}", p.nvra()).map_err(io_failure)?;
+                if a.signatures {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}",
+                        p.nvra(),
+                        p.signature.name(),
+                        p.signature.key_id().unwrap_or("-")
+                    )
+                    .map_err(io_failure)?;
+                } else {
+                    writeln!(out, "{}", p.nvra()).map_err(io_failure)?;
+                }
             }
         }
         ListFormat::Json => {
@@ -126,6 +151,10 @@ fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
                     sha256_header: p.sha256_header.as_deref(),
                     sigmd5: p.sigmd5.as_ref().map(hex::encode),
                     file_error: p.file_error.as_deref(),
+                    signature: SignatureJson {
+                        status: p.signature.name(),
+                        key_id: p.signature.key_id(),
+                    },
                 })
                 .collect();
             serde_json::to_writer_pretty(&mut out, &list)
@@ -244,7 +273,17 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::finding::{Finding, FindingKind, Severity};
     use crate::verify::{self, owned};
     let root = &a.root.root;
-    let (db, mut error_status) = open_db(&a.root)?;
+    let policy = load_policy(root, a.state.policy.as_deref())?;
+    let baseline_path = baseline_file(root, &a.state);
+    let baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
+    let keyring = if a.unowned_only {
+        crate::trust::Keyring::new()
+    } else if a.keys.keys.is_empty() {
+        load_keyring(root, &policy)?
+    } else {
+        load_keyring_paths(&a.keys.keys)?
+    };
+    let (db, mut error_status) = open_db_with_keys(&a.root, &keyring)?;
     error_status = error_status.max(report_unloadable(&db));
     let opts = owned::VerifyOptions {
         jobs: a.jobs.unwrap_or(0),
@@ -260,11 +299,14 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?
     };
     let mut findings = owned::to_findings(&db, &report);
+    if !a.unowned_only {
+        crate::verify::signature::mark_tampered(&db.packages, &mut findings);
+        findings.extend(trust_findings(&db, root, &policy, &a.packages));
+    }
 
     let mut baseline_error = None;
     if !a.owned_only {
-        let policy = load_policy(root, a.state.policy.as_deref())?;
-        let file = baseline_file(root, &a.state);
+        let file = baseline_path.clone();
         let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
         match crate::baseline::compare(root, &policy, &index, &file) {
             Ok(outcome) => {
@@ -331,8 +373,33 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
                 .map_err(io_failure)?
         }
         ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
-        ReportFormat::Text => crate::report::text::render(&mut out, &shown).map_err(io_failure)?,
-        ReportFormat::Json => crate::report::json::render(&mut out, &shown).map_err(io_failure)?,
+        ReportFormat::Text => {
+            crate::report::text::render(&mut out, &shown).map_err(io_failure)?;
+            crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
+                .map_err(io_failure)?
+        }
+        ReportFormat::Json => crate::report::json::render_with_summary(
+            &mut out,
+            &shown,
+            trust_summary(&db, baseline_sha256.as_deref()),
+        )
+        .map_err(io_failure)?,
+    }
+    if a.format == ReportFormat::Rpm {
+        // rpm's lines stay byte-exact on stdout; what rpm does not check goes to stderr.
+        for f in findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Untrusted && f.severity > Severity::Info)
+        {
+            if let crate::verify::Source::Header { nevra, .. } = &f.source {
+                eprintln!(
+                    "quietwire: {} package {}: {}",
+                    f.severity.name(),
+                    nevra,
+                    f.note.as_deref().unwrap_or_default()
+                );
+            }
+        }
     }
     out.flush().map_err(io_failure)?;
     if let Some(e) = baseline_error {
@@ -356,8 +423,10 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
     }
     let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
     let snapshot = crate::baseline::owned::snapshot(&db.packages);
+    let sign_key = read_sign_key(&a.sign)?;
     let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
         .map_err(baseline_failure)?;
+    after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     eprintln!(
         "quietwire: baseline {} created with {} entries",
@@ -384,8 +453,10 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
+    let sign_key = read_sign_key(&a.sign)?;
     let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
         .map_err(baseline_failure)?;
+    after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     for p in &stats.unmatched {
         eprintln!(
@@ -431,5 +502,209 @@ fn policy(a: &PolicyArgs) -> Result<u8, Failure> {
     out.write_all(policy.to_toml().as_bytes())
         .map_err(io_failure)?;
     out.flush().map_err(io_failure)?;
+    Ok(exit::CLEAN)
+}
+
+// ---- trust anchors (issue 7): package signatures and the baseline's own integrity ----
+
+/// Open the database judging header signatures with `keys` (see [`open_db`]).
+fn open_db_with_keys(
+    root: &RootArgs,
+    keys: &crate::trust::Keyring,
+) -> Result<(Database, u8), Failure> {
+    let db = rpmdb::open_with_keys(&root.root, root.dbpath.as_deref(), keys)?;
+    for bad in &db.bad {
+        eprintln!("quietwire: {}: {bad}; skipped", db.located.file.display());
+    }
+    let status = if db.bad.is_empty() {
+        exit::CLEAN
+    } else {
+        exit::RPMDB
+    };
+    Ok((db, status))
+}
+
+fn key_failure(e: crate::trust::KeyError) -> Failure {
+    Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
+}
+
+fn warn_keys(keys: &crate::trust::Keyring, from: &str) {
+    for w in &keys.warnings {
+        eprintln!("quietwire: warning: trusted keys: {w}");
+    }
+    if keys.is_empty() {
+        eprintln!(
+            "quietwire: warning: no trusted OpenPGP keys loaded from {from}: signed packages are reported as unknown-key"
+        );
+    }
+}
+
+/// Keys named on the command line (host paths); each must exist.
+fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failure> {
+    let mut keys = crate::trust::Keyring::new();
+    for p in paths {
+        keys.add_path(p).map_err(key_failure)?;
+    }
+    let from = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    warn_keys(&keys, &from);
+    Ok(keys)
+}
+
+/// The policy's `signatures.trusted_keys`, paths inside the root (symlinks resolved inside it).
+/// A missing path is not an error (a minimal system may have no vendor keys): it yields none.
+fn load_keyring(
+    root: &Path,
+    policy: &crate::policy::Policy,
+) -> Result<crate::trust::Keyring, Failure> {
+    let mut keys = crate::trust::Keyring::new();
+    for k in &policy.signatures().trusted_keys {
+        let host = crate::rootpath::resolve_in_root(root, Path::new(k), true)
+            .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(k)));
+        match keys.add_path(&host) {
+            Ok(_) => {}
+            Err(crate::trust::KeyError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(key_failure(e)),
+        }
+    }
+    warn_keys(&keys, &policy.signatures().trusted_keys.join(", "));
+    Ok(keys)
+}
+
+/// Package-level findings for the packages `check` looks at.
+fn trust_findings(
+    db: &Database,
+    root: &Path,
+    policy: &crate::policy::Policy,
+    wanted: &[String],
+) -> Vec<crate::verify::Finding> {
+    let selected: Vec<usize> = db
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|w| crate::verify::owned::matches_arg(p, w))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let inside = db
+        .located
+        .file
+        .strip_prefix(root)
+        .map(|r| Path::new("/").join(r))
+        .unwrap_or_else(|_| db.located.file.clone());
+    crate::verify::signature::findings(
+        &db.packages,
+        selected,
+        policy.signatures(),
+        inside.as_os_str().as_bytes(),
+    )
+}
+
+/// JSON summary additions: the baseline's SHA-256 and the count of each signature status.
+fn trust_summary(
+    db: &Database,
+    baseline_sha256: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for p in &db.packages {
+        *counts.entry(p.signature.name()).or_default() += 1;
+    }
+    let mut m = serde_json::Map::new();
+    m.insert("baseline_sha256".into(), serde_json::json!(baseline_sha256));
+    m.insert("signatures".into(), serde_json::json!(counts));
+    m
+}
+
+/// The baseline's SHA-256 (None when there is no baseline file), after checking the pin and the
+/// signature the command line asks for. Either failing is exit status 18.
+fn check_baseline_trust(
+    file: &Path,
+    args: &crate::cli::BaselineTrustArgs,
+) -> Result<Option<String>, Failure> {
+    use crate::trust::sign;
+    let digest = match sign::file_sha256(file) {
+        Ok(d) => Some(d),
+        Err(sign::SignError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            None
+        }
+        Err(e) => return Err(Failure::new(exit::BASELINE, e.to_string())),
+    };
+    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    let Some(actual) = digest else {
+        if pinned {
+            return Err(Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: no baseline, so it cannot match the given digest or key",
+                    file.display()
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some(want) = &args.baseline_digest {
+        if !want.trim().eq_ignore_ascii_case(&actual) {
+            return Err(Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: baseline SHA-256 is {actual}, not the pinned {}: the baseline was changed or replaced",
+                    file.display(),
+                    want.trim()
+                ),
+            ));
+        }
+    }
+    if let Some(key) = &args.verify_key {
+        sign::verify_baseline(file, &actual, key)
+            .map_err(|e| Failure::new(exit::BASELINE, format!("baseline signature: {e}")))?;
+    }
+    Ok(Some(actual))
+}
+
+fn read_sign_key(
+    args: &crate::cli::SignArgs,
+) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
+    args.sign_key
+        .as_deref()
+        .map(crate::trust::sign::read_signing_key)
+        .transpose()
+        .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
+}
+
+/// After `init`/`accept` wrote the baseline: print its SHA-256 (for the off-host record) and
+/// sign it when asked.
+fn after_baseline_write(
+    file: &Path,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(), Failure> {
+    use crate::trust::sign;
+    let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
+    let digest = sign::file_sha256(file).map_err(fail)?;
+    eprintln!("quietwire: baseline sha256 {digest} {}", escape_path(file));
+    if let Some(k) = key {
+        let sig = sign::sign_baseline(file, k).map_err(fail)?;
+        eprintln!("quietwire: baseline signed: {}", escape_path(&sig));
+    }
+    Ok(())
+}
+
+fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
+    let (secret, public) = crate::trust::sign::keygen(&a.out)
+        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    eprintln!(
+        "quietwire: secret key {} (keep it off the checked host), public key {}",
+        escape_path(&secret),
+        escape_path(&public)
+    );
     Ok(exit::CLEAN)
 }

@@ -26,6 +26,48 @@ pub enum Command {
     Packages(PackagesArgs),
     /// Show which installed package owns each path (like `rpm -qf`).
     Owner(OwnerArgs),
+    /// Make an Ed25519 key pair for signing the baseline (PREFIX.key, PREFIX.pub).
+    Keygen(KeygenArgs),
+}
+
+/// Trusted OpenPGP keys for installed packages' header signatures.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeyArgs {
+    /// Trusted OpenPGP public key files or directories of them (host paths; every armored key
+    /// block of a file is loaded), instead of the policy's `signatures.trusted_keys` inside the
+    /// root. Repeatable. For an offline root, pass the host's known-good vendor keys.
+    #[arg(long = "keys", value_name = "FILE|DIR", num_args = 1..)]
+    pub keys: Vec<PathBuf>,
+}
+
+/// The baseline's own integrity, checked before it is used.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BaselineTrustArgs {
+    /// Fail (exit 18) unless the baseline file's SHA-256 is HEX (the value every report prints;
+    /// keep it off the host).
+    #[arg(long, value_name = "HEX")]
+    pub baseline_digest: Option<String>,
+    /// Fail (exit 18) unless BASELINE.sig is a valid signature of the baseline by this Ed25519
+    /// public key (made by `quietwire keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub verify_key: Option<PathBuf>,
+}
+
+/// Signing the baseline that `init` or `accept` writes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignArgs {
+    /// Sign the written baseline with this Ed25519 secret key (PREFIX.key from `quietwire
+    /// keygen`); the signature is written next to it as BASELINE.sig.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the secret key to PREFIX.key (mode 0600) and the public key to PREFIX.pub; existing
+    /// files are never overwritten.
+    #[arg(long, value_name = "PREFIX")]
+    pub out: PathBuf,
 }
 
 /// Where the system to examine and its rpm database are.
@@ -54,6 +96,16 @@ pub struct PackagesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    /// Text format: add the header signature status and key id of each package (tab-separated).
+    /// JSON always has them as `signature: {status, key_id}`.
+    #[arg(long)]
+    pub signatures: bool,
+    /// Policy file (for `signatures.trusted_keys`) instead of /etc/quietwire/policy.toml inside
+    /// the root.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +165,10 @@ pub struct CheckArgs {
     /// Also show informational findings; with --format rpm, every checked file like `rpm -Vv`.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub baseline_trust: BaselineTrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +180,8 @@ pub struct InitArgs {
     /// Replace an existing baseline (the previous one is kept as FILE.prev).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +197,8 @@ pub struct AcceptArgs {
     /// selects everything under it.
     #[arg(value_name = "PATH|GLOB", required_unless_present = "all")]
     pub patterns: Vec<String>,
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 #[derive(Debug, Args)]

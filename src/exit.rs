@@ -11,6 +11,9 @@ pub const ADDED: u8 = 1;
 pub const REMOVED: u8 = 2;
 /// Paths were changed.
 pub const CHANGED: u8 = 4;
+/// Installed package headers cannot be trusted: a bad signature or header digest (critical), an
+/// unsigned package or one signed by an untrusted key (unless the policy allows it).
+pub const UNTRUSTED: u8 = 8;
 /// The command line was invalid.
 pub const USAGE: u8 = 16;
 /// The rpm database could not be found or read, or some of its records are damaged.

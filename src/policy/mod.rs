@@ -141,6 +141,52 @@ struct PolicyFile {
     class: BTreeMap<String, ClassFile>,
     #[serde(default)]
     rule: Vec<Rule>,
+    signatures: Option<SignaturesFile>,
+}
+
+/// The `[signatures]` table as written: every key optional, so an override can change one key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignaturesFile {
+    trusted_keys: Option<Vec<String>>,
+    unsigned_allowed: Option<Vec<String>>,
+    require_signatures: Option<bool>,
+}
+
+/// How installed packages' header signatures are judged (`[signatures]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signatures {
+    /// OpenPGP public key files or directories of them, absolute paths inside the checked root
+    /// (`--keys` replaces them with host paths). Default: `/etc/pki/rpm-gpg`.
+    pub trusted_keys: Vec<String>,
+    /// Package names (globs, e.g. `local-*`) whose missing signature or untrusted key is only
+    /// informational: local builds.
+    pub unsigned_allowed: Vec<String>,
+    /// Whether an unsigned package (or one signed by an untrusted key) is critical rather than
+    /// medium (high for an untrusted key).
+    pub require_signatures: bool,
+}
+
+impl Default for Signatures {
+    fn default() -> Signatures {
+        Signatures {
+            trusted_keys: vec!["/etc/pki/rpm-gpg".to_string()],
+            unsigned_allowed: Vec::new(),
+            require_signatures: false,
+        }
+    }
+}
+
+impl Signatures {
+    /// Whether `name` is on the allow-list (exact name or glob).
+    pub fn allows_unsigned(&self, name: &str) -> bool {
+        self.unsigned_allowed.iter().any(|pat| {
+            pat == name
+                || globset::Glob::new(pat)
+                    .map(|g| g.compile_matcher().is_match(name))
+                    .unwrap_or(false)
+        })
+    }
 }
 
 /// The effective policy, rendered by [`Policy::to_toml`] (complete, `inherit = false`).
@@ -151,6 +197,7 @@ struct PolicyOut<'a> {
     watch: Vec<String>,
     setuid: Level,
     class: &'a BTreeMap<String, ClassSpec>,
+    signatures: &'a Signatures,
     rule: &'a [Rule],
 }
 
@@ -178,6 +225,7 @@ pub struct Policy {
     setuid: Level,
     classes: BTreeMap<String, ClassSpec>,
     rules: Vec<Rule>,
+    signatures: Signatures,
     /// Where the policy came from, for messages: `built-in default`, then the override file.
     sources: Vec<String>,
     /// All patterns of all rules (each also as `P/**`); `pattern_rule[i]` is the rule of pattern i.
@@ -262,6 +310,11 @@ impl Policy {
         &self.rules
     }
 
+    /// How package signatures are judged.
+    pub fn signatures(&self) -> &Signatures {
+        &self.signatures
+    }
+
     /// Where this policy came from (`built-in default`, then the override file if any).
     pub fn sources(&self) -> &[String] {
         &self.sources
@@ -309,6 +362,7 @@ impl Policy {
                 .collect(),
             setuid: self.setuid,
             class: &self.classes,
+            signatures: &self.signatures,
             rule: &self.rules,
         };
         // Serialising plain strings, enums and tables cannot fail; keep a readable fallback anyway
@@ -392,6 +446,12 @@ fn merge(mut base: PolicyFile, over: PolicyFile) -> PolicyFile {
         slot.metadata = c.metadata.or(slot.metadata);
     }
     base.rule.extend(over.rule);
+    if let Some(o) = over.signatures {
+        let slot = base.signatures.get_or_insert_with(SignaturesFile::default);
+        slot.trusted_keys = o.trusted_keys.or(slot.trusted_keys.take());
+        slot.unsigned_allowed = o.unsigned_allowed.or(slot.unsigned_allowed.take());
+        slot.require_signatures = o.require_signatures.or(slot.require_signatures);
+    }
     base
 }
 
@@ -496,7 +556,26 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
     let matcher = builder
         .build()
         .map_err(|e| invalid(format!("rules: {e}")))?;
+    let sig_file = f.signatures.unwrap_or_default();
+    let defaults = Signatures::default();
+    let signatures = Signatures {
+        trusted_keys: sig_file.trusted_keys.unwrap_or(defaults.trusted_keys),
+        unsigned_allowed: sig_file.unsigned_allowed.unwrap_or_default(),
+        require_signatures: sig_file.require_signatures.unwrap_or(false),
+    };
+    for k in &signatures.trusted_keys {
+        if normal_absolute(k).is_none() {
+            return Err(invalid(format!(
+                "signatures.trusted_keys: {k:?} is not an absolute path without `.`/`..`"
+            )));
+        }
+    }
+    for pat in &signatures.unsigned_allowed {
+        globset::Glob::new(pat)
+            .map_err(|e| invalid(format!("signatures.unsigned_allowed: {e}")))?;
+    }
     Ok(Policy {
+        signatures,
         watch,
         setuid: f.setuid.unwrap_or(Level::High),
         classes,
@@ -650,8 +729,40 @@ mod tests {
         assert_eq!(p.rules(), q.rules());
         assert_eq!(p.classes(), q.classes());
         assert_eq!(p.watch(), q.watch());
+        assert_eq!(p.signatures(), q.signatures());
         let changed = Policy::from_override_str("o", "version = 1\nsetuid = \"low\"\n").unwrap();
         assert_ne!(p.digest(), changed.digest());
+    }
+
+    #[test]
+    fn signatures_table_defaults_merges_and_round_trips() {
+        let p = Policy::builtin().unwrap();
+        assert_eq!(p.signatures().trusted_keys, vec!["/etc/pki/rpm-gpg"]);
+        assert!(!p.signatures().require_signatures);
+        assert!(!p.signatures().allows_unsigned("anything"));
+        let over = r#"
+            version = 1
+            [signatures]
+            unsigned_allowed = ["local-*", "mytool"]
+            require_signatures = true
+        "#;
+        let q = Policy::from_override_str("o", over).unwrap();
+        assert_eq!(q.signatures().trusted_keys, vec!["/etc/pki/rpm-gpg"]);
+        assert!(q.signatures().require_signatures);
+        assert!(q.signatures().allows_unsigned("local-build"));
+        assert!(q.signatures().allows_unsigned("mytool"));
+        assert!(!q.signatures().allows_unsigned("mytool2"));
+        assert_ne!(p.digest(), q.digest());
+        let r = Policy::from_override_str("rendered", &q.to_toml()).unwrap();
+        assert_eq!(r.signatures(), q.signatures());
+        assert_eq!(r.digest(), q.digest());
+        let bad = Policy::from_override_str(
+            "b",
+            "version = 1\n[signatures]\ntrusted_keys = [\"relative\"]\n",
+        );
+        assert!(bad.is_err());
+        let bad = Policy::from_override_str("b", "version = 1\n[signatures]\nfoo = 1\n");
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -100,6 +100,21 @@ pub fn finding(f: &Finding) -> J {
             m.insert("package".into(), json!(package));
             m.insert("policy_rule".into(), json!(policy_rule));
         }
+        Source::Header {
+            name,
+            nevra,
+            status,
+            key_id,
+            ..
+        } => {
+            m.insert("source".into(), J::String("header".into()));
+            m.insert("package".into(), J::String(nevra.clone()));
+            m.insert("package_name".into(), J::String(name.clone()));
+            m.insert(
+                "signature".into(),
+                json!({ "status": status, "key_id": key_id }),
+            );
+        }
     }
     m.insert("rule".into(), J::String(f.rule.clone()));
     m.insert("severity".into(), J::String(f.severity.name().into()));
@@ -131,6 +146,7 @@ pub fn document(findings: &[Finding]) -> J {
             "changed": count(FindingKind::Changed),
             "added": count(FindingKind::Added),
             "noted": count(FindingKind::Noted),
+            "untrusted": count(FindingKind::Untrusted),
             "exit_bits": crate::verify::finding::exit_bits(findings),
         }
     })
@@ -138,7 +154,20 @@ pub fn document(findings: &[Finding]) -> J {
 
 /// Write the document followed by a newline.
 pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, &document(findings))?;
+    render_with_summary(out, findings, Map::new())
+}
+
+/// [`render`], with `extra` keys added to the summary (e.g. `baseline_sha256`, `signatures`).
+pub fn render_with_summary(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    extra: Map<String, J>,
+) -> std::io::Result<()> {
+    let mut doc = document(findings);
+    if let Some(summary) = doc.get_mut("summary").and_then(J::as_object_mut) {
+        summary.extend(extra);
+    }
+    serde_json::to_writer(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
 

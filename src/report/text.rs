@@ -54,6 +54,10 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
                 }
                 s
             }
+            Source::Header { nevra, .. } => format!(
+                "package {} header",
+                crate::escape::escape_bytes(nevra.as_bytes())
+            ),
         };
         write!(
             out,
@@ -75,14 +79,31 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
     use crate::verify::FindingKind as K;
     writeln!(
         out,
-        "{} findings: {} missing, {} removed, {} changed, {} added, {} noted",
+        "{} findings: {} missing, {} removed, {} changed, {} added, {} noted, {} untrusted",
         findings.len(),
         count(K::Missing),
         count(K::Removed),
         count(K::Changed),
         count(K::Added),
-        count(K::Noted)
+        count(K::Noted),
+        count(K::Untrusted)
     )
+}
+
+/// The footer that lets an administrator compare the baseline with an off-host record.
+pub fn footer(
+    out: &mut dyn Write,
+    baseline: &std::path::Path,
+    sha256: Option<&str>,
+) -> std::io::Result<()> {
+    if let Some(d) = sha256 {
+        writeln!(
+            out,
+            "baseline sha256 {d} {}",
+            crate::escape::escape_path(baseline)
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -243,13 +243,30 @@ pub fn open(root: &Path, dbpath: Option<&Path>) -> Result<Database, DbError> {
     open_located(located)
 }
 
+/// [`open`], judging every header's signature with `keys` (see [`crate::trust`]).
+pub fn open_with_keys(
+    root: &Path,
+    dbpath: Option<&Path>,
+    keys: &crate::trust::Keyring,
+) -> Result<Database, DbError> {
+    open_located_with_keys(locate(root, dbpath)?, Some(keys))
+}
+
 /// Read and parse a database whose location is already known.
 pub fn open_located(located: Located) -> Result<Database, DbError> {
+    open_located_with_keys(located, None)
+}
+
+/// [`open_located`], judging signatures when `keys` is given.
+pub fn open_located_with_keys(
+    located: Located,
+    keys: Option<&crate::trust::Keyring>,
+) -> Result<Database, DbError> {
     let mut packages = Vec::new();
     let mut bad = Vec::new();
     for rec in read_records(&located)? {
         match rec {
-            Ok(r) => match Package::from_blob(r.hnum, &r.blob) {
+            Ok(r) => match Package::from_blob_with_keys(r.hnum, &r.blob, keys) {
                 Ok(p) => packages.push(p),
                 Err(e) => bad.push(BadRecord {
                     hnum: Some(r.hnum),

@@ -149,6 +149,8 @@ pub struct Package {
     pub file_error: Option<String>,
     /// Length of the stored blob in bytes.
     pub blob_len: usize,
+    /// The header signature's verdict (`NotChecked` unless read with a keyring).
+    pub signature: crate::trust::SigStatus,
 }
 
 impl Package {
@@ -178,6 +180,15 @@ impl Package {
 
     /// Build the model from a header blob, which is validated first.
     pub fn from_blob(hnum: u32, blob: &[u8]) -> Result<Package, BlobError> {
+        Package::from_blob_with_keys(hnum, blob, None)
+    }
+
+    /// [`from_blob`](Self::from_blob), also judging the header signature with `keys`.
+    pub fn from_blob_with_keys(
+        hnum: u32,
+        blob: &[u8],
+        keys: Option<&crate::trust::Keyring>,
+    ) -> Result<Package, BlobError> {
         let h = HeaderBlob::parse(blob)?;
         let ident = identity_from_crate(blob)?;
         if h.string(tag(IndexTag::RPMTAG_NAME))?.is_none() {
@@ -195,6 +206,11 @@ impl Package {
             Ok((files, has_digests)) => (files, None, has_digests),
             Err(e) => (Vec::new(), Some(e.to_string()), false),
         };
+        let header_digest = h.digest_status()?;
+        let signature = match keys {
+            Some(k) => k.check_header(&h, &ident.name, header_digest),
+            None => crate::trust::SigStatus::NotChecked,
+        };
         Ok(Package {
             hnum,
             name: ident.name,
@@ -205,7 +221,7 @@ impl Package {
             install_time: h.u32(tag(IndexTag::RPMTAG_INSTALLTIME))?,
             install_tid: h.u32(tag(IndexTag::RPMTAG_INSTALLTID))?,
             sha256_header: h.string_lossy(tag(IndexTag::RPMTAG_SHA256HEADER))?,
-            header_digest: h.digest_status()?,
+            header_digest,
             sigmd5: h
                 .raw_bytes(tag(IndexTag::RPMTAG_SIGMD5))?
                 .map(<[u8]>::to_vec),
@@ -214,6 +230,7 @@ impl Package {
             files,
             file_error,
             blob_len: blob.len(),
+            signature,
         })
     }
 

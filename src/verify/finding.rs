@@ -20,6 +20,9 @@ pub enum FindingKind {
     /// Nothing differs, but rpm prints the file because of its state (`(replaced)`,
     /// `(no state)`); informational, does not affect the exit status.
     Noted,
+    /// A package header whose signature or digest fails, is missing, or whose key is not
+    /// trusted (path: the rpmdb file). The package's expected values cannot be vouched for.
+    Untrusted,
 }
 
 impl FindingKind {
@@ -30,6 +33,7 @@ impl FindingKind {
             FindingKind::Removed => "removed",
             FindingKind::Changed => "changed",
             FindingKind::Noted => "noted",
+            FindingKind::Untrusted => "untrusted",
         }
     }
 }
@@ -81,6 +85,17 @@ pub enum Source {
     Baseline {
         policy_rule: Option<String>,
         package: Option<String>,
+    },
+    /// An installed package's header as a whole (its signature and digest).
+    Header {
+        name: String,
+        nevra: String,
+        /// Position of the package in the database (`Database::packages`).
+        pkg_index: usize,
+        /// `crate::trust::SigStatus::name()`.
+        status: String,
+        /// Long key id of the signature, when it names one.
+        key_id: Option<String>,
     },
 }
 
@@ -202,6 +217,7 @@ impl Finding {
             FindingKind::Added => exit::ADDED,
             FindingKind::Missing | FindingKind::Removed => exit::REMOVED,
             FindingKind::Changed => exit::CHANGED,
+            FindingKind::Untrusted => exit::UNTRUSTED,
             FindingKind::Noted => 0,
         }
     }
@@ -242,6 +258,10 @@ mod tests {
         );
         assert_eq!(exit_bits(&[f(FindingKind::Added)]), exit::ADDED);
         assert_eq!(exit_bits(&[f(FindingKind::Removed)]), exit::REMOVED);
+        assert_eq!(
+            exit_bits(&[f(FindingKind::Untrusted), f(FindingKind::Added)]),
+            exit::UNTRUSTED | exit::ADDED
+        );
         let mut info = f(FindingKind::Changed);
         info.severity = Severity::Info;
         assert_eq!(

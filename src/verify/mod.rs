@@ -4,6 +4,7 @@
 
 pub mod finding;
 pub mod owned;
+pub mod signature;
 pub mod unowned;
 
 pub use finding::{Finding, FindingKind, Severity, Source};

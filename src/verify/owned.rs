@@ -554,7 +554,7 @@ fn path_bytes(fi: &FileInfo) -> &[u8] {
 
 /// Whether a package argument names this package (`rpm -V` accepts name, name-version,
 /// name-version-release, and the full NVRA/NEVRA).
-fn matches_arg(p: &Package, arg: &str) -> bool {
+pub fn matches_arg(p: &Package, arg: &str) -> bool {
     arg == p.name
         || arg == format!("{}-{}", p.name, p.version)
         || arg == format!("{}-{}-{}", p.name, p.version, p.release)
@@ -985,6 +985,7 @@ mod tests {
                 install_tid: None,
                 sha256_header: None,
                 header_digest: crate::rpmdb::HeaderDigest::Missing,
+                signature: crate::trust::SigStatus::NotChecked,
                 sigmd5: None,
                 digest_algo: algo,
                 has_file_digests: true,
