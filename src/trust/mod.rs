@@ -398,7 +398,10 @@ fn parse_issuer(packet: &[u8]) -> Result<Issuer, String> {
     } else {
         let tag = (first >> 2) & 0x0f;
         let (len, hdr): (usize, usize) = match first & 3 {
-            0 => (*packet.get(1).ok_or_else(|| bad("truncated length"))? as usize, 2),
+            0 => (
+                *packet.get(1).ok_or_else(|| bad("truncated length"))? as usize,
+                2,
+            ),
             1 => {
                 let b = packet.get(1..3).ok_or_else(|| bad("truncated length"))?;
                 (usize::from(u16::from_be_bytes([b[0], b[1]])), 3)
@@ -419,7 +422,9 @@ fn parse_issuer(packet: &[u8]) -> Result<Issuer, String> {
     match body.first() {
         Some(3) => {
             // version, hashed length (5), type, time(4), key id(8)
-            let id = body.get(7..15).ok_or_else(|| bad("truncated v3 signature"))?;
+            let id = body
+                .get(7..15)
+                .ok_or_else(|| bad("truncated v3 signature"))?;
             let mut raw = [0u8; 8];
             raw.copy_from_slice(id);
             issuer.ids.push(raw);
@@ -438,7 +443,7 @@ fn parse_issuer(packet: &[u8]) -> Result<Issuer, String> {
                 let area = body
                     .get(pos..pos.saturating_add(count))
                     .ok_or_else(|| bad("subpacket area runs past the packet"))?;
-                subpackets(area, &mut issuer).map_err(|w| bad(w))?;
+                subpackets(area, &mut issuer).map_err(bad)?;
                 pos += count;
             }
         }
@@ -499,7 +504,10 @@ mod tests {
     #[test]
     fn garbage_key_file_is_a_warning_not_a_key() {
         let mut k = Keyring::new();
-        let n = k.add_armored(Path::new("x.asc"), &format!("{BEGIN}\n\nnot base64!\n{END}\n"));
+        let n = k.add_armored(
+            Path::new("x.asc"),
+            &format!("{BEGIN}\n\nnot base64!\n{END}\n"),
+        );
         assert_eq!(n, 0);
         assert!(k.is_empty());
         assert_eq!(k.warnings.len(), 1);

@@ -14,14 +14,11 @@ pub const TAMPERED_NOTE: &str =
 /// Severity of a package's verdict under the policy; `None` when nothing is reported.
 pub fn severity(status: &SigStatus, name: &str, policy: &Signatures) -> Option<Severity> {
     let allowed = policy.allows_unsigned(name);
-    let untrusted = |default| {
-        Some(if allowed {
-            Severity::Info
-        } else if policy.require_signatures {
-            Severity::Critical
-        } else {
-            default
-        })
+    // An allow-listed package is not reported (`packages` still shows its status).
+    let untrusted = |default| match (allowed, policy.require_signatures) {
+        (true, _) => None,
+        (false, true) => Some(Severity::Critical),
+        (false, false) => Some(default),
     };
     match status {
         SigStatus::Signed { .. } | SigStatus::PublicKey | SigStatus::NotChecked => None,
@@ -53,8 +50,6 @@ pub fn findings(
                 "; the file digests of {} cannot be trusted",
                 p.nevra()
             ));
-        } else if severity == Severity::Info {
-            note.push_str("; allowed by the policy (signatures.unsigned_allowed)");
         }
         out.push(Finding {
             path: rpmdb_path.to_vec(),
@@ -138,12 +133,9 @@ mod tests {
             severity(&SigStatus::Unsigned, "a", &strict),
             Some(Severity::Critical)
         );
-        assert_eq!(
-            severity(&SigStatus::Unsigned, "local-x", &local),
-            Some(Severity::Info)
-        );
+        assert_eq!(severity(&SigStatus::Unsigned, "local-x", &local), None);
         assert_eq!(severity(&unknown, "a", &open), Some(Severity::High));
         assert_eq!(severity(&unknown, "a", &strict), Some(Severity::Critical));
-        assert_eq!(severity(&unknown, "local-x", &local), Some(Severity::Info));
+        assert_eq!(severity(&unknown, "local-x", &local), None);
     }
 }
