@@ -112,6 +112,9 @@ fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
         load_keyring_paths(&a.keys.keys)?
     };
     let (db, status) = open_db_with_keys(&a.root, &keyring)?;
+    if a.signatures || a.format == ListFormat::Json {
+        warn_keys(&keyring, &db);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match a.format {
@@ -284,6 +287,9 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         load_keyring_paths(&a.keys.keys)?
     };
     let (db, mut error_status) = open_db_with_keys(&a.root, &keyring)?;
+    if !a.unowned_only {
+        warn_keys(&keyring, &db);
+    }
     error_status = error_status.max(report_unloadable(&db));
     let opts = owned::VerifyOptions {
         jobs: a.jobs.unwrap_or(0),
@@ -528,13 +534,20 @@ fn key_failure(e: crate::trust::KeyError) -> Failure {
     Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
 }
 
-fn warn_keys(keys: &crate::trust::Keyring, from: &str) {
+/// Key files that could not be used, and (when signed packages exist) the lack of any key.
+/// Printed once the database is open, so a missing rpmdb stays a one-line error.
+fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
     for w in &keys.warnings {
         eprintln!("quietwire: warning: trusted keys: {w}");
     }
-    if keys.is_empty() {
+    let signed = db
+        .packages
+        .iter()
+        .any(|p| matches!(p.signature, crate::trust::SigStatus::UnknownKey { .. }));
+    if keys.is_empty() && signed {
         eprintln!(
-            "quietwire: warning: no trusted OpenPGP keys loaded from {from}: signed packages are reported as unknown-key"
+            "quietwire: warning: no trusted OpenPGP keys loaded (from {}): signed packages are reported as unknown-key",
+            keys.source
         );
     }
 }
@@ -545,12 +558,11 @@ fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failur
     for p in paths {
         keys.add_path(p).map_err(key_failure)?;
     }
-    let from = paths
+    keys.source = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    warn_keys(&keys, &from);
     Ok(keys)
 }
 
@@ -571,7 +583,10 @@ fn load_keyring(
             Err(e) => return Err(key_failure(e)),
         }
     }
-    warn_keys(&keys, &policy.signatures().trusted_keys.join(", "));
+    keys.source = format!(
+        "signatures.trusted_keys {} inside the root",
+        policy.signatures().trusted_keys.join(", ")
+    );
     Ok(keys)
 }
 

@@ -128,6 +128,8 @@ pub struct Keyring {
     pub keys: Vec<TrustedKey>,
     /// Files or key blocks that could not be used (reported, not fatal).
     pub warnings: Vec<String>,
+    /// Where the keys came from, for messages.
+    pub source: String,
 }
 
 /// Why keys could not be loaded at all.
