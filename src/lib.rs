@@ -1,6 +1,14 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
-//! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`.
+//! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`; `cli` defines the
+//! command line and `app` runs it.
 
+pub mod app;
+pub mod cli;
+pub mod escape;
+pub mod exit;
+pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
+pub mod scan;
+pub mod verify;

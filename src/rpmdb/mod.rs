@@ -139,9 +139,17 @@ pub struct Located {
 /// Find the database. `dbpath`, like rpm's `--dbpath`, is a directory taken inside `root`.
 pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
     let dirs: Vec<PathBuf> = match dbpath {
-        Some(d) => vec![crate::rootpath::join_in_root(root, d)],
-        None => DB_DIRS.iter().map(|d| root.join(d)).collect(),
+        Some(d) => vec![d.to_path_buf()],
+        None => DB_DIRS.iter().map(PathBuf::from).collect(),
     };
+    // Image roots often link /var/lib/rpm to /usr/lib/sysimage/rpm with an absolute symlink.
+    let dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| {
+            crate::rootpath::resolve_in_root(root, d, true)
+                .unwrap_or_else(|_| crate::rootpath::join_in_root(root, d))
+        })
+        .collect();
     let mut tried = Vec::new();
     for dir in &dirs {
         for name in STORE_NAMES {

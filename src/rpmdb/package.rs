@@ -1,6 +1,9 @@
 //! The installed-package model built from a validated header blob.
 
-use std::path::PathBuf;
+use super::blob::{BlobError, HeaderBlob, HEADER_MAGIC};
+use rpm::IndexTag;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 /// File digest algorithm (FILEDIGESTALGO, PGP hash ids). Absent tag means MD5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,7 +32,7 @@ impl DigestAlgo {
     }
 
     /// Digest length in bytes (an unknown id is hashed as MD5, like rpm).
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             DigestAlgo::Md5 | DigestAlgo::Unknown(_) => 16,
             DigestAlgo::Sha1 => 20,
@@ -142,6 +145,8 @@ pub struct Package {
     /// Whether FILEDIGESTS is present with one entry per file.
     pub has_file_digests: bool,
     pub files: Vec<FileInfo>,
+    /// Why the file list could not be loaded (the package is still listed, like `rpm -qa` does).
+    pub file_error: Option<String>,
     /// Length of the stored blob in bytes.
     pub blob_len: usize,
 }
@@ -171,11 +176,262 @@ impl Package {
         s
     }
 
-    /// Build the model from a header blob (validated here first).
-    pub fn from_blob(hnum: u32, blob: &[u8]) -> Result<Package, super::blob::BlobError> {
-        let _ = (hnum, blob);
-        Err(super::blob::BlobError::Framing(
-            "not implemented yet".into(),
-        ))
+    /// Build the model from a header blob, which is validated first.
+    pub fn from_blob(hnum: u32, blob: &[u8]) -> Result<Package, BlobError> {
+        let h = HeaderBlob::parse(blob)?;
+        let ident = identity_from_crate(blob)?;
+        if h.string(tag(IndexTag::RPMTAG_NAME))?.is_none() {
+            // rpm skips such records too ("damaged header ... skipping").
+            return Err(BlobError::Tag {
+                tag: tag(IndexTag::RPMTAG_NAME),
+                what: "package has no name".into(),
+            });
+        }
+        let digest_algo = match h.u32(tag(IndexTag::RPMTAG_FILEDIGESTALGO))? {
+            Some(id) => DigestAlgo::from_pgp_id(id),
+            None => DigestAlgo::Md5,
+        };
+        let (files, file_error, has_file_digests) = match read_files(&h) {
+            Ok((files, has_digests)) => (files, None, has_digests),
+            Err(e) => (Vec::new(), Some(e.to_string()), false),
+        };
+        Ok(Package {
+            hnum,
+            name: ident.name,
+            epoch: ident.epoch,
+            version: ident.version,
+            release: ident.release,
+            arch: ident.arch,
+            install_time: h.u32(tag(IndexTag::RPMTAG_INSTALLTIME))?,
+            install_tid: h.u32(tag(IndexTag::RPMTAG_INSTALLTID))?,
+            sha256_header: h.string_lossy(tag(IndexTag::RPMTAG_SHA256HEADER))?,
+            header_digest: h.digest_status()?,
+            sigmd5: h
+                .raw_bytes(tag(IndexTag::RPMTAG_SIGMD5))?
+                .map(<[u8]>::to_vec),
+            digest_algo,
+            has_file_digests,
+            files,
+            file_error,
+            blob_len: blob.len(),
+        })
     }
+
+    /// Whether the package owns `path` (byte-exact, absolute inside the root).
+    pub fn owns(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f.path == path)
+    }
+}
+
+fn tag(t: IndexTag) -> u32 {
+    t as u32
+}
+
+struct Identity {
+    name: String,
+    epoch: Option<u32>,
+    version: String,
+    release: String,
+    arch: Option<String>,
+}
+
+/// Prefix that turns an rpmdb blob into a package stream the `rpm` crate can parse: a lead
+/// (only its magic is checked), an empty signature header and the main header's magic.
+fn crate_stream(blob: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(120 + blob.len());
+    buf.extend_from_slice(&[0xed, 0xab, 0xee, 0xdb]);
+    buf.resize(96, 0);
+    buf.extend_from_slice(&HEADER_MAGIC);
+    buf.extend_from_slice(&[0u8; 8]);
+    buf.extend_from_slice(&HEADER_MAGIC);
+    buf.extend_from_slice(blob);
+    buf
+}
+
+/// NEVRA through the `rpm` crate. Only called on a blob that passed `HeaderBlob::parse`, whose
+/// checks are a superset of what the crate needs to stay in bounds; the unwind guard is a second
+/// line of defence so that a crate bug costs one package, not the run.
+fn identity_from_crate(blob: &[u8]) -> Result<Identity, BlobError> {
+    let stream = crate_stream(blob);
+    let parsed = std::panic::catch_unwind(|| {
+        let meta = rpm::PackageMetadata::parse(&mut std::io::Cursor::new(&stream))?;
+        let name = meta.get_name()?.to_owned();
+        let version = meta.get_version()?.to_owned();
+        let release = meta.get_release()?.to_owned();
+        let epoch = match meta.header.entry_is_present(IndexTag::RPMTAG_EPOCH) {
+            true => Some(meta.get_epoch()?),
+            false => None,
+        };
+        let arch = match meta.header.entry_is_present(IndexTag::RPMTAG_ARCH) {
+            true => Some(meta.get_arch()?.to_owned()),
+            false => None,
+        };
+        Ok::<_, rpm::Error>(Identity {
+            name,
+            epoch,
+            version,
+            release,
+            arch,
+        })
+    });
+    match parsed {
+        Ok(Ok(id)) => Ok(id),
+        Ok(Err(e)) => Err(BlobError::Tag {
+            tag: tag(IndexTag::RPMTAG_NAME),
+            what: format!("rpm header parser: {e}"),
+        }),
+        Err(_) => Err(BlobError::Framing("rpm header parser panicked".into())),
+    }
+}
+
+/// A per-file array: absent is allowed (`None`), present must have one element per file.
+fn per_file<T>(t: IndexTag, v: Option<Vec<T>>, n: usize) -> Result<Option<Vec<T>>, BlobError> {
+    match v {
+        Some(v) if v.len() != n => Err(BlobError::Tag {
+            tag: tag(t),
+            what: format!("{} elements for {n} files", v.len()),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn required<T>(t: IndexTag, v: Option<Vec<T>>) -> Result<Vec<T>, BlobError> {
+    v.ok_or_else(|| BlobError::Tag {
+        tag: tag(t),
+        what: "missing, the file list cannot be loaded".into(),
+    })
+}
+
+fn path_from_bytes(b: Vec<u8>) -> PathBuf {
+    PathBuf::from(std::ffi::OsString::from_vec(b))
+}
+
+/// The file list, read generically from the validated blob so that paths and link targets stay
+/// byte-exact and SHA-1 (or unknown) digest algorithms do not fail the package.
+fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
+    use IndexTag::*;
+    let paths: Vec<PathBuf> = match h.strings(tag(RPMTAG_BASENAMES))? {
+        Some(base) => {
+            let dirs = required(RPMTAG_DIRNAMES, h.strings(tag(RPMTAG_DIRNAMES))?)?;
+            let idx = required(RPMTAG_DIRINDEXES, h.u32_array(tag(RPMTAG_DIRINDEXES))?)?;
+            let idx = required(
+                RPMTAG_DIRINDEXES,
+                per_file(RPMTAG_DIRINDEXES, Some(idx), base.len())?,
+            )?;
+            base.iter()
+                .zip(&idx)
+                .map(|(b, &i)| {
+                    let d = dirs.get(i as usize).ok_or_else(|| BlobError::Tag {
+                        tag: tag(RPMTAG_DIRINDEXES),
+                        what: format!(
+                            "directory index {} out of range ({} directories)",
+                            i as i32,
+                            dirs.len()
+                        ),
+                    })?;
+                    Ok(path_from_bytes([*d, *b].concat()))
+                })
+                .collect::<Result<_, BlobError>>()?
+        }
+        None => match h.strings(tag(RPMTAG_OLDFILENAMES))? {
+            Some(old) => old
+                .into_iter()
+                .map(|p| path_from_bytes(p.to_vec()))
+                .collect(),
+            None => return Ok((Vec::new(), false)),
+        },
+    };
+    let n = paths.len();
+    let modes = required(
+        RPMTAG_FILEMODES,
+        per_file(RPMTAG_FILEMODES, h.u16_array(tag(RPMTAG_FILEMODES))?, n)?,
+    )?;
+    let users = required(
+        RPMTAG_FILEUSERNAME,
+        per_file(RPMTAG_FILEUSERNAME, h.strings(tag(RPMTAG_FILEUSERNAME))?, n)?,
+    )?;
+    let groups = required(
+        RPMTAG_FILEGROUPNAME,
+        per_file(
+            RPMTAG_FILEGROUPNAME,
+            h.strings(tag(RPMTAG_FILEGROUPNAME))?,
+            n,
+        )?,
+    )?;
+    let sizes32 = per_file(RPMTAG_FILESIZES, h.u32_array(tag(RPMTAG_FILESIZES))?, n)?;
+    let sizes64 = per_file(
+        RPMTAG_LONGFILESIZES,
+        h.u64_array(tag(RPMTAG_LONGFILESIZES))?,
+        n,
+    )?;
+    let digests = h.strings(tag(RPMTAG_FILEDIGESTS))?;
+    let has_digests = digests.as_ref().is_some_and(|d| d.len() == n);
+    let mtimes = per_file(RPMTAG_FILEMTIMES, h.u32_array(tag(RPMTAG_FILEMTIMES))?, n)?;
+    let rdevs = per_file(RPMTAG_FILERDEVS, h.u16_array(tag(RPMTAG_FILERDEVS))?, n)?;
+    let links = per_file(RPMTAG_FILELINKTOS, h.strings(tag(RPMTAG_FILELINKTOS))?, n)?;
+    let flags = per_file(RPMTAG_FILEFLAGS, h.u32_array(tag(RPMTAG_FILEFLAGS))?, n)?;
+    let vflags = per_file(
+        RPMTAG_FILEVERIFYFLAGS,
+        h.u32_array(tag(RPMTAG_FILEVERIFYFLAGS))?,
+        n,
+    )?;
+    let states = h.raw_bytes(tag(RPMTAG_FILESTATES))?;
+    let caps = per_file(RPMTAG_FILECAPS, h.strings(tag(RPMTAG_FILECAPS))?, n)?;
+    let colors = per_file(RPMTAG_FILECOLORS, h.u32_array(tag(RPMTAG_FILECOLORS))?, n)?;
+    let inodes = per_file(RPMTAG_FILEINODES, h.u32_array(tag(RPMTAG_FILEINODES))?, n)?;
+    let at =
+        |v: &Option<Vec<u32>>, i: usize| v.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0);
+    let files = paths
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| FileInfo {
+            path,
+            mode: modes.get(i).copied().unwrap_or(0),
+            size: sizes32
+                .as_ref()
+                .and_then(|v| v.get(i).map(|&s| u64::from(s)))
+                .or_else(|| sizes64.as_ref().and_then(|v| v.get(i).copied()))
+                .unwrap_or(0),
+            digest: digests
+                .as_ref()
+                .filter(|_| has_digests)
+                .and_then(|d| d.get(i))
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .unwrap_or_default(),
+            user: users
+                .get(i)
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+                .unwrap_or_default(),
+            group: groups
+                .get(i)
+                .map(|g| String::from_utf8_lossy(g).into_owned())
+                .unwrap_or_default(),
+            mtime: at(&mtimes, i),
+            rdev: rdevs.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0),
+            linkto: links
+                .as_ref()
+                .and_then(|v| v.get(i))
+                .map(|l| l.to_vec())
+                .unwrap_or_default(),
+            flags: at(&flags, i),
+            verify_flags: at(&vflags, i),
+            state: states
+                .and_then(|s| {
+                    if s.len() == n {
+                        s.get(i).copied()
+                    } else {
+                        None
+                    }
+                })
+                .map_or(FileState::Missing, FileState::from_raw),
+            caps: caps
+                .as_ref()
+                .and_then(|v| v.get(i))
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .unwrap_or_default(),
+            color: at(&colors, i),
+            inode: at(&inodes, i),
+        })
+        .collect();
+    Ok((files, has_digests))
 }

@@ -11,9 +11,15 @@ pub fn rpmdb_fixtures() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("fixture folder {} is missing (required under CI=true)", dir.display());
+        panic!(
+            "fixture folder {} is missing (required under CI=true)",
+            dir.display()
+        );
     }
-    eprintln!("SKIPPED: fixture folder {} not found; this clone has no ../shared", dir.display());
+    eprintln!(
+        "SKIPPED: fixture folder {} not found; this clone has no ../shared",
+        dir.display()
+    );
     None
 }
 
@@ -24,9 +30,15 @@ pub fn require_rpm_tools() {
         let found = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
             .unwrap_or(false);
-        assert!(found, "`{tool}` not found: install Debian's `rpm` package (apt-get install rpm)");
+        assert!(
+            found,
+            "`{tool}` not found: install Debian's `rpm` package (apt-get install rpm)"
+        );
     }
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(euid, 0, "this test builds and installs RPMs into a test root: run it as root");
+    assert_eq!(
+        euid, 0,
+        "this test builds and installs RPMs into a test root: run it as root"
+    );
 }

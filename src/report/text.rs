@@ -1,0 +1,110 @@
+//! Human-readable lines: kind, escaped path, where the truth came from, and each changed
+//! attribute as `expected → actual`. Every path and value goes through [`super::escape`].
+
+use crate::verify::finding::{Change, Finding, Source, Value};
+use std::io::Write;
+
+fn value(v: &Value) -> String {
+    match v {
+        Value::Absent => "none".to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Mode(m) => format!("{m:o}"),
+        Value::Dev(ma, mi) => format!("{ma},{mi}"),
+        Value::Text(t) => crate::escape::escape_bytes(t.as_bytes()),
+        Value::Bytes(b) => crate::escape::escape_bytes(b),
+    }
+}
+
+fn change(c: &Change) -> String {
+    if c.unreadable {
+        format!("{}: unreadable ({})", c.attr.name(), value(&c.actual))
+    } else {
+        format!(
+            "{}: {} -> {}",
+            c.attr.name(),
+            value(&c.expected),
+            value(&c.actual)
+        )
+    }
+}
+
+/// One line per finding, then a summary line.
+pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
+    for f in findings {
+        let origin = match &f.source {
+            Source::Package { nevra, .. } => {
+                format!("package {}", crate::escape::escape_bytes(nevra.as_bytes()))
+            }
+            Source::Baseline {
+                policy_rule: Some(r),
+            } => format!("baseline ({})", crate::escape::escape_bytes(r.as_bytes())),
+            Source::Baseline { policy_rule: None } => "baseline".to_string(),
+        };
+        write!(
+            out,
+            "{:<8} {:<8} {} [{}]",
+            f.kind.name(),
+            f.severity.name(),
+            crate::escape::escape_bytes(&f.path),
+            origin
+        )?;
+        if let Some(n) = &f.note {
+            write!(out, " ({})", crate::escape::escape_bytes(n.as_bytes()))?;
+        }
+        writeln!(out)?;
+        for c in &f.changes {
+            writeln!(out, "    {}", change(c))?;
+        }
+    }
+    let count = |k| findings.iter().filter(|f| f.kind == k).count();
+    use crate::verify::FindingKind as K;
+    writeln!(
+        out,
+        "{} findings: {} missing, {} changed, {} added, {} noted",
+        findings.len(),
+        count(K::Missing),
+        count(K::Changed),
+        count(K::Added),
+        count(K::Noted)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpmdb::FileState;
+    use crate::verify::finding::{Attr, FindingKind, Severity};
+
+    #[test]
+    fn crafted_name_cannot_reach_the_terminal() {
+        let f = Finding {
+            path: b"/tmp/\x1b]0;owned\x07\xff".to_vec(),
+            kind: FindingKind::Changed,
+            source: Source::Package {
+                name: "p".into(),
+                nevra: "p-1-1.noarch".into(),
+                pkg_index: 0,
+                file_index: 0,
+                file_flags: 0,
+                state: FileState::Normal,
+            },
+            changes: vec![Change {
+                attr: Attr::Mode,
+                expected: Value::Mode(0o100644),
+                actual: Value::Mode(0o100600),
+                unreadable: false,
+            }],
+            severity: Severity::Critical,
+            rule: "owned.changed".into(),
+            note: None,
+            rpm: None,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &[f]).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(!s.contains('\x1b') && !s.contains('\x07'));
+        assert!(s.contains("/tmp/\\x1b]0;owned\\x07\\xff"));
+        assert!(s.contains("mode: 100644 -> 100600"));
+        assert!(s.contains("p-1-1.noarch"));
+    }
+}
