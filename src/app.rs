@@ -248,10 +248,12 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
     error_status = error_status.max(report_unloadable(&db));
     let current = crate::baseline::owned::snapshot(&db.packages);
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
+    let mut baselined_owned = std::collections::HashMap::new();
     let mut changes = match a.ops.packages_changed {
         true => {
             let file = baseline_file(root, &a.state);
-            let header = crate::ops::verified_header(&file).map_err(baseline_failure)?;
+            let (header, owned) = crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            baselined_owned = owned;
             Some(crate::ops::changes::diff(
                 header.created,
                 &header.packages,
@@ -278,6 +280,7 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
     };
     let mut findings = owned::to_findings(&db, &report);
     if let Some(c) = &changes {
+        crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
         findings.extend(crate::ops::changes::leftovers_on_disk(root, &db, c));
     }
 

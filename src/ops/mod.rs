@@ -9,16 +9,73 @@ pub mod report;
 
 use crate::baseline::{BaselineError, Header, Record};
 use crate::cli::CheckOpsArgs;
-use crate::verify::finding::{Finding, FindingKind, Severity};
+use crate::scan::capture::{capture_entry, Dir};
+use crate::scan::walk::WalkEntry;
+use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use changes::PackageChanges;
 use std::collections::HashMap;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-/// Read a baseline to its end (so its trailer is verified) and return its header.
-pub fn verified_header(file: &Path) -> Result<Header, BaselineError> {
+/// Read a baseline to its end (so its trailer is verified); return its header and its records
+/// of package-owned files (the %config and other files rpm does not fully vouch for).
+pub fn verified_baseline(file: &Path) -> Result<(Header, HashMap<PathBuf, Record>), BaselineError> {
     let mut r = crate::baseline::format::Reader::open(file)?;
-    while r.next_record()?.is_some() {}
-    Ok(r.header().clone())
+    let mut owned = HashMap::new();
+    while let Some(rec) = r.next_record()? {
+        if rec.package.is_some() {
+            owned.insert(rec.path(), rec);
+        }
+    }
+    Ok((r.header().clone(), owned))
+}
+
+/// The current state of one path as the baseline walk would record it (`None`: absent or not
+/// reachable without following a symlink).
+fn capture_one(root: &Dir, path: &Path, hash: bool) -> Option<Record> {
+    let parent = root.open_dir_path(path.parent()?).ok()?;
+    let name = path.file_name()?;
+    let stat = parent.lstat(name).ok()?;
+    let capture = capture_entry(&parent, name, &stat, hash);
+    let entry = WalkEntry {
+        path: path.to_path_buf(),
+        capture,
+        owner: None,
+    };
+    Some(Record::from_entry(&entry))
+}
+
+/// `check --packages-changed` walks nothing, so it does here what the baseline comparison does
+/// in a full check: a package file rpm finds changed whose state is exactly the one accepted
+/// into the baseline (an edited %config file) becomes an informational note.
+pub fn note_accepted_edits(
+    root: &Path,
+    baselined: &HashMap<PathBuf, Record>,
+    findings: &mut [Finding],
+) {
+    let Ok(dir) = Dir::open_root(root) else {
+        return;
+    };
+    for f in findings.iter_mut() {
+        if f.kind != FindingKind::Changed || !matches!(f.source, Source::Package { .. }) {
+            continue;
+        }
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&f.path));
+        let Some(old) = baselined.get(&path) else {
+            continue;
+        };
+        let Some(mut now) = capture_one(&dir, &path, old.sha256.is_some()) else {
+            continue;
+        };
+        // The owner's NEVRA changes with every update; the state is what was accepted.
+        now.package.clone_from(&old.package);
+        now.reason = old.reason;
+        if now == *old {
+            f.kind = FindingKind::Noted;
+            f.severity = Severity::Info;
+            f.note = Some("differs from its package, matches the accepted baseline".into());
+        }
+    }
 }
 
 /// The current state of the path of each baseline finding (`None`: gone), for the report file.
