@@ -189,3 +189,29 @@ fn pages_are_clean_under_mandoc_lint() {
         "mandoc -T lint: {msgs}"
     );
 }
+
+#[test]
+fn every_exit_status_is_documented() {
+    let exit_rs =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/exit.rs"))
+            .unwrap();
+    let text = page("quietwire.8");
+    let section = text
+        .split(".SH EXIT STATUS")
+        .nth(1)
+        .and_then(|s| s.split("\n.SH ").next())
+        .unwrap();
+    let values: Vec<&str> = exit_rs
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub const "))
+        .filter_map(|l| l.split("= ").nth(1))
+        .map(|v| v.trim_end_matches(';'))
+        .collect();
+    assert!(values.len() >= 8, "{values:?}");
+    for v in values {
+        assert!(
+            section.contains(&format!(".TP\n.B {v}\n")),
+            "exit status {v} is not documented in quietwire.8"
+        );
+    }
+}
