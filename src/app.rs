@@ -240,9 +240,31 @@ fn report_unloadable(db: &Database) -> u8 {
     status
 }
 
+/// `--nice`: lower this thread's priorities before any worker thread is created.
+fn be_nice(nice: bool) -> Result<(), Failure> {
+    if nice {
+        crate::nice::lower_priority()
+            .map_err(|e| Failure::new(exit::FAILURE, format!("--nice: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Run `f` with `jobs` hashing threads (`None` or 0: the global pool, one thread per CPU).
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
+    match jobs {
+        Some(n) if n > 0 => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start threads: {e}"))),
+        _ => Ok(f()),
+    }
+}
+
 fn check(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::finding::{Finding, FindingKind, Severity};
     use crate::verify::{self, owned};
+    be_nice(a.nice)?;
     let root = &a.root.root;
     let (db, mut error_status) = open_db(&a.root)?;
     error_status = error_status.max(report_unloadable(&db));
@@ -266,7 +288,13 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         let policy = load_policy(root, a.state.policy.as_deref())?;
         let file = baseline_file(root, &a.state);
         let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
-        match crate::baseline::compare(root, &policy, &index, &file) {
+        let opts = crate::baseline::CompareOptions {
+            trust_ctime: a.trust_ctime,
+        };
+        let compared = with_jobs(a.jobs, || {
+            crate::baseline::compare_with(root, &policy, &index, &file, opts)
+        })?;
+        match compared {
             Ok(outcome) => {
                 report_issues(&outcome.issues);
                 if outcome.policy_changed {
@@ -346,6 +374,7 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
 }
 
 fn init(a: &InitArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -356,8 +385,10 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
     }
     let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
     let snapshot = crate::baseline::owned::snapshot(&db.packages);
-    let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
-        .map_err(baseline_failure)?;
+    let stats = with_jobs(a.tuning.jobs, || {
+        crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
+    })?
+    .map_err(baseline_failure)?;
     report_issues(&stats.issues);
     eprintln!(
         "quietwire: baseline {} created with {} entries",
@@ -368,6 +399,7 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
 }
 
 fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -384,8 +416,10 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
-    let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
-        .map_err(baseline_failure)?;
+    let stats = with_jobs(a.tuning.jobs, || {
+        crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
+    })?
+    .map_err(baseline_failure)?;
     report_issues(&stats.issues);
     for p in &stats.unmatched {
         eprintln!(

@@ -107,6 +107,13 @@ pub struct CheckArgs {
     /// Hashing threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
+    #[arg(long)]
+    pub nice: bool,
+    /// Do not re-hash an unowned file whose inode, size, mtime and ctime equal the baseline's
+    /// (faster, weaker: trusts the ctime, which only the clock's owner can fake).
+    #[arg(long)]
+    pub trust_ctime: bool,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -124,6 +131,19 @@ pub struct InitArgs {
     /// Replace an existing baseline (the previous one is kept as FILE.prev).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Hashing threads and priority, for `init` and `accept` (`check` has its own).
+#[derive(Debug, Clone, Args)]
+pub struct Tuning {
+    /// Hashing threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
+    #[arg(long)]
+    pub nice: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +159,8 @@ pub struct AcceptArgs {
     /// selects everything under it.
     #[arg(value_name = "PATH|GLOB", required_unless_present = "all")]
     pub patterns: Vec<String>,
+    #[command(flatten)]
+    pub tuning: Tuning,
 }
 
 #[derive(Debug, Args)]
