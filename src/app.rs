@@ -268,23 +268,47 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let (db, mut error_status) = open_db(&a.root)?;
     error_status = error_status.max(report_unloadable(&db));
+    let current = crate::baseline::owned::snapshot(&db.packages);
+    // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
+    let mut baselined_owned = std::collections::HashMap::new();
+    let mut changes = match a.ops.packages_changed {
+        true => {
+            let file = baseline_file(root, &a.state);
+            let (header, owned) = crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            baselined_owned = owned;
+            Some(crate::ops::changes::diff(
+                header.created,
+                &header.packages,
+                &current,
+            ))
+        }
+        false => None,
+    };
     let opts = owned::VerifyOptions {
         jobs: a.jobs.unwrap_or(0),
-        packages: a.packages.clone(),
+        packages: changes
+            .as_ref()
+            .map_or_else(|| a.packages.clone(), |c| c.to_verify()),
         verbose: a.verbose && a.format == ReportFormat::Rpm,
         progress: !a.no_progress,
         ..Default::default()
     };
-    let report = if a.unowned_only {
+    let nothing_changed = changes.as_ref().is_some_and(|c| c.to_verify().is_empty());
+    let report = if a.unowned_only || nothing_changed {
         owned::OwnedReport::default()
     } else {
         owned::verify_packages(root, &db, &opts)
             .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?
     };
     let mut findings = owned::to_findings(&db, &report);
+    if let Some(c) = &changes {
+        crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
+        findings.extend(crate::ops::changes::leftovers_on_disk(root, &db, c));
+    }
 
+    let mut states = std::collections::HashMap::new();
     let mut baseline_error = None;
-    if !a.owned_only {
+    if !a.owned_only && !a.ops.packages_changed {
         let policy = load_policy(root, a.state.policy.as_deref())?;
         let file = baseline_file(root, &a.state);
         let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
@@ -319,6 +343,14 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
+                let c = crate::ops::changes::diff(
+                    outcome.header.created,
+                    &outcome.header.packages,
+                    &current,
+                );
+                crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
+                states = crate::ops::states(&outcome.findings);
+                changes = Some(c);
             }
             Err(crate::baseline::BaselineError::NotFound { file })
                 if a.state.baseline.is_none() =>
@@ -359,10 +391,35 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
                 .map_err(io_failure)?
         }
         ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
-        ReportFormat::Text => crate::report::text::render(&mut out, &shown).map_err(io_failure)?,
-        ReportFormat::Json => crate::report::json::render(&mut out, &shown).map_err(io_failure)?,
+        ReportFormat::Text => out
+            .write_all(&crate::ops::text_report(&shown, changes.as_ref()))
+            .map_err(io_failure)?,
+        ReportFormat::Json => {
+            let doc = crate::ops::report::document(&shown, changes.as_ref(), &states);
+            serde_json::to_writer(&mut out, &doc)
+                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
+            writeln!(out).map_err(io_failure)?;
+        }
     }
     out.flush().map_err(io_failure)?;
+    if a.ops.packages_changed && changes.as_ref().is_some_and(|c| c.is_empty()) {
+        eprintln!("quietwire: no package changed since the baseline's package snapshot");
+    }
+    let mail_text: Vec<Finding> = match a.verbose {
+        true => findings.clone(),
+        false => crate::ops::loud(&findings).cloned().collect(),
+    };
+    let run_failed = baseline_error.is_some() || error_status != exit::CLEAN;
+    let delivery = crate::ops::deliver(
+        &a.ops,
+        root,
+        &findings,
+        &mail_text,
+        changes.as_ref(),
+        &states,
+        run_failed,
+    );
+    error_status = error_status.max(delivery);
     if let Some(e) = baseline_error {
         return Err(e);
     }
@@ -406,7 +463,39 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
     let file = baseline_file(root, &a.state);
     let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
     let snapshot = crate::baseline::owned::snapshot(&db.packages);
-    let selection = if a.all {
+    if a.packages {
+        let entries =
+            crate::baseline::accept_packages(&snapshot, &file).map_err(baseline_failure)?;
+        eprintln!(
+            "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
+            file.display(),
+            snapshot.len()
+        );
+        return Ok(error_status);
+    }
+    let mut refused = Vec::new();
+    let selection = if let Some(report) = &a.report {
+        use crate::ops::report::Reported;
+        let reported = crate::ops::report::load(report)
+            .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+        let mut states = std::collections::BTreeMap::new();
+        for (path, r) in reported {
+            match r {
+                Reported::State(s) => {
+                    states.insert(path, s);
+                }
+                Reported::NoState => refused.push((
+                    path,
+                    "the report holds no state to accept for it (run a full check with --report-file)".into(),
+                )),
+                Reported::Package(p) => refused.push((
+                    path,
+                    format!("verified against package {p}: accept cannot change rpm's verdict (reinstall the package or restore the file)"),
+                )),
+            }
+        }
+        crate::baseline::Selection::Report(states)
+    } else if a.all {
         crate::baseline::Selection::All
     } else {
         crate::baseline::Selection::Patterns(
@@ -421,6 +510,11 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
     })?
     .map_err(baseline_failure)?;
     report_issues(&stats.issues);
+    refused.extend(stats.refused.iter().cloned());
+    refused.sort();
+    for (path, why) in &refused {
+        eprintln!("quietwire: {}: refused: {why}", escape_path(path));
+    }
     for p in &stats.unmatched {
         eprintln!(
             "quietwire: {p}: matches nothing in the baseline or on disk; nothing accepted for it"
@@ -436,6 +530,9 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
     );
     if !stats.unmatched.is_empty() {
         return Ok(exit::NOT_FOUND.max(error_status));
+    }
+    if !refused.is_empty() {
+        return Ok(exit::REFUSED.max(error_status));
     }
     Ok(error_status)
 }

@@ -120,6 +120,8 @@ pub struct CheckArgs {
     /// Also show informational findings; with --format rpm, every checked file like `rpm -Vv`.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub ops: CheckOpsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -157,10 +159,18 @@ pub struct AcceptArgs {
     pub all: bool,
     /// Paths or globs inside the root (`*` within a name, `**` across directories); a directory
     /// selects everything under it.
-    #[arg(value_name = "PATH|GLOB", required_unless_present = "all")]
+    #[arg(value_name = "PATH|GLOB", required_unless_present_any = ["all", "packages", "report"])]
     pub patterns: Vec<String>,
     #[command(flatten)]
     pub tuning: Tuning,
+    /// Record only the current rpmdb package snapshot into the baseline (after a package
+    /// transaction); no path record changes.
+    #[arg(long, conflicts_with_all = ["all", "patterns", "report"])]
+    pub packages: bool,
+    /// Accept exactly the findings of a report written by `check --report-file FILE`; a path
+    /// whose state changed again since then is refused (exit status 25).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["all", "patterns"])]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -171,4 +181,28 @@ pub struct PolicyArgs {
     /// Policy file to use instead of /etc/quietwire/policy.toml inside the root.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+}
+
+/// `check` options for running from a schedule or a package-manager hook.
+#[derive(Debug, Clone, Args)]
+pub struct CheckOpsArgs {
+    /// Verify only the packages installed, updated or reinstalled since the baseline's rpmdb
+    /// snapshot (for a post-transaction hook): no baseline walk, but .rpmnew/.rpmsave/.rpmorig
+    /// files next to their config files are reported.
+    #[arg(long, conflicts_with_all = ["packages", "owned_only", "unowned_only"])]
+    pub packages_changed: bool,
+    /// Also write the JSON report, with the current state of every reported path, to FILE
+    /// (atomically, mode 0600); `accept --report FILE` accepts it after review.
+    #[arg(long, value_name = "FILE")]
+    pub report_file: Option<PathBuf>,
+    /// Mail the text report to ADDR through sendmail when there are findings (above info) or
+    /// errors; repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub mail_to: Vec<String>,
+    /// The sendmail program, run as `PATH -t -oi` with the message on its standard input.
+    #[arg(long, value_name = "PATH", default_value = crate::ops::mail::DEFAULT_SENDMAIL)]
+    pub sendmail: PathBuf,
+    /// With --mail-to, mail the report even when nothing was found.
+    #[arg(long, requires = "mail_to")]
+    pub mail_always: bool,
 }

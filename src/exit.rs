@@ -24,3 +24,9 @@ pub const FAILURE: u8 = 20;
 /// A query found nothing (e.g. `owner` on a path no package owns), like `rpm -qf`'s status 1
 /// but outside the findings mask.
 pub const NOT_FOUND: u8 = 21;
+/// `check --mail-to`: the report could not be mailed (sendmail missing, failing, or an invalid
+/// address). The report itself was still written to stdout and the report file.
+pub const MAIL: u8 = 24;
+/// `accept --report`: some paths were refused because their state changed again after the
+/// report was written (or they are package-owned); every other path of the report was accepted.
+pub const REFUSED: u8 = 25;

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod escape;
 pub mod exit;
 pub mod nice;
+pub mod ops;
 pub mod policy;
 pub mod report;
 pub mod rootpath;

@@ -158,16 +158,11 @@ fn tampering_is_reported() {
     let root = TestRoot::new();
     root.install(&["qw-files", "qw-special"]);
     fs::write(root.join("/opt/qw-files/reg"), "tampered, and longer\n").unwrap();
-    // Same size, mtime restored: only the digest differs.
-    let conf = root.join("/etc/qw-files/replace.conf");
-    let mtime = fs::metadata(&conf).unwrap().modified().unwrap();
-    fs::write(&conf, "replace=2\n").unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&conf)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    // Same size, mtime kept: only the digest differs.
+    root.rewrite_keep_mtime("/etc/qw-files/replace.conf", "replace=2\n");
+    // A symlink's own mtime is not checked, a FIFO nobody owns is not rpm's business.
+    root.set_mtime("/opt/qw-special/link", 1);
+    root.mkfifo("/opt/qw-special/fifo", 0o644);
     fs::remove_file(root.join("/opt/qw-special/hl2")).unwrap();
     let (lines, code) = root.rpm_va();
     assert_lines_eq_sorted(
@@ -187,6 +182,12 @@ fn tampering_is_reported() {
         &lines,
     );
     assert_eq!(code, 1);
+}
+
+#[test]
+#[should_panic(expected = "install Debian's `no-such-package` package")]
+fn missing_tools_fail_loudly() {
+    support::require_tool("qw-no-such-tool", "no-such-package");
 }
 
 #[test]

@@ -79,6 +79,9 @@ pub enum Selection {
     /// Absolute paths or globs inside the root (`*` stays within a component, `**` crosses);
     /// a pattern that matches a directory selects everything under it.
     Patterns(Vec<String>),
+    /// Exactly these paths, each only if its current state is the one given (from a report
+    /// file; `None`: the path is gone). A path whose state differs is refused.
+    Report(std::collections::BTreeMap<PathBuf, Option<Record>>),
 }
 
 /// What `accept` did.
@@ -93,6 +96,32 @@ pub struct AcceptStats {
     /// Patterns that selected no path at all (neither baselined nor present).
     pub unmatched: Vec<String>,
     pub issues: Vec<Issue>,
+    /// `Selection::Report` paths not accepted, with the reason.
+    pub refused: Vec<(PathBuf, String)>,
+}
+
+/// The verdict on one path under `Selection::Report`.
+enum Verdict {
+    NotSelected,
+    Accept,
+    Refuse(&'static str),
+}
+
+fn report_verdict(
+    expected: &std::collections::BTreeMap<PathBuf, Option<Record>>,
+    path: &Path,
+    current: Option<&Record>,
+) -> Verdict {
+    match (expected.get(path), current) {
+        (None, _) => Verdict::NotSelected,
+        // ctime aside: it moves with any metadata change, even one undone, and older reports
+        // do not have it.
+        (Some(Some(e)), Some(c)) if e.same_state(c) => Verdict::Accept,
+        (Some(None), Some(_)) => Verdict::Refuse("present again since the report (it said gone)"),
+        (Some(Some(_)), None) => Verdict::Refuse("gone since the report was written"),
+        (Some(Some(_)), Some(_)) => Verdict::Refuse("changed again since the report was written"),
+        (Some(None), None) => Verdict::Accept,
+    }
 }
 
 /// Probes for one compared path: the rotation verdict, taken from the walk when the path was
@@ -382,9 +411,15 @@ pub fn accept(
     selection: &Selection,
 ) -> Result<AcceptStats, BaselineError> {
     let matcher = match selection {
-        Selection::All => None,
+        Selection::All | Selection::Report(_) => None,
         Selection::Patterns(p) => Some((selection_matcher(p)?, p)),
     };
+    let report = match selection {
+        Selection::Report(r) => Some(r),
+        _ => None,
+    };
+    let mut refused = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut hits = vec![false; matcher.as_ref().map_or(0, |(_, p)| p.len())];
     let mut selected = |path: &Path| -> bool {
         let Some(((set, owner), _)) = &matcher else {
@@ -404,7 +439,7 @@ pub fn accept(
     let header = match selection {
         Selection::All => new_header(root, policy, snapshot),
         // A partial accept keeps the package snapshot and policy digest the rest was taken under.
-        Selection::Patterns(_) => Header {
+        Selection::Patterns(_) | Selection::Report(_) => Header {
             created: format::now_secs(),
             ..reader.header().clone()
         },
@@ -425,28 +460,57 @@ pub fn accept(
         match order {
             Ordering::Less => {
                 if let Some(o) = old.take() {
-                    if selected(&o.path()) {
+                    let path = o.path();
+                    let verdict = match report {
+                        Some(r) => report_verdict(r, &path, None),
+                        None if selected(&path) => Verdict::Accept,
+                        None => Verdict::NotSelected,
+                    };
+                    if let Verdict::Refuse(why) = verdict {
+                        refused.push((path.clone(), why.to_string()));
+                    }
+                    if matches!(verdict, Verdict::Accept) {
                         stats.removed += 1;
                         stats.updated += 1;
                     } else {
                         w.record(&o)?;
                     }
+                    seen.insert(path);
                 }
                 old = reader.next_record()?;
             }
             Ordering::Greater => {
                 if let Some(n) = new.take() {
-                    if selected(&n.path()) {
+                    let path = n.path();
+                    let verdict = match report {
+                        Some(r) => report_verdict(r, &path, Some(&n)),
+                        None if selected(&path) => Verdict::Accept,
+                        None => Verdict::NotSelected,
+                    };
+                    if let Verdict::Refuse(why) = verdict {
+                        refused.push((path.clone(), why.to_string()));
+                    }
+                    if matches!(verdict, Verdict::Accept) {
                         stats.added += 1;
                         stats.updated += 1;
                         w.record(&n)?;
                     }
+                    seen.insert(path);
                 }
                 new = walker.next().map(|e| Record::from_entry(&e));
             }
             Ordering::Equal => {
                 if let (Some(o), Some(n)) = (old.take(), new.take()) {
-                    if selected(&n.path()) {
+                    let path = n.path();
+                    let verdict = match report {
+                        Some(r) => report_verdict(r, &path, Some(&n)),
+                        None if selected(&path) => Verdict::Accept,
+                        None => Verdict::NotSelected,
+                    };
+                    if let Verdict::Refuse(why) = verdict {
+                        refused.push((path.clone(), why.to_string()));
+                    }
+                    if matches!(verdict, Verdict::Accept) {
                         if !o.same_state(&n) {
                             stats.updated += 1;
                         }
@@ -454,6 +518,7 @@ pub fn accept(
                     } else {
                         w.record(&o)?;
                     }
+                    seen.insert(path);
                 }
                 old = reader.next_record()?;
                 new = walker.next().map(|e| Record::from_entry(&e));
@@ -469,8 +534,37 @@ pub fn accept(
             .map(|(p, _)| p.clone())
             .collect();
     }
+    if let Some(r) = report {
+        // A reported path neither baselined nor walked now: fine if the report said it is gone.
+        for (path, state) in r {
+            if state.is_some() && !seen.contains(path) {
+                refused.push((path.clone(), "gone since the report was written".into()));
+            }
+        }
+        refused.sort();
+    }
+    stats.refused = refused;
     stats.issues = walker.take_issues();
     Ok(stats)
+}
+
+/// Record `snapshot` as the baseline's rpmdb package set; every path record stays as it is. The
+/// old baseline is read to its verified trailer first and kept as `.prev`.
+pub fn accept_packages(
+    snapshot: &[PackageSnapshot],
+    baseline_file: &Path,
+) -> Result<u64, BaselineError> {
+    let mut reader = format::Reader::open(baseline_file)?;
+    let header = Header {
+        created: format::now_secs(),
+        packages: snapshot.to_vec(),
+        ..reader.header().clone()
+    };
+    let mut w = format::Writer::create(baseline_file, &header)?;
+    while let Some(r) = reader.next_record()? {
+        w.record(&r)?;
+    }
+    w.finish()
 }
 
 /// Read only the header of a baseline (and nothing else: its integrity is checked by `compare`).

@@ -27,6 +27,23 @@
 //! assert_eq!(code, 1);
 //! ```
 //!
+//! # API
+//!
+//! - [`build_packages`]`() -> &'static Packages`; [`Packages::path`]`(key) -> &Path`,
+//!   [`Packages::keys`], [`Packages::query`]`(key, qf) -> String` (`rpm -qp --qf`).
+//! - [`TestRoot::new`]; `path()`, `join("/abs")`, `dbpath_dir()`, `keep()`;
+//!   `install(&[keys])`, `install_with(&[keys], &[extra rpm args])`, `upgrade(key)`,
+//!   `upgrade_with(key, extra)`, `erase(name)`;
+//!   `rpm_va() -> (lines, code)`, `rpm_v(pkg)`, `verify(&[args])` (adds `--nodeps --noscripts`);
+//!   `rpm_qa() -> Vec<String>` (`DBINSTANCE\tEPOCH\tN-V-R.A`), `rpm_ql(pkg)`, `rpm_dump(pkg)`,
+//!   `query_format(pkg, qf) -> String`, `rpm(&[args]) -> RpmOutput` (anything else);
+//!   `to_bdb(page_size, big_endian) -> PathBuf`, `rpm_bdb(&dir, &[args]) -> RpmOutput`,
+//!   `rpm_qa_bdb(&dir)`; tampering helpers `set_mtime("/abs", secs)` (no follow),
+//!   `rewrite_keep_mtime("/abs", bytes)`, `mkfifo("/abs", mode)`.
+//! - [`assert_lines_eq`]`(what, &expected, &got)` (ordered) and [`assert_lines_eq_sorted`].
+//! - [`require_rpm_tools`], [`require_tool`]`(tool, debian_package)`, [`run_command`]`(&mut
+//!   Command) -> RpmOutput` (captured, with a hang guard), [`quietwire_bin`].
+//!
 //! # Packages (`build_packages().path(KEY)`; KEY = spec file stem)
 //!
 //! All files carry the fixed mtime 2020-01-01T00:00:00Z (1577836800) unless noted, so a test can
@@ -119,7 +136,7 @@ mod run;
 pub use common::{require_rpm_tools, rpmdb_fixtures};
 pub use diff::{assert_lines_eq, assert_lines_eq_sorted};
 pub use packages::{build_packages, Packages, INSTALL_ALL};
-pub use root::{TestRoot, GROUP, PASSWD, UNKNOWN_GROUP, UNKNOWN_USER};
+pub use root::{TestRoot, FIXTURE_MTIME, GROUP, PASSWD, UNKNOWN_GROUP, UNKNOWN_USER};
 pub use run::{require_tool, run as run_command, RpmOutput};
 
 /// The `quietwire` binary built by cargo for this test run.

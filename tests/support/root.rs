@@ -34,6 +34,10 @@ pub const UNKNOWN_USER: &str = "nosuchuser";
 /// A group name that packages use (`qw-special`) and the root's group file lacks.
 pub const UNKNOWN_GROUP: &str = "nosuchgroup";
 
+/// The mtime of every file in the fixture packages unless the module docs say otherwise
+/// (2020-01-01T00:00:00Z).
+pub const FIXTURE_MTIME: i64 = 1_577_836_800;
+
 /// The rpmdb location inside every test root.
 pub const DBPATH: &str = "/var/lib/rpm";
 
@@ -95,6 +99,73 @@ impl TestRoot {
     /// Host path of the sqlite rpmdb directory (`R/var/lib/rpm`).
     pub fn dbpath_dir(&self) -> PathBuf {
         self.join(DBPATH)
+    }
+
+    /// Sets the mtime (seconds; nanoseconds 0) of `abs` inside the root without following a
+    /// final symlink, e.g. to restore [`FIXTURE_MTIME`] after changing a file's content.
+    #[track_caller]
+    pub fn set_mtime(&self, abs: impl AsRef<Path>, secs: i64) {
+        use std::os::unix::ffi::OsStrExt;
+        let p = self.join(abs);
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
+        let times = [
+            libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_OMIT,
+            },
+            libc::timespec {
+                tv_sec: secs as libc::time_t,
+                tv_nsec: 0,
+            },
+        ];
+        // SAFETY: `c` is a valid NUL-terminated path and `times` has the two entries
+        // utimensat reads.
+        let rc = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "utimensat {}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Replaces the content of the regular file `abs` inside the root, keeping its mtime
+    /// (so only size and digest can change).
+    #[track_caller]
+    pub fn rewrite_keep_mtime(&self, abs: impl AsRef<Path>, content: impl AsRef<[u8]>) {
+        use std::os::unix::fs::MetadataExt;
+        let p = self.join(abs.as_ref());
+        let mtime = fs::symlink_metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .mtime();
+        fs::write(&p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        self.set_mtime(abs, mtime);
+    }
+
+    /// Creates a FIFO at `abs` inside the root (fixture packages contain none: rpm 4.18 hangs
+    /// installing them).
+    #[track_caller]
+    pub fn mkfifo(&self, abs: impl AsRef<Path>, mode: u32) {
+        use std::os::unix::ffi::OsStrExt;
+        let p = self.join(abs);
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
+        // SAFETY: `c` is a valid NUL-terminated path.
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), mode as libc::mode_t) };
+        assert_eq!(
+            rc,
+            0,
+            "mkfifo {}: {}",
+            p.display(),
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Keeps the directory after the test and returns its path (for debugging).

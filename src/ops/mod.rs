@@ -1,0 +1,164 @@
+//! Running quietwire as an operations tool (issue 5): what changed in the rpmdb since the
+//! baseline (`changes`), the report file for review-then-accept (`report`), and mail delivery
+//! (`mail`). `app::check` calls [`deliver`] once the findings are final; nothing here computes a
+//! finding except the `.rpmnew`/`.rpmsave`/`.rpmorig` leftovers of `--packages-changed`.
+
+pub mod changes;
+pub mod mail;
+pub mod report;
+
+use crate::baseline::{BaselineError, Header, Record};
+use crate::cli::CheckOpsArgs;
+use crate::scan::capture::{capture_entry, Dir};
+use crate::scan::walk::WalkEntry;
+use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+use changes::PackageChanges;
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Read a baseline to its end (so its trailer is verified); return its header and its records
+/// of package-owned files (the %config and other files rpm does not fully vouch for).
+pub fn verified_baseline(file: &Path) -> Result<(Header, HashMap<PathBuf, Record>), BaselineError> {
+    let mut r = crate::baseline::format::Reader::open(file)?;
+    let mut owned = HashMap::new();
+    while let Some(rec) = r.next_record()? {
+        if rec.package.is_some() {
+            owned.insert(rec.path(), rec);
+        }
+    }
+    Ok((r.header().clone(), owned))
+}
+
+/// The current state of one path as the baseline walk would record it (`None`: absent or not
+/// reachable without following a symlink).
+fn capture_one(root: &Dir, path: &Path, hash: bool) -> Option<Record> {
+    let parent = root.open_dir_path(path.parent()?).ok()?;
+    let name = path.file_name()?;
+    let stat = parent.lstat(name).ok()?;
+    let capture = capture_entry(&parent, name, &stat, hash);
+    let entry = WalkEntry {
+        path: path.to_path_buf(),
+        capture,
+        owner: None,
+    };
+    Some(Record::from_entry(&entry))
+}
+
+/// `check --packages-changed` walks nothing, so it does here what the baseline comparison does
+/// in a full check: a package file rpm finds changed whose state is exactly the one accepted
+/// into the baseline (an edited %config file) becomes an informational note.
+pub fn note_accepted_edits(
+    root: &Path,
+    baselined: &HashMap<PathBuf, Record>,
+    findings: &mut [Finding],
+) {
+    let Ok(dir) = Dir::open_root(root) else {
+        return;
+    };
+    for f in findings.iter_mut() {
+        if f.kind != FindingKind::Changed || !matches!(f.source, Source::Package { .. }) {
+            continue;
+        }
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&f.path));
+        let Some(old) = baselined.get(&path) else {
+            continue;
+        };
+        let Some(mut now) = capture_one(&dir, &path, old.sha256.is_some()) else {
+            continue;
+        };
+        // The owner's NEVRA changes with every update; the state is what was accepted.
+        now.package.clone_from(&old.package);
+        now.reason = old.reason;
+        if now == *old {
+            f.kind = FindingKind::Noted;
+            f.severity = Severity::Info;
+            f.note = Some("differs from its package, matches the accepted baseline".into());
+        }
+    }
+}
+
+/// The current state of the path of each baseline finding (`None`: gone), for the report file.
+pub fn states(findings: &[crate::baseline::Finding]) -> HashMap<Vec<u8>, Option<Record>> {
+    use std::os::unix::ffi::OsStrExt;
+    findings
+        .iter()
+        .map(|f| (f.path.as_os_str().as_bytes().to_vec(), f.new.clone()))
+        .collect()
+}
+
+/// Findings that matter: above `info` (the ones that set exit bits and trigger mail).
+pub fn loud(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
+    findings.iter().filter(|f| f.severity > Severity::Info)
+}
+
+/// The mail subject's counts.
+pub fn counts(findings: &[Finding], changes: Option<&PackageChanges>) -> mail::Counts {
+    let loud: Vec<&Finding> = loud(findings).collect();
+    let n = |k: &[FindingKind]| loud.iter().filter(|f| k.contains(&f.kind)).count();
+    mail::Counts {
+        total: loud.len(),
+        added: n(&[FindingKind::Added]),
+        removed: n(&[FindingKind::Removed, FindingKind::Missing]),
+        changed: n(&[FindingKind::Changed]),
+        packages_changed: changes.map_or(0, PackageChanges::count),
+    }
+}
+
+/// The text report: findings (as `check --format text` shows them), then the package changes.
+pub fn text_report(shown: &[Finding], changes: Option<&PackageChanges>) -> Vec<u8> {
+    let mut body = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = crate::report::text::render(&mut body, shown);
+    if let Some(c) = changes {
+        let _ = report::render_text(&mut body, c);
+    }
+    body
+}
+
+/// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
+/// printed on stderr and returned as an exit status (`exit::FAILURE` for the report file,
+/// `exit::MAIL` for mail); the other delivery is still attempted.
+pub fn deliver(
+    a: &CheckOpsArgs,
+    root: &Path,
+    findings: &[Finding],
+    shown: &[Finding],
+    changes: Option<&PackageChanges>,
+    states: &HashMap<Vec<u8>, Option<Record>>,
+    run_failed: bool,
+) -> u8 {
+    let mut status = crate::exit::CLEAN;
+    if let Some(file) = &a.report_file {
+        let doc = report::document(findings, changes, states);
+        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        bytes.push(b'\n');
+        if let Err(e) = report::write_atomic(file, &bytes) {
+            eprintln!("quietwire: writing the report {}: {e}", file.display());
+            status = crate::exit::FAILURE;
+        }
+    }
+    if !a.mail_to.is_empty() {
+        let c = counts(findings, changes);
+        if c.total > 0 || a.mail_always || run_failed {
+            let host = crate::baseline::format::hostname();
+            let subject = mail::subject(&host, root, &c);
+            let mut body = text_report(shown, changes);
+            if run_failed {
+                body.extend_from_slice(
+                    b"\nThe check itself reported errors (see its standard error); this report may be incomplete.\n",
+                );
+            }
+            let sent = mail::message(&a.mail_to, &subject, &body)
+                .and_then(|m| mail::send(&a.sendmail, &m));
+            if let Err(e) = sent {
+                eprintln!(
+                    "quietwire: mail to {} not sent: {e}; the report was still written",
+                    a.mail_to.join(", ")
+                );
+                status = status.max(crate::exit::MAIL);
+            }
+        }
+    }
+    status
+}
