@@ -272,9 +272,31 @@ fn report_unloadable(db: &Database) -> u8 {
     status
 }
 
+/// `--nice`: lower this thread's priorities before any worker thread is created.
+fn be_nice(nice: bool) -> Result<(), Failure> {
+    if nice {
+        crate::nice::lower_priority()
+            .map_err(|e| Failure::new(exit::FAILURE, format!("--nice: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Run `f` with `jobs` hashing threads (`None` or 0: the global pool, one thread per CPU).
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
+    match jobs {
+        Some(n) if n > 0 => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start threads: {e}"))),
+        _ => Ok(f()),
+    }
+}
+
 fn check(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::finding::{Finding, FindingKind, Severity};
     use crate::verify::{self, owned};
+    be_nice(a.nice)?;
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state);
@@ -338,7 +360,13 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
         let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
-        match crate::baseline::compare(root, &policy, &index, &file) {
+        let opts = crate::baseline::CompareOptions {
+            trust_ctime: a.trust_ctime,
+        };
+        let compared = with_jobs(a.jobs, || {
+            crate::baseline::compare_with(root, &policy, &index, &file, opts)
+        })?;
+        match compared {
             Ok(outcome) => {
                 report_issues(&outcome.issues);
                 if outcome.policy_changed {
@@ -473,6 +501,7 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
 }
 
 fn init(a: &InitArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -484,8 +513,10 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
     let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
     let snapshot = crate::baseline::owned::snapshot(&db.packages);
     let sign_key = read_sign_key(&a.sign)?;
-    let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
-        .map_err(baseline_failure)?;
+    let stats = with_jobs(a.tuning.jobs, || {
+        crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
+    })?
+    .map_err(baseline_failure)?;
     after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     eprintln!(
@@ -497,6 +528,7 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
 }
 
 fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -547,8 +579,10 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
-    let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
-        .map_err(baseline_failure)?;
+    let stats = with_jobs(a.tuning.jobs, || {
+        crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
+    })?
+    .map_err(baseline_failure)?;
     after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());

@@ -159,6 +159,13 @@ pub struct CheckArgs {
     /// Hashing threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
+    #[arg(long)]
+    pub nice: bool,
+    /// Do not re-hash an unowned file whose inode, size, mtime and ctime equal the baseline's
+    /// (faster, weaker: trusts the ctime, which only the clock's owner can fake).
+    #[arg(long)]
+    pub trust_ctime: bool,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -184,6 +191,19 @@ pub struct InitArgs {
     pub force: bool,
     #[command(flatten)]
     pub sign: SignArgs,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Hashing threads and priority, for `init` and `accept` (`check` has its own).
+#[derive(Debug, Clone, Args)]
+pub struct Tuning {
+    /// Hashing threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
+    #[arg(long)]
+    pub nice: bool,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +219,8 @@ pub struct AcceptArgs {
     /// selects everything under it.
     #[arg(value_name = "PATH|GLOB", required_unless_present_any = ["all", "packages", "report"])]
     pub patterns: Vec<String>,
+    #[command(flatten)]
+    pub tuning: Tuning,
     /// Record only the current rpmdb package snapshot into the baseline (after a package
     /// transaction); no path record changes.
     #[arg(long, conflicts_with_all = ["all", "patterns", "report"])]

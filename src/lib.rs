@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod cli;
 pub mod escape;
 pub mod exit;
+pub mod nice;
 pub mod ops;
 pub mod policy;
 pub mod report;

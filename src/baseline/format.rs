@@ -1,11 +1,14 @@
 //! The baseline file: JSON Lines, sorted by path, with a header and a SHA-256 trailer.
 //!
 //! ```text
-//! {"format":"quietwire-baseline","version":1,"created":…,"host":…,"policy_digest":…,"packages":[…]}
-//! {"path":"/etc/hosts","type":"file","mode":420,"uid":0,"gid":0,"size":158,"mtime":…,"ino":…,"sha256":…}
+//! {"format":"quietwire-baseline","version":2,"created":…,"host":…,"policy_digest":…,"packages":[…]}
+//! {"path":"/etc/hosts","type":"file","mode":420,"uid":0,"gid":0,"size":158,"mtime":…,"ino":…,"ctime":…,"sha256":…}
 //! …
 //! {"trailer":{"entries":N,"sha256":"<hex of every byte above this line>"}}
 //! ```
+//!
+//! Version 2 added `ctime` (status change time in nanoseconds, for `--trust-ctime`); version 1
+//! files (without it) are still read, and an older build refuses a version 2 file by its header.
 //!
 //! Paths, link targets and SELinux labels are JSON strings when they are UTF-8 without NUL, and
 //! `{"hex":"…"}` otherwise, so every name round-trips byte-exactly. Entries are strictly increasing
@@ -27,7 +30,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 pub const FORMAT_NAME: &str = "quietwire-baseline";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest format version this build still reads.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 
 /// Longest entry or trailer line accepted (a path is at most 4 KiB, hex doubles it).
 pub const MAX_LINE: usize = 256 * 1024;
@@ -153,6 +158,9 @@ pub struct Record {
     pub size: u64,
     pub mtime: i64,
     pub ino: u64,
+    /// Status change time, nanoseconds since the epoch (format version 2; absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdev: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,6 +197,7 @@ impl Record {
             size: st.size,
             mtime: st.mtime,
             ino: st.ino,
+            ctime: Some(st.ctime_ns),
             rdev: matches!(st.ftype, FileType::Char | FileType::Block).then_some(st.rdev),
             sha256: c.sha256.map(hex::encode),
             target: c.target.clone().map(Bytes),
@@ -197,6 +206,14 @@ impl Record {
             package: e.owner.as_ref().map(|(n, _)| n.clone()),
             reason: e.owner.as_ref().map(|(_, r)| *r),
         }
+    }
+
+    /// Whether both records describe the same state, ignoring `ctime` (which any metadata
+    /// change, even one undone, moves).
+    pub fn same_state(&self, other: &Record) -> bool {
+        let mut a = self.clone();
+        a.ctime = other.ctime;
+        a == *other
     }
 
     /// Field checks beyond JSON syntax.
@@ -336,9 +353,9 @@ impl<R: BufRead> Reader<R> {
                 header.format
             )));
         }
-        if header.version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&header.version) {
             return Err(r.corrupt(format!(
-                "baseline format version {} is not supported (this build reads {FORMAT_VERSION})",
+                "baseline format version {} is not supported (this build reads versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}; a newer quietwire wrote it, or run `quietwire init --force`)",
                 header.version
             )));
         }
@@ -651,6 +668,7 @@ mod tests {
             size: 1,
             mtime: 2,
             ino: 3,
+            ctime: Some(4),
             rdev: None,
             sha256: Some("00".repeat(32)),
             target: None,

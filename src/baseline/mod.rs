@@ -17,10 +17,11 @@ pub use format::{BaselineError, Header, Record};
 pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 
 use crate::policy::Policy;
-use crate::scan::capture::Dir;
-use crate::scan::walk::{Issue, Walker};
+use crate::scan::capture::{Dir, FileType};
+use crate::scan::walk::{BatchDirs, Batched, Issue, Pending, Walker};
 use crate::verify::unowned::{judge, Probe};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,19 @@ pub struct CompareOutcome {
     /// Owned files the baseline records whose current state equals the accepted one: the lead
     /// shows rpm's verdict on them (a %config file that differs from its package) as info only.
     pub owned_unchanged: Vec<PathBuf>,
+    /// Regular files whose content was hashed.
+    pub hashed: u64,
+    /// Regular files not re-hashed because `--trust-ctime` found them unchanged.
+    pub trusted: u64,
+}
+
+/// How `compare` works (not what it reports).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompareOptions {
+    /// Do not re-hash a regular file whose inode, size, mtime and ctime equal the baseline's:
+    /// take the baselined digest. Weaker: it trusts that content changes move the ctime, which
+    /// only someone able to set the clock (root) can avoid. Off by default.
+    pub trust_ctime: bool,
 }
 
 /// Which paths `accept` records.
@@ -100,7 +114,9 @@ fn report_verdict(
 ) -> Verdict {
     match (expected.get(path), current) {
         (None, _) => Verdict::NotSelected,
-        (Some(e), c) if e.as_ref() == c => Verdict::Accept,
+        // ctime aside: it moves with any metadata change, even one undone, and older reports
+        // do not have it.
+        (Some(Some(e)), Some(c)) if e.same_state(c) => Verdict::Accept,
         (Some(None), Some(_)) => Verdict::Refuse("present again since the report (it said gone)"),
         (Some(Some(_)), None) => Verdict::Refuse("gone since the report was written"),
         (Some(Some(_)), Some(_)) => Verdict::Refuse("changed again since the report was written"),
@@ -108,15 +124,16 @@ fn report_verdict(
     }
 }
 
-/// Probes backed by the walk (rotation siblings) and the root (package digests).
-struct DiskProbe<'w, 'p> {
-    walker: &'w Walker<'p>,
+/// Probes for one compared path: the rotation verdict, taken from the walk when the path was
+/// listed, and package digests read from the root.
+struct DiskProbe<'w> {
+    rotated: bool,
     root: &'w Dir,
 }
 
-impl Probe for DiskProbe<'_, '_> {
-    fn rotated(&self, path: &Path, old_ino: u64, old_mtime: i64) -> bool {
-        self.walker.rotated(path, old_ino, old_mtime)
+impl Probe for DiskProbe<'_> {
+    fn rotated(&self, _path: &Path, _old_ino: u64, _old_mtime: i64) -> bool {
+        self.rotated
     }
 
     fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool {
@@ -167,7 +184,8 @@ pub fn init(
             file: out.to_path_buf(),
         });
     }
-    let (mut walker, _) = open_walk(root, policy, owned)?;
+    let (walker, _) = open_walk(root, policy, owned)?;
+    let mut walker = Batched::new(walker);
     let mut w = format::Writer::create(out, &new_header(root, policy, snapshot))?;
     for e in walker.by_ref() {
         w.record(&Record::from_entry(&e))?;
@@ -188,40 +206,143 @@ pub fn compare(
     owned: &OwnedIndex,
     baseline_file: &Path,
 ) -> Result<CompareOutcome, BaselineError> {
+    compare_with(
+        root,
+        policy,
+        owned,
+        baseline_file,
+        CompareOptions::default(),
+    )
+}
+
+/// One step of the merge-join: a baselined record, a current entry, or both for one path.
+struct Slot {
+    old: Option<Record>,
+    new: Option<Pending>,
+    /// For a log whose inode changed or that shrank: whether a rotation sibling was seen.
+    rotated: bool,
+}
+
+/// The baselined digest of `old` when `--trust-ctime` may use it for `new`.
+fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
+    let st = &new.stat;
+    if old.ftype != FileType::File
+        || st.ftype != FileType::File
+        || old.ctime != Some(st.ctime_ns)
+        || old.ino != st.ino
+        || old.size != st.size
+        || old.mtime != st.mtime
+    {
+        return None;
+    }
+    let mut d = [0u8; 32];
+    hex::decode_to_slice(old.sha256.as_deref()?, &mut d).ok()?;
+    Some(d)
+}
+
+/// [`compare`] with options. The merge-join pairs baselined records with listed entries in
+/// batches; each batch's files are read and hashed on all cores (the current rayon pool), then
+/// judged in path order.
+pub fn compare_with(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    baseline_file: &Path,
+    opts: CompareOptions,
+) -> Result<CompareOutcome, BaselineError> {
     let mut reader = format::Reader::open(baseline_file)?;
     let (mut walker, root_dir) = open_walk(root, policy, owned)?;
     let mut findings = Vec::new();
     let mut owned_unchanged = Vec::new();
+    let (mut hashed, mut trusted) = (0u64, 0u64);
     let mut old = reader.next_record()?;
-    let mut new = walker.next();
+    let mut new = walker.next_pending();
+    let mut batch: Vec<Slot> = Vec::with_capacity(crate::scan::walk::BATCH_ENTRIES);
     loop {
-        let order = match (&old, &new) {
-            (None, None) => break,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(o), Some(n)) => o.path().as_path().cmp(n.path.as_path()),
-        };
-        let probe = DiskProbe {
-            walker: &walker,
-            root: &root_dir,
-        };
-        match order {
-            Ordering::Less => {
-                if let Some(o) = old.take() {
+        batch.clear();
+        let mut dirs = BatchDirs::default();
+        while !dirs.full(batch.len()) {
+            let order = match (&old, &new) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(o), Some(n)) => o.path().as_path().cmp(n.path.as_path()),
+            };
+            match order {
+                Ordering::Less => {
+                    batch.push(Slot {
+                        old: old.take(),
+                        new: None,
+                        rotated: false,
+                    });
+                    old = reader.next_record()?;
+                }
+                Ordering::Greater => {
+                    if let Some(n) = new.take() {
+                        dirs.see(&n);
+                        batch.push(Slot {
+                            old: None,
+                            new: Some(n),
+                            rotated: false,
+                        });
+                    }
+                    new = walker.next_pending();
+                }
+                Ordering::Equal => {
+                    if let (Some(o), Some(mut n)) = (old.take(), new.take()) {
+                        if opts.trust_ctime && n.wants_hash() {
+                            if let Some(d) = trusted_digest(&o, &n) {
+                                n.trust_digest(d);
+                                trusted += 1;
+                            }
+                        }
+                        // The rotation probe looks at the directory listing, which only holds
+                        // while the walk is still at this entry: decide it now.
+                        let st = &n.stat;
+                        let rotated = o.ftype == FileType::File
+                            && st.ftype == FileType::File
+                            && (st.ino != o.ino || st.size < o.size)
+                            && policy.classify(&n.path).spec.log
+                            && walker.rotated(&n.path, o.ino, o.mtime);
+                        dirs.see(&n);
+                        batch.push(Slot {
+                            old: Some(o),
+                            new: Some(n),
+                            rotated,
+                        });
+                    }
+                    old = reader.next_record()?;
+                    new = walker.next_pending();
+                }
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        batch.par_iter_mut().for_each(|s| {
+            if let Some(n) = &mut s.new {
+                n.read();
+            }
+        });
+        for s in batch.drain(..) {
+            let probe = DiskProbe {
+                rotated: s.rotated,
+                root: &root_dir,
+            };
+            match (s.old, s.new) {
+                (Some(o), None) => {
                     let path = o.path();
                     findings.extend(judge(&path, Some(&o), None, policy, owned, &probe));
                 }
-                old = reader.next_record()?;
-            }
-            Ordering::Greater => {
-                if let Some(n) = new.take() {
+                (None, Some(n)) => {
+                    hashed += u64::from(n.hashed());
+                    let n = walker.finish(n);
                     let rec = Record::from_entry(&n);
                     findings.extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
                 }
-                new = walker.next();
-            }
-            Ordering::Equal => {
-                if let (Some(o), Some(n)) = (old.take(), new.take()) {
+                (Some(o), Some(n)) => {
+                    hashed += u64::from(n.hashed());
+                    let n = walker.finish(n);
                     let rec = Record::from_entry(&n);
                     match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
                         Some(f) => findings.push(f),
@@ -229,8 +350,7 @@ pub fn compare(
                         None => {}
                     }
                 }
-                old = reader.next_record()?;
-                new = walker.next();
+                (None, None) => {}
             }
         }
     }
@@ -241,6 +361,8 @@ pub fn compare(
         policy_changed: header.policy_digest != policy.digest(),
         header,
         owned_unchanged,
+        hashed,
+        trusted,
     })
 }
 
@@ -322,7 +444,8 @@ pub fn accept(
             ..reader.header().clone()
         },
     };
-    let (mut walker, _) = open_walk(root, policy, owned)?;
+    let (walker, _) = open_walk(root, policy, owned)?;
+    let mut walker = Batched::new(walker);
     let mut w = format::Writer::create(baseline_file, &header)?;
     let mut stats = AcceptStats::default();
     let mut old = reader.next_record()?;
@@ -388,7 +511,7 @@ pub fn accept(
                         refused.push((path.clone(), why.to_string()));
                     }
                     if matches!(verdict, Verdict::Accept) {
-                        if o != n {
+                        if !o.same_state(&n) {
                             stats.updated += 1;
                         }
                         w.record(&n)?;

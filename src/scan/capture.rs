@@ -12,15 +12,11 @@
 //! primitives (`src/scan/` on the `scan` branch) until those reach main; then the open/hash core
 //! here should call them instead.
 
-use sha2::{Digest, Sha256};
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path};
-
-/// Read buffer for hashing (large reads, one allocation per capture call chain).
-const HASH_BUF: usize = 128 * 1024;
 
 /// Largest xattr value read (SELinux labels and capability blobs are far smaller).
 const MAX_XATTR: usize = 64 * 1024;
@@ -90,6 +86,8 @@ pub struct Stat {
     pub size: u64,
     /// Modification time, whole seconds.
     pub mtime: i64,
+    /// Status change time in nanoseconds since the epoch (for `--trust-ctime`).
+    pub ctime_ns: i64,
     pub ino: u64,
     pub dev: u64,
     pub rdev: u64,
@@ -107,6 +105,10 @@ impl Stat {
             gid: st.st_gid,
             size: u64::try_from(st.st_size).unwrap_or(0),
             mtime: st.st_mtime,
+            ctime_ns: st
+                .st_ctime
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_ctime_nsec),
             ino: st.st_ino,
             dev: st.st_dev,
             rdev: st.st_rdev,
@@ -389,7 +391,7 @@ struct FileRead {
     caps: Option<Vec<u8>>,
 }
 
-fn read_open_file(fd: &OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> {
+fn read_open_file(fd: OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> {
     let now = fstat(fd.as_raw_fd())?;
     if now.ftype != FileType::File || now.ino != seen.ino || now.dev != seen.dev {
         return Err(io::Error::other(
@@ -399,22 +401,19 @@ fn read_open_file(fd: &OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead>
     let selinux = fd_xattr(fd.as_raw_fd(), XATTR_SELINUX)?;
     let caps = fd_xattr(fd.as_raw_fd(), XATTR_CAPS)?;
     let sha256 = if hash {
-        let mut f = std::fs::File::from(fd.try_clone()?);
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; HASH_BUF];
-        loop {
-            match io::Read::read(&mut f, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => h.update(buf.get(..n).unwrap_or_default()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let after = fstat(fd.as_raw_fd())?;
+        // The per-thread 256 KiB buffer of `hash`: no allocation per file, no dup of the fd.
+        let f = std::fs::File::from(fd);
+        let d = crate::scan::hash::hash_reader(crate::rpmdb::DigestAlgo::Sha256, &f)?;
+        let after = fstat(f.as_raw_fd())?;
         if after.size != now.size || after.mtime != now.mtime {
             return Err(io::Error::other("content changed while it was being read"));
         }
-        Some(h.finalize().into())
+        let mut out = [0u8; 32];
+        if d.as_bytes().len() != out.len() {
+            return Err(io::Error::other("internal error: SHA-256 digest length"));
+        }
+        out.copy_from_slice(d.as_bytes());
+        Some(out)
     } else {
         None
     };
@@ -446,7 +445,7 @@ pub fn capture_entry(dir: &Dir, name: &OsStr, seen: &Stat, hash: bool) -> Captur
     };
     match seen.ftype {
         FileType::File => match dir.open_file(name) {
-            Ok(fd) => match read_open_file(&fd, seen, hash) {
+            Ok(fd) => match read_open_file(fd, seen, hash) {
                 Ok(r) => {
                     cap.sha256 = r.sha256;
                     cap.selinux = r.selinux;
@@ -498,7 +497,6 @@ pub fn package_digest(
     path: &Path,
     algo: crate::rpmdb::DigestAlgo,
 ) -> io::Result<String> {
-    use crate::rpmdb::DigestAlgo;
     let parent = path
         .parent()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -515,27 +513,8 @@ pub fn package_digest(
     if now.ino != seen.ino || now.dev != seen.dev {
         return Err(io::Error::other("replaced between lstat and open"));
     }
-    let mut f = std::fs::File::from(fd);
-    fn run<D: Digest>(f: &mut std::fs::File) -> io::Result<String> {
-        let mut h = D::new();
-        let mut buf = vec![0u8; HASH_BUF];
-        loop {
-            match io::Read::read(f, &mut buf) {
-                Ok(0) => return Ok(hex::encode(h.finalize())),
-                Ok(n) => h.update(buf.get(..n).unwrap_or_default()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    match algo {
-        DigestAlgo::Md5 | DigestAlgo::Unknown(_) => run::<md5::Md5>(&mut f),
-        DigestAlgo::Sha1 => run::<sha1::Sha1>(&mut f),
-        DigestAlgo::Sha224 => run::<sha2::Sha224>(&mut f),
-        DigestAlgo::Sha256 => run::<sha2::Sha256>(&mut f),
-        DigestAlgo::Sha384 => run::<sha2::Sha384>(&mut f),
-        DigestAlgo::Sha512 => run::<sha2::Sha512>(&mut f),
-    }
+    let f = std::fs::File::from(fd);
+    crate::scan::hash::hash_reader(algo, &f).map(|d| d.to_hex())
 }
 
 #[cfg(test)]

@@ -15,8 +15,11 @@
 //! - Owned files the baseline records that lie outside the watched trees (e.g. a %ghost file in
 //!   /var/lib) are captured one by one and merged into the stream in order.
 //!
-//! Hashing runs on all cores, one directory at a time (rayon); entries are yielded in order by
-//! the single consumer.
+//! The walk itself only lists and `lstat`s ([`Walker::next_pending`]); opening, hashing and
+//! reading the xattrs of a file is left to [`Pending::read`], which callers run on all cores
+//! over batches of consecutive entries ([`Batched`], and the baseline comparison), so that
+//! hashing is parallel across directories, not only within one, and a caller can decide per
+//! entry (`--trust-ctime`) before anything is read. Entries still come out in path order.
 
 use crate::baseline::owned::{OwnedIndex, OwnedReason};
 use crate::policy::Policy;
@@ -26,6 +29,7 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Directory depth beyond which the walk does not descend (each level holds a descriptor).
 pub const MAX_DEPTH: usize = 256;
@@ -58,13 +62,95 @@ struct Item {
     /// Whether the baseline records this path (false for owned paths rpm vouches for).
     record: bool,
     owner: Option<(String, OwnedReason)>,
-    /// Precomputed capture of a recorded non-directory (taken when yielded).
+    /// Whether a regular file's content is to be hashed.
+    hash: bool,
+}
+
+/// An entry the walk has listed and `lstat`ed, in path order, whose content and xattrs are not
+/// read yet (directories are captured already). [`Pending::read`] may run on any thread.
+#[derive(Debug)]
+pub struct Pending {
+    pub path: PathBuf,
+    /// The `lstat` the walk saw (reading checks that the opened file is still this inode).
+    pub stat: Stat,
+    pub owner: Option<(String, OwnedReason)>,
+    hash: bool,
+    trusted: Option<[u8; 32]>,
+    /// The parent directory and name still to be read; `None` once read or for directories.
+    todo: Option<(Arc<Dir>, OsString)>,
     capture: Option<Capture>,
+    /// A problem found while reading, to be reported as an issue.
+    read_issue: bool,
+    hashed: bool,
+}
+
+impl Pending {
+    /// Whether reading will hash the content.
+    pub fn wants_hash(&self) -> bool {
+        self.hash
+    }
+
+    /// Use `digest` as the content's SHA-256 instead of hashing it (`--trust-ctime`: the caller
+    /// has seen that inode, size, mtime and ctime are unchanged since the digest was taken).
+    pub fn trust_digest(&mut self, digest: [u8; 32]) {
+        if self.hash {
+            self.hash = false;
+            self.trusted = Some(digest);
+        }
+    }
+
+    /// Whether reading hashed the content (false for trusted digests and failures).
+    pub fn hashed(&self) -> bool {
+        self.hashed
+    }
+
+    /// The directory descriptor this entry still needs (batches bound how many they hold).
+    pub fn dir_key(&self) -> Option<*const Dir> {
+        self.todo.as_ref().map(|(d, _)| Arc::as_ptr(d))
+    }
+
+    /// Open, hash and read the xattrs of a non-directory. Idempotent.
+    pub fn read(&mut self) {
+        let Some((dir, name)) = self.todo.take() else {
+            return;
+        };
+        let mut c = capture_entry(&dir, &name, &self.stat, self.hash);
+        self.hashed = c.sha256.is_some();
+        if c.issue.is_none() && c.stat.ftype == FileType::File {
+            if let Some(t) = self.trusted {
+                c.sha256 = Some(t);
+            }
+        }
+        self.read_issue = c.issue.is_some();
+        self.capture = Some(c);
+    }
+
+    fn into_entry(mut self, walker: &mut Walker<'_>) -> WalkEntry {
+        self.read();
+        let capture = self.capture.unwrap_or(Capture {
+            stat: self.stat,
+            sha256: None,
+            target: None,
+            selinux: None,
+            caps: None,
+            issue: Some("internal error: entry not captured".into()),
+        });
+        if self.read_issue {
+            if let Some(what) = &capture.issue {
+                walker.issue(&self.path, what.clone());
+            }
+        }
+        WalkEntry {
+            path: self.path,
+            capture,
+            owner: self.owner,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Frame {
-    dir: Dir,
+    dir: Arc<Dir>,
     path: PathBuf,
     /// Device of the watched tree this directory belongs to.
     dev: u64,
@@ -84,7 +170,7 @@ pub struct Walker<'a> {
     stack: Vec<Frame>,
     /// Owned recorded paths outside the watched trees, in reverse order.
     extras: Vec<PathBuf>,
-    peeked: Option<WalkEntry>,
+    peeked: Option<Pending>,
     issues: Vec<Issue>,
 }
 
@@ -185,6 +271,7 @@ impl<'a> Walker<'a> {
         let owned = self.owned;
         let results: Vec<Result<Option<Item>, Issue>> = names
             .into_par_iter()
+            .with_min_len(64)
             .map(|name| {
                 let path = dir_path.join(&name);
                 let stat = match dir.lstat(&name) {
@@ -220,14 +307,12 @@ impl<'a> Walker<'a> {
                 // change can be told apart from a package update (digest comparison).
                 let hash = stat.ftype == FileType::File
                     && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
-                let capture = (record && stat.ftype != FileType::Dir)
-                    .then(|| capture_entry(dir, &name, &stat, hash));
                 Ok(Some(Item {
                     name,
                     stat,
                     record,
                     owner,
-                    capture,
+                    hash,
                 }))
             })
             .collect();
@@ -246,20 +331,22 @@ impl<'a> Walker<'a> {
     /// push it for descent; return the entry if the baseline records it.
     fn visit(
         &mut self,
-        parent: &Dir,
+        parent: &Arc<Dir>,
         path: PathBuf,
-        mut item: Item,
+        item: Item,
         tree_dev: u64,
-    ) -> Option<WalkEntry> {
+    ) -> Option<Pending> {
         if item.stat.ftype != FileType::Dir {
-            let capture = item.capture.take()?;
-            if let Some(what) = &capture.issue {
-                self.issue(&path, what.clone());
-            }
-            return item.record.then_some(WalkEntry {
+            return item.record.then(|| Pending {
                 path,
-                capture,
+                stat: item.stat,
                 owner: item.owner,
+                hash: item.hash,
+                trusted: None,
+                todo: Some((parent.clone(), item.name)),
+                capture: None,
+                read_issue: false,
+                hashed: false,
             });
         }
         let capture_dir = |issue: Option<String>| Capture {
@@ -294,7 +381,7 @@ impl<'a> Walker<'a> {
                         tree_dev
                     };
                     self.stack.push(Frame {
-                        dir,
+                        dir: Arc::new(dir),
                         path: path.clone(),
                         dev,
                         items,
@@ -313,10 +400,16 @@ impl<'a> Walker<'a> {
                 entry_capture = capture_dir(Some(what));
             }
         }
-        item.record.then_some(WalkEntry {
+        item.record.then(|| Pending {
             path,
-            capture: entry_capture,
+            stat: item.stat,
             owner: item.owner,
+            hash: false,
+            trusted: None,
+            todo: None,
+            capture: Some(entry_capture),
+            read_issue: false,
+            hashed: false,
         })
     }
 
@@ -336,7 +429,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Start a watched tree: resolve its top without following symlinks and visit it.
-    fn start_top(&mut self, top: PathBuf) -> Option<WalkEntry> {
+    fn start_top(&mut self, top: PathBuf) -> Option<Pending> {
         let (parent, name) = match (top.parent(), top.file_name()) {
             (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
             // The root itself: visit its entries as a tree on the root's device.
@@ -345,7 +438,7 @@ impl<'a> Walker<'a> {
                 let dev = dir.stat().ok()?.dev;
                 let items = self.prepare(&dir, Path::new("/"));
                 self.stack.push(Frame {
-                    dir,
+                    dir: Arc::new(dir),
                     path: PathBuf::from("/"),
                     dev,
                     items,
@@ -374,7 +467,7 @@ impl<'a> Walker<'a> {
         };
         let items = self.prepare_one(&pdir, &parent, &name)?;
         let dev = items.stat.dev;
-        self.visit(&pdir, top, items, dev)
+        self.visit(&Arc::new(pdir), top, items, dev)
     }
 
     /// Prepare a single named entry of `dir` (a watched tree's top, or an extra owned path).
@@ -398,19 +491,17 @@ impl<'a> Walker<'a> {
         };
         let hash = stat.ftype == FileType::File
             && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
-        let capture =
-            (record && stat.ftype != FileType::Dir).then(|| capture_entry(dir, name, &stat, hash));
         Some(Item {
             name: name.to_os_string(),
             stat,
             record,
             owner,
-            capture,
+            hash,
         })
     }
 
     /// Capture one owned recorded path outside the watched trees.
-    fn capture_extra(&mut self, path: PathBuf) -> Option<WalkEntry> {
+    fn capture_extra(&mut self, path: PathBuf) -> Option<Pending> {
         let (parent, name) = (
             path.parent()?.to_path_buf(),
             path.file_name()?.to_os_string(),
@@ -427,17 +518,23 @@ impl<'a> Walker<'a> {
         if item.stat.ftype == FileType::Dir {
             // Recorded, not walked: an owned directory outside the watched trees.
             let cap = capture_entry(&dir, &name, &item.stat, false);
-            return item.record.then_some(WalkEntry {
+            return item.record.then(|| Pending {
                 path,
-                capture: cap,
+                stat: item.stat,
                 owner: item.owner.take(),
+                hash: false,
+                trusted: None,
+                todo: None,
+                capture: Some(cap),
+                read_issue: false,
+                hashed: false,
             });
         }
-        self.visit(&dir, path, item, 0)
+        self.visit(&Arc::new(dir), path, item, 0)
     }
 
     /// The next entry of the depth-first walk over the watched trees.
-    fn next_tree_entry(&mut self) -> Option<WalkEntry> {
+    fn next_tree_entry(&mut self) -> Option<Pending> {
         loop {
             let Some(frame) = self.stack.last_mut() else {
                 let top = self.tops.pop()?;
@@ -452,23 +549,18 @@ impl<'a> Walker<'a> {
             };
             frame.next += 1;
             let path = frame.path.join(&slot.name);
-            // Keep name and stat in the frame (for `rotated`); move the capture out.
+            // Keep name and stat in the frame (for `rotated`).
             let item = Item {
                 name: slot.name.clone(),
                 stat: slot.stat,
                 record: slot.record,
                 owner: slot.owner.take(),
-                capture: slot.capture.take(),
+                hash: slot.hash,
             };
             let dev = frame.dev;
-            // The parent's descriptor is needed while the child is pushed; duplicate it.
-            let parent = match frame.dir.try_clone() {
-                Ok(d) => d,
-                Err(e) => {
-                    self.issue(&path, format!("cannot duplicate directory descriptor: {e}"));
-                    continue;
-                }
-            };
+            // The parent's descriptor is needed while the child is pushed (and by the pending
+            // entry until it is read): share it.
+            let parent = frame.dir.clone();
             if let Some(e) = self.visit(&parent, path, item, dev) {
                 return Some(e);
             }
@@ -476,10 +568,9 @@ impl<'a> Walker<'a> {
     }
 }
 
-impl Iterator for Walker<'_> {
-    type Item = WalkEntry;
-
-    fn next(&mut self) -> Option<WalkEntry> {
+impl Walker<'_> {
+    /// The next entry in path order, listed and `lstat`ed but not read (see [`Pending::read`]).
+    pub fn next_pending(&mut self) -> Option<Pending> {
         loop {
             if self.peeked.is_none() {
                 self.peeked = self.next_tree_entry();
@@ -498,5 +589,104 @@ impl Iterator for Walker<'_> {
                 }
             }
         }
+    }
+
+    /// Turn a pending entry into a walk entry, reading it first if not done yet (on this
+    /// thread) and recording a read problem as an issue.
+    pub fn finish(&mut self, p: Pending) -> WalkEntry {
+        p.into_entry(self)
+    }
+}
+
+/// Serial walk: every entry read on the calling thread. [`Batched`] reads on all cores.
+impl Iterator for Walker<'_> {
+    type Item = WalkEntry;
+
+    fn next(&mut self) -> Option<WalkEntry> {
+        let p = self.next_pending()?;
+        Some(self.finish(p))
+    }
+}
+
+/// Most entries a batch holds: large enough that the threads rarely wait on the batch's
+/// slowest file, small enough to keep memory flat.
+pub const BATCH_ENTRIES: usize = 2048;
+/// Most distinct directory descriptors a batch keeps open.
+pub const BATCH_DIRS: usize = 128;
+
+/// Counts the distinct directories of a batch being filled (entries come grouped by directory).
+#[derive(Default)]
+pub struct BatchDirs {
+    last: Option<*const Dir>,
+    count: usize,
+}
+
+impl BatchDirs {
+    pub fn see(&mut self, p: &Pending) {
+        if let Some(k) = p.dir_key() {
+            if self.last != Some(k) {
+                self.last = Some(k);
+                self.count += 1;
+            }
+        }
+    }
+    pub fn full(&self, entries: usize) -> bool {
+        entries >= BATCH_ENTRIES || self.count >= BATCH_DIRS
+    }
+}
+
+/// The walk with entries read on all cores (the current rayon pool), batch by batch, still
+/// yielded in path order.
+pub struct Batched<'a> {
+    walker: Walker<'a>,
+    ready: std::collections::VecDeque<WalkEntry>,
+    hashed: u64,
+}
+
+impl<'a> Batched<'a> {
+    pub fn new(walker: Walker<'a>) -> Batched<'a> {
+        Batched {
+            walker,
+            ready: std::collections::VecDeque::new(),
+            hashed: 0,
+        }
+    }
+
+    pub fn take_issues(&mut self) -> Vec<Issue> {
+        self.walker.take_issues()
+    }
+
+    /// Regular files whose content was hashed so far.
+    pub fn hashed(&self) -> u64 {
+        self.hashed
+    }
+
+    fn refill(&mut self) {
+        let mut batch = Vec::new();
+        let mut dirs = BatchDirs::default();
+        while !dirs.full(batch.len()) {
+            let Some(p) = self.walker.next_pending() else {
+                break;
+            };
+            dirs.see(&p);
+            batch.push(p);
+        }
+        batch.par_iter_mut().for_each(Pending::read);
+        for p in batch {
+            self.hashed += u64::from(p.hashed());
+            let e = self.walker.finish(p);
+            self.ready.push_back(e);
+        }
+    }
+}
+
+impl Iterator for Batched<'_> {
+    type Item = WalkEntry;
+
+    fn next(&mut self) -> Option<WalkEntry> {
+        if self.ready.is_empty() {
+            self.refill();
+        }
+        self.ready.pop_front()
     }
 }
