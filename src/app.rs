@@ -66,7 +66,14 @@ pub fn run(cli: Cli) -> u8 {
 /// Open the database, reporting each skipped record on stderr. The returned status is
 /// `exit::RPMDB` when records were skipped (the listing is incomplete), else clean.
 fn open_db(root: &RootArgs) -> Result<(Database, u8), Failure> {
-    let db = rpmdb::open(&root.root, root.dbpath.as_deref())?;
+    Ok(report_bad_records(rpmdb::open(
+        &root.root,
+        root.dbpath.as_deref(),
+    )?))
+}
+
+/// Name every skipped record on stderr; a database with skipped records is an error status.
+fn report_bad_records(db: Database) -> (Database, u8) {
     for bad in &db.bad {
         eprintln!("quietwire: {}: {bad}; skipped", db.located.file.display());
     }
@@ -75,7 +82,7 @@ fn open_db(root: &RootArgs) -> Result<(Database, u8), Failure> {
     } else {
         exit::RPMDB
     };
-    Ok((db, status))
+    (db, status)
 }
 
 #[derive(serde::Serialize)]
@@ -647,16 +654,11 @@ fn open_db_with_keys(
     root: &RootArgs,
     keys: &crate::trust::Keyring,
 ) -> Result<(Database, u8), Failure> {
-    let db = rpmdb::open_with_keys(&root.root, root.dbpath.as_deref(), keys)?;
-    for bad in &db.bad {
-        eprintln!("quietwire: {}: {bad}; skipped", db.located.file.display());
-    }
-    let status = if db.bad.is_empty() {
-        exit::CLEAN
-    } else {
-        exit::RPMDB
-    };
-    Ok((db, status))
+    Ok(report_bad_records(rpmdb::open_with_keys(
+        &root.root,
+        root.dbpath.as_deref(),
+        keys,
+    )?))
 }
 
 fn key_failure(e: crate::trust::KeyError) -> Failure {

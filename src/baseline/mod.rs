@@ -435,6 +435,19 @@ pub fn accept(
         }
         !m.is_empty()
     };
+    // What to do with `path` (now in state `current`), noting a refusal once.
+    let mut decide =
+        |path: &Path, current: Option<&Record>, refused: &mut Vec<(PathBuf, String)>| {
+            let verdict = match report {
+                Some(r) => report_verdict(r, path, current),
+                None if selected(path) => Verdict::Accept,
+                None => Verdict::NotSelected,
+            };
+            if let Verdict::Refuse(why) = verdict {
+                refused.push((path.to_path_buf(), why.to_string()));
+            }
+            verdict
+        };
     let mut reader = format::Reader::open(baseline_file)?;
     let header = match selection {
         Selection::All => new_header(root, policy, snapshot),
@@ -461,14 +474,7 @@ pub fn accept(
             Ordering::Less => {
                 if let Some(o) = old.take() {
                     let path = o.path();
-                    let verdict = match report {
-                        Some(r) => report_verdict(r, &path, None),
-                        None if selected(&path) => Verdict::Accept,
-                        None => Verdict::NotSelected,
-                    };
-                    if let Verdict::Refuse(why) = verdict {
-                        refused.push((path.clone(), why.to_string()));
-                    }
+                    let verdict = decide(&path, None, &mut refused);
                     if matches!(verdict, Verdict::Accept) {
                         stats.removed += 1;
                         stats.updated += 1;
@@ -482,14 +488,7 @@ pub fn accept(
             Ordering::Greater => {
                 if let Some(n) = new.take() {
                     let path = n.path();
-                    let verdict = match report {
-                        Some(r) => report_verdict(r, &path, Some(&n)),
-                        None if selected(&path) => Verdict::Accept,
-                        None => Verdict::NotSelected,
-                    };
-                    if let Verdict::Refuse(why) = verdict {
-                        refused.push((path.clone(), why.to_string()));
-                    }
+                    let verdict = decide(&path, Some(&n), &mut refused);
                     if matches!(verdict, Verdict::Accept) {
                         stats.added += 1;
                         stats.updated += 1;
@@ -502,14 +501,7 @@ pub fn accept(
             Ordering::Equal => {
                 if let (Some(o), Some(n)) = (old.take(), new.take()) {
                     let path = n.path();
-                    let verdict = match report {
-                        Some(r) => report_verdict(r, &path, Some(&n)),
-                        None if selected(&path) => Verdict::Accept,
-                        None => Verdict::NotSelected,
-                    };
-                    if let Verdict::Refuse(why) = verdict {
-                        refused.push((path.clone(), why.to_string()));
-                    }
+                    let verdict = decide(&path, Some(&n), &mut refused);
                     if matches!(verdict, Verdict::Accept) {
                         if !o.same_state(&n) {
                             stats.updated += 1;
