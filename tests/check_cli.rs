@@ -28,13 +28,7 @@ fn tampered_root() -> TestRoot {
     let _ = build_packages();
     let root = TestRoot::new();
     root.install(INSTALL_ALL);
-    // The fixture packages are unsigned local builds (issue 7: unsigned is a finding by default).
-    std::fs::create_dir_all(root.join("/etc/quietwire")).unwrap();
-    std::fs::write(
-        root.join("/etc/quietwire/policy.toml"),
-        "version = 1\n[signatures]\nunsigned_allowed = [\"qw-*\"]\n",
-    )
-    .unwrap();
+    root.allow_unsigned("\"qw-*\"");
     let out = check(&root, &["--format", "rpm"]);
     assert_eq!(
         out.status.code(),

@@ -46,18 +46,7 @@ fn require_db_load(test: &str) -> bool {
 
 /// (hnum, blob_len) in file order from `expected/<name with / as __>.tsv`.
 fn expected(fixtures: &Path, name: &str) -> Vec<(u32, usize)> {
-    let file = fixtures
-        .join("expected")
-        .join(format!("{}.tsv", name.replace('/', "__")));
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            assert_eq!(cols.len(), 8, "{}: bad line {l:?}", file.display());
-            (cols[0].parse().unwrap(), cols[7].parse().unwrap())
-        })
-        .collect()
+    common::expected_hnum_len(fixtures, name)
 }
 
 /// All records, failing the test on any `BadRecord`.

@@ -38,14 +38,7 @@ fn open_file(file: &Path) -> Database {
 }
 
 fn expected_rows(fixtures: &Path, rel: &str) -> Vec<Vec<String>> {
-    let tsv = fixtures
-        .join("expected")
-        .join(format!("{}.tsv", rel.replace('/', "__")));
-    let text = std::fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
+    common::expected_rows(fixtures, rel)
 }
 
 #[test]

@@ -22,20 +22,7 @@ fn fixture_path(rel: &str) -> Option<PathBuf> {
 
 /// `(hnum, blob_len)` from `expected/<rel with / -> __>.tsv`.
 fn expected(rel: &str) -> Option<Vec<(u32, usize)>> {
-    let p = common::rpmdb_fixtures()?
-        .join("expected")
-        .join(format!("{}.tsv", rel.replace('/', "__")));
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let rows = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            assert_eq!(cols.len(), 8, "bad expected line {l:?}");
-            (cols[0].parse().unwrap(), cols[7].parse().unwrap())
-        })
-        .collect();
-    Some(rows)
+    Some(common::expected_hnum_len(&common::rpmdb_fixtures()?, rel))
 }
 
 fn ok(records: &[RecordResult]) -> Vec<&Record> {

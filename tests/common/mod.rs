@@ -42,3 +42,36 @@ pub fn require_rpm_tools() {
         "this test builds and installs RPMs into a test root: run it as root"
     );
 }
+
+/// The rows of `expected/<rel with / replaced by __>.tsv` (columns: hnum, epoch, name, version,
+/// release, arch, sigmd5, blob_len), in database order.
+pub fn expected_rows(fixtures: &std::path::Path, rel: &str) -> Vec<Vec<String>> {
+    let file = fixtures
+        .join("expected")
+        .join(format!("{}.tsv", rel.replace('/', "__")));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let cols: Vec<String> = l.split('\t').map(str::to_owned).collect();
+            assert_eq!(cols.len(), 8, "{}: bad line {l:?}", file.display());
+            cols
+        })
+        .collect()
+}
+
+/// `(hnum, blob_len)` of every expected package, in database order.
+pub fn expected_hnum_len(fixtures: &std::path::Path, rel: &str) -> Vec<(u32, usize)> {
+    expected_rows(fixtures, rel)
+        .iter()
+        .map(|c| {
+            let hnum = c[0]
+                .parse()
+                .unwrap_or_else(|e| panic!("{rel}: hnum {:?}: {e}", c[0]));
+            let len = c[7]
+                .parse()
+                .unwrap_or_else(|e| panic!("{rel}: blob_len {:?}: {e}", c[7]));
+            (hnum, len)
+        })
+        .collect()
+}

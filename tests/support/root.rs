@@ -333,6 +333,21 @@ impl TestRoot {
     }
 }
 
+impl TestRoot {
+    /// Write `/etc/quietwire/policy.toml` in the root: the embedded policy plus an allow-list of
+    /// unsigned packages (the fixture packages are local builds without a vendor signature,
+    /// which quietwire reports by default since issue 7).
+    pub fn allow_unsigned(&self, patterns: &str) {
+        let dir = self.join("/etc/quietwire");
+        fs::create_dir_all(&dir).expect("create etc/quietwire");
+        fs::write(
+            dir.join("policy.toml"),
+            format!("version = 1\n[signatures]\nunsigned_allowed = [{patterns}]\n"),
+        )
+        .expect("write policy override");
+    }
+}
+
 impl Default for TestRoot {
     fn default() -> Self {
         Self::new()
