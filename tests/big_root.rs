@@ -78,21 +78,6 @@ fn quietwire_va(root: &Path) -> (Vec<String>, Option<i32>) {
     (lines, out.status.code())
 }
 
-/// Replace a file's content and restore its modification time.
-fn rewrite_keep_mtime(path: &Path, content: &[u8]) {
-    let meta = std::fs::metadata(path).unwrap();
-    std::fs::write(path, content).unwrap();
-    let c =
-        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).unwrap();
-    let t = libc::timespec {
-        tv_sec: meta.mtime(),
-        tv_nsec: meta.mtime_nsec(),
-    };
-    // SAFETY: c is a NUL-terminated path and the array holds the two timespecs utimensat reads.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) };
-    assert_eq!(rc, 0, "utimensat {}", path.display());
-}
-
 #[test]
 fn thirty_thousand_real_files_clean_then_one_byte_changed() {
     let root = big_root();
@@ -126,12 +111,12 @@ fn thirty_thousand_real_files_clean_then_one_byte_changed() {
     let meta = std::fs::metadata(&target).unwrap();
     let mut changed = original.clone();
     changed[100] ^= 0x20;
-    rewrite_keep_mtime(&target, &changed);
+    support::rewrite_keep_mtime_at(&target, &changed);
     assert_eq!(std::fs::metadata(&target).unwrap().size(), meta.size());
 
     let want = rpm_va(&root);
     let (got, code) = quietwire_va(&root);
-    rewrite_keep_mtime(&target, &original);
+    support::rewrite_keep_mtime_at(&target, &original);
     assert_lines_eq_sorted("one byte changed", &want, &got);
     let rel = format!("/{}", target.strip_prefix(&root).unwrap().display());
     assert_eq!(got, vec![format!("..5......    {rel}")]);

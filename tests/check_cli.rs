@@ -39,31 +39,9 @@ fn tampered_root() -> TestRoot {
     assert!(out.stdout.is_empty());
 
     // A one-byte change that keeps size and mtime: only the digest can catch it.
-    let reg = root.join("/opt/qw-files/reg");
-    let meta = std::fs::metadata(&reg).unwrap();
-    std::fs::write(&reg, "regulaR\n").unwrap();
-    let mtime = filetime_of(&meta);
-    set_mtime(&reg, mtime);
+    root.rewrite_keep_mtime("/opt/qw-files/reg", "regulaR\n");
     std::fs::remove_file(root.join("/opt/qw-files/doc")).unwrap();
     root
-}
-
-fn filetime_of(m: &std::fs::Metadata) -> i64 {
-    use std::os::unix::fs::MetadataExt;
-    m.mtime()
-}
-
-fn set_mtime(path: &std::path::Path, secs: i64) {
-    let c =
-        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).unwrap();
-    let t = libc::timespec {
-        tv_sec: secs,
-        tv_nsec: 0,
-    };
-    let times = [t, t];
-    // SAFETY: c is a valid NUL-terminated path and times points to two timespecs.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
-    assert_eq!(rc, 0);
 }
 
 #[test]

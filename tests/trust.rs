@@ -353,19 +353,6 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-fn set_mtime(path: &Path, secs: i64) {
-    let c =
-        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).unwrap();
-    let t = libc::timespec {
-        tv_sec: secs,
-        tv_nsec: 0,
-    };
-    let times = [t, t];
-    // SAFETY: c is a valid NUL-terminated path and times points to two timespecs.
-    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
-    assert_eq!(rc, 0);
-}
-
 /// A root with qw-files signed by the RSA key, and the key file that trusts it.
 fn signed_root(gpg: &Gpg) -> (TestRoot, PathBuf) {
     let root = TestRoot::new();
@@ -384,7 +371,7 @@ fn edit_reg_digest(root: &TestRoot, blob: &mut [u8]) {
     let reg = root.join("/opt/qw-files/reg");
     assert_eq!(std::fs::read(&reg).unwrap(), old);
     std::fs::write(&reg, new).unwrap();
-    set_mtime(&reg, FIXTURE_MTIME);
+    root.set_mtime("/opt/qw-files/reg", FIXTURE_MTIME);
 }
 
 #[test]

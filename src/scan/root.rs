@@ -543,13 +543,7 @@ impl Entry {
                 buf.len(),
             )
         };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        match Errno::last() {
-            Errno(libc::ENODATA) | Errno(libc::ENOTSUP) => Ok(None),
-            e => Err(e),
-        }
+        xattr_len(n)
     }
 }
 
@@ -565,6 +559,12 @@ pub fn file_capability_xattr(file: &File, buf: &mut [u8]) -> Result<Option<usize
             buf.len(),
         )
     };
+    xattr_len(n)
+}
+
+/// The result of a `*getxattr` call: the value's length, `None` when the attribute (or xattr
+/// support) is absent, else the errno.
+fn xattr_len(n: isize) -> Result<Option<usize>, Errno> {
     if n >= 0 {
         return Ok(Some(n as usize));
     }

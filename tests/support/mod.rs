@@ -136,7 +136,10 @@ mod run;
 pub use common::{require_rpm_tools, rpmdb_fixtures};
 pub use diff::{assert_lines_eq, assert_lines_eq_sorted};
 pub use packages::{build_packages, Packages, INSTALL_ALL};
-pub use root::{TestRoot, FIXTURE_MTIME, GROUP, PASSWD, UNKNOWN_GROUP, UNKNOWN_USER};
+pub use root::{
+    rewrite_keep_mtime_at, set_mtime_at, TestRoot, FIXTURE_MTIME, GROUP, PASSWD, UNKNOWN_GROUP,
+    UNKNOWN_USER,
+};
 pub use run::{require_tool, run as run_command, RpmOutput};
 
 /// The `quietwire` binary built by cargo for this test run.

@@ -105,49 +105,14 @@ impl TestRoot {
     /// final symlink, e.g. to restore [`FIXTURE_MTIME`] after changing a file's content.
     #[track_caller]
     pub fn set_mtime(&self, abs: impl AsRef<Path>, secs: i64) {
-        use std::os::unix::ffi::OsStrExt;
-        let p = self.join(abs);
-        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
-        let times = [
-            libc::timespec {
-                tv_sec: 0,
-                tv_nsec: libc::UTIME_OMIT,
-            },
-            libc::timespec {
-                tv_sec: secs as libc::time_t,
-                tv_nsec: 0,
-            },
-        ];
-        // SAFETY: `c` is a valid NUL-terminated path and `times` has the two entries
-        // utimensat reads.
-        let rc = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        assert_eq!(
-            rc,
-            0,
-            "utimensat {}: {}",
-            p.display(),
-            std::io::Error::last_os_error()
-        );
+        set_mtime_at(&self.join(abs), secs);
     }
 
     /// Replaces the content of the regular file `abs` inside the root, keeping its mtime
     /// (so only size and digest can change).
     #[track_caller]
     pub fn rewrite_keep_mtime(&self, abs: impl AsRef<Path>, content: impl AsRef<[u8]>) {
-        use std::os::unix::fs::MetadataExt;
-        let p = self.join(abs.as_ref());
-        let mtime = fs::symlink_metadata(&p)
-            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-            .mtime();
-        fs::write(&p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        self.set_mtime(abs, mtime);
+        rewrite_keep_mtime_at(&self.join(abs), content);
     }
 
     /// Creates a FIFO at `abs` inside the root (fixture packages contain none: rpm 4.18 hangs
@@ -357,4 +322,49 @@ impl Default for TestRoot {
 fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Sets the mtime (seconds; nanoseconds 0) of the host path `p` without following a final
+/// symlink; the access time is left alone.
+#[track_caller]
+pub fn set_mtime_at(p: &Path, secs: i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path without NUL");
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: secs as libc::time_t,
+            tv_nsec: 0,
+        },
+    ];
+    // SAFETY: `c` is a valid NUL-terminated path and `times` has the two entries utimensat reads.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "utimensat {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Replaces the content of the regular file at host path `p`, keeping its mtime in seconds.
+#[track_caller]
+pub fn rewrite_keep_mtime_at(p: &Path, content: impl AsRef<[u8]>) {
+    use std::os::unix::fs::MetadataExt;
+    let mtime = fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .mtime();
+    fs::write(p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    set_mtime_at(p, mtime);
 }
