@@ -240,9 +240,124 @@ fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
     Some(d)
 }
 
-/// [`compare`] with options. The merge-join pairs baselined records with listed entries in
-/// batches; each batch's files are read and hashed on all cores (the current rayon pool), then
-/// judged in path order.
+/// The two cursors of the merge-join (baseline records, walk entries) and what judging the
+/// pairs accumulates.
+struct Merge<'p> {
+    reader: format::Reader<std::io::BufReader<std::fs::File>>,
+    walker: Walker<'p>,
+    root_dir: Dir,
+    policy: &'p Policy,
+    owned: &'p OwnedIndex,
+    opts: CompareOptions,
+    old: Option<Record>,
+    new: Option<Pending>,
+    findings: Vec<Finding>,
+    owned_unchanged: Vec<PathBuf>,
+    hashed: u64,
+    trusted: u64,
+}
+
+impl Merge<'_> {
+    /// The next pairs in path order, up to a batch's bound; empty when both streams are done.
+    /// Files are listed and `lstat`ed, not read: the caller reads the batch.
+    fn collect(&mut self) -> Result<Vec<Slot>, BaselineError> {
+        let mut batch = Vec::with_capacity(crate::scan::walk::BATCH_ENTRIES);
+        let mut dirs = BatchDirs::default();
+        while !dirs.full(batch.len()) {
+            let order = match (&self.old, &self.new) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(o), Some(n)) => o.path().as_path().cmp(n.path.as_path()),
+            };
+            let (old, new) = match order {
+                Ordering::Less => (self.old.take(), None),
+                Ordering::Greater => (None, self.new.take()),
+                Ordering::Equal => (self.old.take(), self.new.take()),
+            };
+            let mut slot = Slot {
+                old,
+                new,
+                rotated: false,
+            };
+            if let (Some(o), Some(n)) = (&slot.old, &mut slot.new) {
+                if self.opts.trust_ctime && n.wants_hash() {
+                    if let Some(d) = trusted_digest(o, n) {
+                        n.trust_digest(d);
+                        self.trusted += 1;
+                    }
+                }
+                // The rotation probe looks at the directory listing, which only holds while the
+                // walk is still at this entry: decide it now.
+                let st = &n.stat;
+                slot.rotated = o.ftype == FileType::File
+                    && st.ftype == FileType::File
+                    && (st.ino != o.ino || st.size < o.size)
+                    && self.policy.classify(&n.path).spec.log
+                    && self.walker.rotated(&n.path, o.ino, o.mtime);
+            }
+            if slot.old.is_some() {
+                self.old = self.reader.next_record()?;
+            }
+            if let Some(n) = &slot.new {
+                dirs.see(n);
+                self.new = self.walker.next_pending();
+            }
+            batch.push(slot);
+        }
+        Ok(batch)
+    }
+
+    /// Judge a batch whose files have been read, in path order.
+    fn judge(&mut self, batch: Vec<Slot>) {
+        for s in batch {
+            let probe = DiskProbe {
+                rotated: s.rotated,
+                root: &self.root_dir,
+            };
+            let (policy, owned) = (self.policy, self.owned);
+            match (s.old, s.new) {
+                (Some(o), None) => {
+                    let path = o.path();
+                    self.findings
+                        .extend(judge(&path, Some(&o), None, policy, owned, &probe));
+                }
+                (None, Some(n)) => {
+                    self.hashed += u64::from(n.hashed());
+                    let n = self.walker.finish(n);
+                    let rec = Record::from_entry(&n);
+                    self.findings
+                        .extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
+                }
+                (Some(o), Some(n)) => {
+                    self.hashed += u64::from(n.hashed());
+                    let n = self.walker.finish(n);
+                    let rec = Record::from_entry(&n);
+                    match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
+                        Some(f) => self.findings.push(f),
+                        None if rec.package.is_some() => self.owned_unchanged.push(n.path.clone()),
+                        None => {}
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+/// Read (open, hash, xattrs) every file of a batch on all cores of the current rayon pool.
+fn read_batch(batch: &mut [Slot]) {
+    batch.par_iter_mut().for_each(|s| {
+        if let Some(n) = &mut s.new {
+            n.read();
+        }
+    });
+}
+
+/// [`compare`] with options. The merge-join is a pipeline over batches of pairs: while the files
+/// of one batch are read and hashed on the rayon pool, the calling thread judges the batch
+/// before it and lists the batch after it (listing, `lstat` and judging are serial; without
+/// the overlap they left the other cores idle for about half of the run).
 pub fn compare_with(
     root: &Path,
     policy: &Policy,
@@ -252,117 +367,43 @@ pub fn compare_with(
 ) -> Result<CompareOutcome, BaselineError> {
     let mut reader = format::Reader::open(baseline_file)?;
     let (mut walker, root_dir) = open_walk(root, policy, owned)?;
-    let mut findings = Vec::new();
-    let mut owned_unchanged = Vec::new();
-    let (mut hashed, mut trusted) = (0u64, 0u64);
-    let mut old = reader.next_record()?;
-    let mut new = walker.next_pending();
-    let mut batch: Vec<Slot> = Vec::with_capacity(crate::scan::walk::BATCH_ENTRIES);
-    loop {
-        batch.clear();
-        let mut dirs = BatchDirs::default();
-        while !dirs.full(batch.len()) {
-            let order = match (&old, &new) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(o), Some(n)) => o.path().as_path().cmp(n.path.as_path()),
-            };
-            match order {
-                Ordering::Less => {
-                    batch.push(Slot {
-                        old: old.take(),
-                        new: None,
-                        rotated: false,
-                    });
-                    old = reader.next_record()?;
-                }
-                Ordering::Greater => {
-                    if let Some(n) = new.take() {
-                        dirs.see(&n);
-                        batch.push(Slot {
-                            old: None,
-                            new: Some(n),
-                            rotated: false,
-                        });
-                    }
-                    new = walker.next_pending();
-                }
-                Ordering::Equal => {
-                    if let (Some(o), Some(mut n)) = (old.take(), new.take()) {
-                        if opts.trust_ctime && n.wants_hash() {
-                            if let Some(d) = trusted_digest(&o, &n) {
-                                n.trust_digest(d);
-                                trusted += 1;
-                            }
-                        }
-                        // The rotation probe looks at the directory listing, which only holds
-                        // while the walk is still at this entry: decide it now.
-                        let st = &n.stat;
-                        let rotated = o.ftype == FileType::File
-                            && st.ftype == FileType::File
-                            && (st.ino != o.ino || st.size < o.size)
-                            && policy.classify(&n.path).spec.log
-                            && walker.rotated(&n.path, o.ino, o.mtime);
-                        dirs.see(&n);
-                        batch.push(Slot {
-                            old: Some(o),
-                            new: Some(n),
-                            rotated,
-                        });
-                    }
-                    old = reader.next_record()?;
-                    new = walker.next_pending();
-                }
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        batch.par_iter_mut().for_each(|s| {
-            if let Some(n) = &mut s.new {
-                n.read();
-            }
-        });
-        for s in batch.drain(..) {
-            let probe = DiskProbe {
-                rotated: s.rotated,
-                root: &root_dir,
-            };
-            match (s.old, s.new) {
-                (Some(o), None) => {
-                    let path = o.path();
-                    findings.extend(judge(&path, Some(&o), None, policy, owned, &probe));
-                }
-                (None, Some(n)) => {
-                    hashed += u64::from(n.hashed());
-                    let n = walker.finish(n);
-                    let rec = Record::from_entry(&n);
-                    findings.extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
-                }
-                (Some(o), Some(n)) => {
-                    hashed += u64::from(n.hashed());
-                    let n = walker.finish(n);
-                    let rec = Record::from_entry(&n);
-                    match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
-                        Some(f) => findings.push(f),
-                        None if rec.package.is_some() => owned_unchanged.push(n.path.clone()),
-                        None => {}
-                    }
-                }
-                (None, None) => {}
-            }
-        }
+    let old = reader.next_record()?;
+    let new = walker.next_pending();
+    let mut m = Merge {
+        reader,
+        walker,
+        root_dir,
+        policy,
+        owned,
+        opts,
+        old,
+        new,
+        findings: Vec::new(),
+        owned_unchanged: Vec::new(),
+        hashed: 0,
+        trusted: 0,
+    };
+    let mut reading = m.collect()?;
+    let mut read: Vec<Slot> = Vec::new();
+    while !reading.is_empty() || !read.is_empty() {
+        let (next, ()) = rayon::join(
+            || {
+                m.judge(std::mem::take(&mut read));
+                m.collect()
+            },
+            || read_batch(&mut reading),
+        );
+        read = std::mem::replace(&mut reading, next?);
     }
-    let header = reader.header().clone();
+    let header = m.reader.header().clone();
     Ok(CompareOutcome {
-        findings,
-        issues: walker.take_issues(),
+        findings: m.findings,
+        issues: m.walker.take_issues(),
         policy_changed: header.policy_digest != policy.digest(),
         header,
-        owned_unchanged,
-        hashed,
-        trusted,
+        owned_unchanged: m.owned_unchanged,
+        hashed: m.hashed,
+        trusted: m.trusted,
     })
 }
 
