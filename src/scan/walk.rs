@@ -636,10 +636,12 @@ impl BatchDirs {
 }
 
 /// The walk with entries read on all cores (the current rayon pool), batch by batch, still
-/// yielded in path order.
+/// yielded in path order. While one batch is read, the calling thread lists the next.
 pub struct Batched<'a> {
     walker: Walker<'a>,
     ready: std::collections::VecDeque<WalkEntry>,
+    /// Listed, not read yet: the batch after the one being yielded.
+    ahead: Vec<Pending>,
     hashed: u64,
 }
 
@@ -648,6 +650,7 @@ impl<'a> Batched<'a> {
         Batched {
             walker,
             ready: std::collections::VecDeque::new(),
+            ahead: Vec::new(),
             hashed: 0,
         }
     }
@@ -661,17 +664,34 @@ impl<'a> Batched<'a> {
         self.hashed
     }
 
-    fn refill(&mut self) {
+    fn list_batch(walker: &mut Walker<'_>) -> Vec<Pending> {
         let mut batch = Vec::new();
         let mut dirs = BatchDirs::default();
         while !dirs.full(batch.len()) {
-            let Some(p) = self.walker.next_pending() else {
+            let Some(p) = walker.next_pending() else {
                 break;
             };
             dirs.see(&p);
             batch.push(p);
         }
-        batch.par_iter_mut().for_each(Pending::read);
+        batch
+    }
+
+    fn refill(&mut self) {
+        let mut batch = if self.ahead.is_empty() {
+            Self::list_batch(&mut self.walker)
+        } else {
+            std::mem::take(&mut self.ahead)
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let walker = &mut self.walker;
+        let (ahead, ()) = rayon::join(
+            || Self::list_batch(walker),
+            || batch.par_iter_mut().for_each(Pending::read),
+        );
+        self.ahead = ahead;
         for p in batch {
             self.hashed += u64::from(p.hashed());
             let e = self.walker.finish(p);
