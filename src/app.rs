@@ -44,6 +44,7 @@ fn io_failure(e: std::io::Error) -> Failure {
 
 /// Run a command; returns the exit status. Errors are reported on stderr here, one line each.
 pub fn run(cli: Cli) -> u8 {
+    crate::scan::walk::raise_open_file_limit();
     let result = match cli.command {
         Command::Check(a) => check(&a),
         Command::Init(a) => init(&a),
@@ -288,7 +289,7 @@ fn be_nice(nice: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Run `f` with `jobs` hashing threads (`None` or 0: the global pool, one thread per CPU).
+/// Run `f` on a pool of `jobs` threads (`None` or 0: the global pool, one thread per CPU).
 fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
     match jobs {
         Some(n) if n > 0 => rayon::ThreadPoolBuilder::new()
@@ -301,9 +302,15 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
 }
 
 fn check(a: &CheckArgs) -> Result<u8, Failure> {
+    be_nice(a.nice)?;
+    with_jobs(a.jobs, || check_in_pool(a))?
+}
+
+/// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
+/// baseline comparison all use it.
+fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::finding::{Finding, FindingKind, Severity};
     use crate::verify::{self, owned};
-    be_nice(a.nice)?;
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state);
@@ -337,7 +344,8 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         false => None,
     };
     let opts = owned::VerifyOptions {
-        jobs: a.jobs.unwrap_or(0),
+        // 0: the current pool, which `--jobs` sized already.
+        jobs: 0,
         packages: changes
             .as_ref()
             .map_or_else(|| a.packages.clone(), |c| c.to_verify()),
@@ -370,9 +378,7 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
         let opts = crate::baseline::CompareOptions {
             trust_ctime: a.trust_ctime,
         };
-        let compared = with_jobs(a.jobs, || {
-            crate::baseline::compare_with(root, &policy, &index, &file, opts)
-        })?;
+        let compared = crate::baseline::compare_with(root, &policy, &index, &file, opts);
         match compared {
             Ok(outcome) => {
                 report_issues(&outcome.issues);
@@ -509,6 +515,10 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
 
 fn init(a: &InitArgs) -> Result<u8, Failure> {
     be_nice(a.tuning.nice)?;
+    with_jobs(a.tuning.jobs, || init_in_pool(a))?
+}
+
+fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -520,10 +530,8 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
     let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
     let snapshot = crate::baseline::owned::snapshot(&db.packages);
     let sign_key = read_sign_key(&a.sign)?;
-    let stats = with_jobs(a.tuning.jobs, || {
-        crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
-    })?
-    .map_err(baseline_failure)?;
+    let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
+        .map_err(baseline_failure)?;
     after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     eprintln!(
@@ -536,6 +544,10 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
 
 fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
     be_nice(a.tuning.nice)?;
+    with_jobs(a.tuning.jobs, || accept_in_pool(a))?
+}
+
+fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let (db, error_status) = open_db(&a.root)?;
     let policy = load_policy(root, a.state.policy.as_deref())?;
@@ -586,10 +598,8 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
-    let stats = with_jobs(a.tuning.jobs, || {
-        crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
-    })?
-    .map_err(baseline_failure)?;
+    let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
+        .map_err(baseline_failure)?;
     after_baseline_write(&file, sign_key.as_ref())?;
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());

@@ -59,7 +59,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
         .iter()
         .filter(|(p, o)| o.reason() == Some(OwnedReason::Config) && p.starts_with("/etc"))
         .min_by_key(|(p, _)| p.to_path_buf())
-        .map(|(p, o)| (p.clone(), o.clone()))
+        .map(|(p, o)| (p.to_path_buf(), o.clone()))
         .unwrap();
     let t = tempfile::tempdir().unwrap();
     let host = quietwire::rootpath::join_in_root(t.path(), &path);

@@ -381,7 +381,7 @@ impl Server {
         let mut idx = OwnedIndex::new();
         idx.insert(PathBuf::from(path), f);
         for (p, o) in self.owned.iter() {
-            idx.insert(p.clone(), o.clone());
+            idx.insert(p.to_path_buf(), o.clone());
         }
         self.owned = idx;
     }

@@ -5,6 +5,7 @@
 
 use crate::rpmdb::{DigestAlgo, FileState, Package};
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// rpm FILEFLAGS bits used here (`rpm::FileFlags`).
@@ -77,10 +78,12 @@ impl OwnedFile {
     }
 }
 
-/// Path → owner, for every file of every installed package.
+/// Path → owner, for every file of every installed package. Keyed by the path's bytes: rpm's
+/// paths are normalized, and hashing bytes is several times cheaper than hashing a `Path`
+/// component by component (the walk looks up every path it lists).
 #[derive(Debug, Clone, Default)]
 pub struct OwnedIndex {
-    map: HashMap<PathBuf, OwnedFile>,
+    map: HashMap<OsString, OwnedFile>,
 }
 
 impl OwnedIndex {
@@ -91,13 +94,15 @@ impl OwnedIndex {
     /// Add an owner. When several packages own a path, the first one added stays (a shared
     /// directory or a multilib file: the walk only needs to know that it is owned).
     pub fn insert(&mut self, path: PathBuf, file: OwnedFile) {
-        self.map.entry(path).or_insert(file);
+        self.map.entry(path.into_os_string()).or_insert(file);
     }
 
     /// Every file of `packages`. Files rpm did not install (state `not installed`, `wrong color`)
     /// are not owned on disk and are left out, as `rpm -V` skips them.
     pub fn from_packages(packages: &[Package]) -> OwnedIndex {
-        let mut idx = OwnedIndex::new();
+        let mut idx = OwnedIndex {
+            map: HashMap::with_capacity(packages.iter().map(|p| p.files.len()).sum()),
+        };
         for p in packages {
             let nevra = p.nevra();
             for f in &p.files {
@@ -120,7 +125,7 @@ impl OwnedIndex {
     }
 
     pub fn get(&self, path: &Path) -> Option<&OwnedFile> {
-        self.map.get(path)
+        self.map.get(path.as_os_str())
     }
 
     pub fn len(&self) -> usize {
@@ -131,8 +136,8 @@ impl OwnedIndex {
         self.map.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&PathBuf, &OwnedFile)> {
-        self.map.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &OwnedFile)> {
+        self.map.iter().map(|(p, f)| (Path::new(p), f))
     }
 }
 

@@ -262,18 +262,25 @@ pub fn open_located_with_keys(
     located: Located,
     keys: Option<&crate::trust::Keyring>,
 ) -> Result<Database, DbError> {
-    let mut packages = Vec::new();
+    use rayon::prelude::*;
+    // Parsing and checking the header digests is most of the time: spread it over the current
+    // rayon pool, keeping the records' order.
+    let parsed: Vec<Result<Package, BadRecord>> = read_records(&located)?
+        .into_par_iter()
+        .map(|rec| {
+            let r = rec?;
+            Package::from_blob_with_keys(r.hnum, &r.blob, keys).map_err(|e| BadRecord {
+                hnum: Some(r.hnum),
+                offset: None,
+                reason: format!("invalid header: {e}"),
+            })
+        })
+        .collect();
+    let mut packages = Vec::with_capacity(parsed.len());
     let mut bad = Vec::new();
-    for rec in read_records(&located)? {
-        match rec {
-            Ok(r) => match Package::from_blob_with_keys(r.hnum, &r.blob, keys) {
-                Ok(p) => packages.push(p),
-                Err(e) => bad.push(BadRecord {
-                    hnum: Some(r.hnum),
-                    offset: None,
-                    reason: format!("invalid header: {e}"),
-                }),
-            },
+    for p in parsed {
+        match p {
+            Ok(p) => packages.push(p),
             Err(b) => bad.push(b),
         }
     }

@@ -202,7 +202,7 @@ impl<'a> Walker<'a> {
                     && !never_entered(p)
                     && !p.ancestors().any(|a| policy.classify(a).spec.skip)
             })
-            .map(|(p, _)| p.clone())
+            .map(|(p, _)| p.to_path_buf())
             .collect();
         extras.sort();
         extras.reverse();
@@ -613,6 +613,28 @@ impl Iterator for Walker<'_> {
 pub const BATCH_ENTRIES: usize = 2048;
 /// Most distinct directory descriptors a batch keeps open.
 pub const BATCH_DIRS: usize = 128;
+
+/// Directory descriptors a walk may hold at once: its stack, plus the batches alive in the compare
+/// pipeline (one judged, one read, one listed).
+pub const MAX_OPEN_DIRS: u64 = MAX_DEPTH as u64 + 3 * BATCH_DIRS as u64;
+
+/// Raise the soft limit on open files, when it is lower, to what a walk may need plus room for
+/// the files being read and the rest of the program, within the hard limit. A service started
+/// with a small `LimitNOFILE` would otherwise see directories fail with EMFILE deep in a tree.
+/// Best effort: a refusal leaves the limit as it is.
+pub fn raise_open_file_limit() {
+    let want = MAX_OPEN_DIRS + 512;
+    // SAFETY: getrlimit/setrlimit with a valid out/in struct.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 || lim.rlim_cur >= want {
+        return;
+    }
+    lim.rlim_cur = want.min(lim.rlim_max);
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+}
 
 /// Counts the distinct directories of a batch being filled (entries come grouped by directory).
 #[derive(Default)]
