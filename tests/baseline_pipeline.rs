@@ -138,3 +138,43 @@ fn many_batches_give_exact_findings_with_one_or_more_threads() {
     assert_eq!(serial, parallel);
     assert_eq!(serial, parallel4);
 }
+
+/// A service started with a small soft `LimitNOFILE` still walks a deep tree: the binary raises
+/// the soft limit to what the walk's stack and pipeline may hold (within the hard limit).
+#[test]
+fn deep_tree_under_a_small_open_file_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let mut deep = root.join("srv");
+    for level in 0..120 {
+        deep = deep.join(format!("l{level:03}"));
+    }
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("bottom"), "deepest file\n").unwrap();
+    fs::write(tmp.path().join("policy.toml"), POLICY).unwrap();
+    let status = std::process::Command::new("rpm")
+        .args(["--root"])
+        .arg(&root)
+        .args(["--dbpath", "/var/lib/rpm", "--initdb"])
+        .status()
+        .expect("rpm (apt-get install rpm)");
+    assert!(status.success());
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 40 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["init", "--jobs", "2", "--root"])
+        .arg(&root)
+        .arg("--policy")
+        .arg(tmp.path().join("policy.toml"))
+        .arg("--baseline")
+        .arg(tmp.path().join("baseline"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    // /srv, 120 directories, the file.
+    assert!(stderr.contains("created with 122 entries"), "{stderr}");
+}
