@@ -156,7 +156,7 @@ pub struct CheckArgs {
     /// Verify only the named packages (name, name-version-release, or full NEVRA); repeatable.
     #[arg(long = "package", value_name = "NAME")]
     pub packages: Vec<String>,
-    /// Hashing threads (default: one per CPU).
+    /// Worker threads for reading the rpmdb, walking and hashing (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
@@ -198,7 +198,7 @@ pub struct InitArgs {
 /// Hashing threads and priority, for `init` and `accept` (`check` has its own).
 #[derive(Debug, Clone, Args)]
 pub struct Tuning {
-    /// Hashing threads (default: one per CPU).
+    /// Worker threads for reading the rpmdb, walking and hashing (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
