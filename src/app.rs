@@ -371,6 +371,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     }
 
     let mut states = std::collections::HashMap::new();
+    let mut issues = Vec::new();
     let mut baseline_error = None;
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
@@ -381,7 +382,10 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         let compared = crate::baseline::compare_with(root, &policy, &index, &file, opts);
         match compared {
             Ok(outcome) => {
-                report_issues(&outcome.issues);
+                // The text and JSON reports carry them; rpm's format cannot.
+                if a.format == ReportFormat::Rpm {
+                    report_issues(&outcome.issues);
+                }
                 if outcome.policy_changed {
                     eprintln!(
                         "quietwire: note: the policy changed since {} was created; new rules apply from now on",
@@ -412,6 +416,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                 crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);
+                issues = outcome.issues;
             }
             Err(crate::baseline::BaselineError::NotFound { file })
                 if a.state.baseline.is_none() =>
@@ -453,13 +458,13 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         }
         ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
         ReportFormat::Text => {
-            out.write_all(&crate::ops::text_report(&shown, changes.as_ref()))
+            out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))
                 .map_err(io_failure)?;
             crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
                 .map_err(io_failure)?
         }
         ReportFormat::Json => {
-            let mut doc = crate::ops::report::document(&shown, changes.as_ref(), &states);
+            let mut doc = crate::ops::report::document(&shown, &issues, changes.as_ref(), &states);
             if let Some(summary) = doc.get_mut("summary").and_then(|v| v.as_object_mut()) {
                 summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
             }
@@ -496,11 +501,14 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let delivery = crate::ops::deliver(
         &a.ops,
         root,
-        &findings,
-        &mail_text,
-        changes.as_ref(),
-        &states,
-        run_failed,
+        &crate::ops::Delivery {
+            findings: &findings,
+            shown: &mail_text,
+            issues: &issues,
+            changes: changes.as_ref(),
+            states: &states,
+            run_failed,
+        },
     );
     error_status = error_status.max(delivery);
     if let Some(e) = baseline_error {

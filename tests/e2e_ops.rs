@@ -530,3 +530,68 @@ fn systemd_units_verify_and_their_command_runs() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(report.is_file());
 }
+
+/// A part of a watched tree the walk could not check is in every report, not only on stderr:
+/// the text report's "Not fully checked" section, JSON's `issues`, the report file, and a mail
+/// even when there is no finding. A path that merely vanished mid-walk would not send mail.
+#[test]
+fn unchecked_paths_reach_the_reports_and_the_mail() {
+    let root = baselined();
+    // Deeper than the walk descends (quietwire::scan::walk::MAX_DEPTH): a gap, even for root.
+    let mut deep = String::from("/srv/deep");
+    for _ in 0..quietwire::scan::walk::MAX_DEPTH + 2 {
+        deep.push_str("/d");
+    }
+    write(&root, &format!("{deep}/f"), "x\n");
+    let out = qw(&root, &["init", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+
+    let out = qw(&root, &["check", "--no-progress"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("\nNot fully checked (1):\n  /srv/deep/d/"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(": deeper than 256 directories; not entered\n"),
+        "{stdout}"
+    );
+
+    let out = qw(&root, &["check", "--no-progress", "--format", "json"]);
+    let doc = json(&out);
+    let issues = doc["issues"].as_array().expect("issues array");
+    assert_eq!(issues.len(), 1, "{doc}");
+    assert!(issues[0]["path"]
+        .as_str()
+        .unwrap()
+        .starts_with("/srv/deep/d/d/"));
+    assert!(issues[0]["what"].as_str().unwrap().contains("not entered"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let sendmail = fake_sendmail(dir.path(), 0);
+    let report = dir.path().join("report.json");
+    let out = qw(
+        &root,
+        &[
+            "check",
+            "--no-progress",
+            "--mail-to",
+            "admin@example.com",
+            "--sendmail",
+            sendmail.to_str().unwrap(),
+            "--report-file",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let m = std::fs::read_to_string(dir.path().join("message")).expect("mail sent for a gap");
+    assert!(m.contains("Not fully checked (1):"), "{m}");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(saved["issues"], doc["issues"]);
+
+    // With an empty issues list the JSON still has the key (a stable schema).
+    std::fs::remove_dir_all(root.join("/srv/deep")).unwrap();
+    let out = qw(&root, &["check", "--no-progress", "--format", "json"]);
+    assert_eq!(json(&out)["issues"], Value::Array(vec![]));
+}

@@ -10,7 +10,7 @@ pub mod report;
 use crate::baseline::{BaselineError, Header, Record};
 use crate::cli::CheckOpsArgs;
 use crate::scan::capture::{capture_entry, Dir};
-use crate::scan::walk::WalkEntry;
+use crate::scan::walk::{Issue, WalkEntry};
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use changes::PackageChanges;
 use std::collections::HashMap;
@@ -105,32 +105,53 @@ pub fn counts(findings: &[Finding], changes: Option<&PackageChanges>) -> mail::C
     }
 }
 
-/// The text report: findings (as `check --format text` shows them), then the package changes.
-pub fn text_report(shown: &[Finding], changes: Option<&PackageChanges>) -> Vec<u8> {
+/// The text report: findings (as `check --format text` shows them), the paths the walk could
+/// not fully check, then the package changes.
+pub fn text_report(
+    shown: &[Finding],
+    issues: &[Issue],
+    changes: Option<&PackageChanges>,
+) -> Vec<u8> {
     let mut body = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = crate::report::text::render(&mut body, shown);
+    let _ = crate::report::text::issues(&mut body, issues);
     if let Some(c) = changes {
         let _ = report::render_text(&mut body, c);
     }
     body
 }
 
+/// What a check delivers beyond stdout.
+pub struct Delivery<'a> {
+    /// Every finding (the report file has them all).
+    pub findings: &'a [Finding],
+    /// The findings the mail shows.
+    pub shown: &'a [Finding],
+    /// Paths the walk could not fully check.
+    pub issues: &'a [Issue],
+    pub changes: Option<&'a PackageChanges>,
+    /// The current state of each path of a baseline finding.
+    pub states: &'a HashMap<Vec<u8>, Option<Record>>,
+    /// Whether the check itself had errors (the report may be incomplete).
+    pub run_failed: bool,
+}
+
 /// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
 /// printed on stderr and returned as an exit status (`exit::FAILURE` for the report file,
 /// `exit::MAIL` for mail); the other delivery is still attempted.
-pub fn deliver(
-    a: &CheckOpsArgs,
-    root: &Path,
-    findings: &[Finding],
-    shown: &[Finding],
-    changes: Option<&PackageChanges>,
-    states: &HashMap<Vec<u8>, Option<Record>>,
-    run_failed: bool,
-) -> u8 {
+pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
+    let Delivery {
+        findings,
+        shown,
+        issues,
+        changes,
+        states,
+        run_failed,
+    } = *d;
     let mut status = crate::exit::CLEAN;
     if let Some(file) = &a.report_file {
-        let doc = report::document(findings, changes, states);
+        let doc = report::document(findings, issues, changes, states);
         let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         bytes.push(b'\n');
         if let Err(e) = report::write_atomic(file, &bytes) {
@@ -140,10 +161,13 @@ pub fn deliver(
     }
     if !a.mail_to.is_empty() {
         let c = counts(findings, changes);
-        if c.total > 0 || a.mail_always || run_failed {
+        // A path that vanished mid-walk is an ordinary race; a tree or file not read is a gap
+        // in the check that the administrator must hear of.
+        let gaps = issues.iter().any(|i| !i.is_vanished());
+        if c.total > 0 || gaps || a.mail_always || run_failed {
             let host = crate::baseline::format::hostname();
             let subject = mail::subject(&host, root, &c);
-            let mut body = text_report(shown, changes);
+            let mut body = text_report(shown, issues, changes);
             if run_failed {
                 body.extend_from_slice(
                     b"\nThe check itself reported errors (see its standard error); this report may be incomplete.\n",

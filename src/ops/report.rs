@@ -91,10 +91,15 @@ pub fn changes_json(c: &PackageChanges) -> J {
 /// compared) and, for baseline findings whose path's current state is known, `state`.
 pub fn document(
     findings: &[Finding],
+    issues: &[crate::scan::walk::Issue],
     changes: Option<&PackageChanges>,
     states: &HashMap<Vec<u8>, Option<Record>>,
 ) -> J {
     let mut doc = crate::report::json::document(findings);
+    if let Some(obj) = doc.as_object_mut() {
+        let list = issues.iter().map(crate::report::json::issue).collect();
+        obj.insert("issues".into(), J::Array(list));
+    }
     if let Some(list) = doc.get_mut("findings").and_then(J::as_array_mut) {
         for (f, j) in findings.iter().zip(list.iter_mut()) {
             if !matches!(f.source, Source::Baseline { .. }) {

@@ -4,6 +4,7 @@
 use crate::verify::finding::{Change, Finding, FindingKind, Source, Value};
 use serde_json::{json, Map, Value as J};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 fn bytes(b: &[u8]) -> J {
     match std::str::from_utf8(b) {
@@ -44,16 +45,29 @@ fn change(c: &Change) -> J {
     J::Object(m)
 }
 
+/// `path`, and `path_bytes` (base64) when the path is not UTF-8.
+fn insert_path(m: &mut Map<String, J>, path: &[u8]) {
+    m.insert(
+        "path".into(),
+        J::String(String::from_utf8_lossy(path).into_owned()),
+    );
+    if std::str::from_utf8(path).is_err() {
+        m.insert("path_bytes".into(), J::String(super::base64(path)));
+    }
+}
+
+/// The JSON value of one path the walk could not fully check: `path` and `what`.
+pub fn issue(i: &crate::scan::walk::Issue) -> J {
+    let mut m = Map::new();
+    insert_path(&mut m, i.path.as_os_str().as_bytes());
+    m.insert("what".into(), J::String(i.what.clone()));
+    J::Object(m)
+}
+
 /// The JSON value of one finding.
 pub fn finding(f: &Finding) -> J {
     let mut m = Map::new();
-    m.insert(
-        "path".into(),
-        J::String(String::from_utf8_lossy(&f.path).into_owned()),
-    );
-    if std::str::from_utf8(&f.path).is_err() {
-        m.insert("path_bytes".into(), J::String(super::base64(&f.path)));
-    }
+    insert_path(&mut m, &f.path);
     m.insert("kind".into(), J::String(f.kind.name().into()));
     // `changes` names the attributes; `old`/`new` map each to its value; `details` keeps the
     // per-attribute record (rpm letter, unreadable) for consumers that want it.

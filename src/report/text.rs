@@ -90,6 +90,23 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
     )
 }
 
+/// The paths the walk could not fully check, after the findings (nothing when there are none).
+pub fn issues(out: &mut dyn Write, issues: &[crate::scan::walk::Issue]) -> std::io::Result<()> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nNot fully checked ({}):", issues.len())?;
+    for i in issues {
+        writeln!(
+            out,
+            "  {}: {}",
+            crate::escape::escape_path(&i.path),
+            crate::escape::escape_bytes(i.what.as_bytes())
+        )?;
+    }
+    Ok(())
+}
+
 /// The footer that lets an administrator compare the baseline with an off-host record.
 pub fn footer(
     out: &mut dyn Write,

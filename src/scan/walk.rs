@@ -54,6 +54,17 @@ pub struct Issue {
     pub what: String,
 }
 
+/// What an [`Issue`] says of a path deleted between listing and reading: an ordinary race, not a
+/// gap in the check.
+pub const VANISHED: &str = "vanished during the walk";
+
+impl Issue {
+    /// Whether the path only vanished while being walked (the run checked everything there was).
+    pub fn is_vanished(&self) -> bool {
+        self.what == VANISHED
+    }
+}
+
 /// A listed directory entry, `lstat`ed and (for non-directories the baseline records) captured.
 #[derive(Debug)]
 struct Item {
@@ -279,7 +290,7 @@ impl<'a> Walker<'a> {
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                         return Err(Issue {
                             path,
-                            what: "vanished during the walk".into(),
+                            what: VANISHED.into(),
                         })
                     }
                     Err(e) => {
@@ -391,7 +402,7 @@ impl<'a> Walker<'a> {
                 entry_capture = cap;
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                self.issue(&path, "vanished during the walk");
+                self.issue(&path, VANISHED);
                 return None;
             }
             Err(e) => {
