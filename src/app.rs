@@ -598,6 +598,24 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
         crate::baseline::Selection::Report(states)
     } else if a.all {
         crate::baseline::Selection::All
+    } else if !a.package.is_empty() {
+        let mut nevras = std::collections::BTreeSet::new();
+        for arg in &a.package {
+            let named: Vec<String> = db
+                .packages
+                .iter()
+                .filter(|p| crate::verify::owned::matches_arg(p, arg))
+                .map(|p| p.nevra())
+                .collect();
+            if named.is_empty() {
+                return Err(Failure::new(
+                    exit::NOT_FOUND,
+                    format!("package {arg} is not installed"),
+                ));
+            }
+            nevras.extend(named);
+        }
+        crate::baseline::Selection::Owners(nevras)
     } else {
         crate::baseline::Selection::Patterns(
             a.patterns

@@ -217,8 +217,19 @@ pub struct AcceptArgs {
     pub all: bool,
     /// Paths or globs inside the root (`*` within a name, `**` across directories); a directory
     /// selects everything under it.
-    #[arg(value_name = "PATH|GLOB", required_unless_present_any = ["all", "packages", "report"])]
+    #[arg(
+        value_name = "PATH|GLOB",
+        required_unless_present_any = ["all", "packages", "report", "package"]
+    )]
     pub patterns: Vec<String>,
+    /// Accept the current state of the baselined files the named installed package owns
+    /// (name, name-version-release, or full NEVRA); repeatable.
+    #[arg(
+        long = "package",
+        value_name = "NAME",
+        conflicts_with_all = ["all", "patterns", "report", "packages"]
+    )]
+    pub package: Vec<String>,
     #[command(flatten)]
     pub tuning: Tuning,
     /// Record only the current rpmdb package snapshot into the baseline (after a package

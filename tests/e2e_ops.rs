@@ -595,3 +595,62 @@ fn unchecked_paths_reach_the_reports_and_the_mail() {
     let out = qw(&root, &["check", "--no-progress", "--format", "json"]);
     assert_eq!(json(&out)["issues"], Value::Array(vec![]));
 }
+
+/// `accept --package NAME`: the edited %config files of one package are accepted, nothing else;
+/// an unknown package is exit status 21 and changes nothing.
+#[test]
+fn accept_package_takes_only_that_packages_baselined_files() {
+    let root = baselined();
+    write(
+        &root,
+        "/etc/qw-upgrade/replace.conf",
+        "replace=edited again\n",
+    );
+    write(&root, "/etc/app.conf", "a=2\n");
+    let loud = |root: &TestRoot| -> Vec<(String, String)> {
+        let doc = json(&qw(root, &["check", "--no-progress", "--format", "json"]));
+        let mut v: Vec<(String, String)> = findings(&doc)
+            .iter()
+            .filter(|f| f["severity"] != "info")
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["source"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let before = loud(&root);
+    let paths: Vec<&str> = before.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        paths.contains(&"/etc/qw-upgrade/replace.conf"),
+        "{before:?}"
+    );
+    assert!(paths.contains(&"/etc/app.conf"), "{before:?}");
+
+    let out = qw(&root, &["accept", "--package", "qw-nonexistent"]);
+    assert_eq!(out.status.code(), Some(quietwire::exit::NOT_FOUND as i32));
+    assert!(text(&out.stderr).contains("package qw-nonexistent is not installed"));
+    assert_eq!(loud(&root), before, "a refused accept changes nothing");
+
+    let out = qw(&root, &["accept", "--package", "qw-upgrade"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(": 1 updated, 0 added, 0 removed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let after = loud(&root);
+    let paths: Vec<&str> = after.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        !paths.contains(&"/etc/qw-upgrade/replace.conf"),
+        "{after:?}"
+    );
+    assert!(
+        paths.contains(&"/etc/app.conf"),
+        "unowned edit still reported: {after:?}"
+    );
+}

@@ -82,6 +82,9 @@ pub enum Selection {
     /// Exactly these paths, each only if its current state is the one given (from a report
     /// file; `None`: the path is gone). A path whose state differs is refused.
     Report(std::collections::BTreeMap<PathBuf, Option<Record>>),
+    /// The owned files the baseline records (%config, %ghost, no digest verified) of these
+    /// installed packages (NEVRAs): after editing a package's configuration.
+    Owners(std::collections::BTreeSet<String>),
 }
 
 /// What `accept` did.
@@ -452,8 +455,12 @@ pub fn accept(
     selection: &Selection,
 ) -> Result<AcceptStats, BaselineError> {
     let matcher = match selection {
-        Selection::All | Selection::Report(_) => None,
+        Selection::All | Selection::Report(_) | Selection::Owners(_) => None,
         Selection::Patterns(p) => Some((selection_matcher(p)?, p)),
+    };
+    let owners = match selection {
+        Selection::Owners(o) => Some(o),
+        _ => None,
     };
     let report = match selection {
         Selection::Report(r) => Some(r),
@@ -463,6 +470,9 @@ pub fn accept(
     let mut seen = std::collections::BTreeSet::new();
     let mut hits = vec![false; matcher.as_ref().map_or(0, |(_, p)| p.len())];
     let mut selected = |path: &Path| -> bool {
+        if let Some(nevras) = owners {
+            return owned.get(path).is_some_and(|o| nevras.contains(&o.nevra));
+        }
         let Some(((set, owner), _)) = &matcher else {
             return true;
         };
@@ -493,7 +503,7 @@ pub fn accept(
     let header = match selection {
         Selection::All => new_header(root, policy, snapshot),
         // A partial accept keeps the package snapshot and policy digest the rest was taken under.
-        Selection::Patterns(_) | Selection::Report(_) => Header {
+        Selection::Patterns(_) | Selection::Report(_) | Selection::Owners(_) => Header {
             created: format::now_secs(),
             ..reader.header().clone()
         },
