@@ -526,18 +526,53 @@ fn init(a: &InitArgs) -> Result<u8, Failure> {
     with_jobs(a.tuning.jobs, || init_in_pool(a))?
 }
 
+/// What `init` and `accept` need before they write a baseline.
+struct BaselineWrite {
+    /// `exit::RPMDB` when records of the database were skipped, else clean.
+    error_status: u8,
+    db: Database,
+    policy: crate::policy::Policy,
+    file: PathBuf,
+    index: crate::baseline::OwnedIndex,
+    snapshot: Vec<crate::baseline::PackageSnapshot>,
+    sign_key: Option<ed25519_dalek::SigningKey>,
+}
+
+impl BaselineWrite {
+    fn prepare(
+        root: &RootArgs,
+        state: &crate::cli::StateArgs,
+        sign: &crate::cli::SignArgs,
+    ) -> Result<BaselineWrite, Failure> {
+        let (db, error_status) = open_db(root)?;
+        let policy = load_policy(&root.root, state.policy.as_deref())?;
+        Ok(BaselineWrite {
+            error_status,
+            policy,
+            file: baseline_file(&root.root, state),
+            index: crate::baseline::OwnedIndex::from_packages(&db.packages),
+            snapshot: crate::baseline::owned::snapshot(&db.packages),
+            sign_key: read_sign_key(sign)?,
+            db,
+        })
+    }
+}
+
 fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
-    let (db, error_status) = open_db(&a.root)?;
-    let policy = load_policy(root, a.state.policy.as_deref())?;
-    let file = baseline_file(root, &a.state);
+    let BaselineWrite {
+        error_status,
+        policy,
+        file,
+        index,
+        snapshot,
+        sign_key,
+        ..
+    } = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::new(exit::BASELINE, format!("{}: {e}", dir.display())))?;
     }
-    let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
-    let snapshot = crate::baseline::owned::snapshot(&db.packages);
-    let sign_key = read_sign_key(&a.sign)?;
     let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
         .map_err(baseline_failure)?;
     after_baseline_write(&file, sign_key.as_ref())?;
@@ -557,12 +592,15 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
 
 fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
-    let (db, error_status) = open_db(&a.root)?;
-    let policy = load_policy(root, a.state.policy.as_deref())?;
-    let file = baseline_file(root, &a.state);
-    let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
-    let snapshot = crate::baseline::owned::snapshot(&db.packages);
-    let sign_key = read_sign_key(&a.sign)?;
+    let BaselineWrite {
+        error_status,
+        db,
+        policy,
+        file,
+        index,
+        snapshot,
+        sign_key,
+    } = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
     if a.packages {
         let entries =
             crate::baseline::accept_packages(&snapshot, &file).map_err(baseline_failure)?;
