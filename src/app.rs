@@ -556,33 +556,42 @@ impl BaselineWrite {
             db,
         })
     }
+
+    /// After the baseline was written: print its SHA-256 (for the off-host record) and sign it
+    /// when asked.
+    fn after_write(&self) -> Result<(), Failure> {
+        use crate::trust::sign;
+        let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
+        let digest = sign::file_sha256(&self.file).map_err(fail)?;
+        eprintln!(
+            "quietwire: baseline sha256 {digest} {}",
+            escape_path(&self.file)
+        );
+        if let Some(k) = &self.sign_key {
+            let sig = sign::sign_baseline(&self.file, k).map_err(fail)?;
+            eprintln!("quietwire: baseline signed: {}", escape_path(&sig));
+        }
+        Ok(())
+    }
 }
 
 fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
-    let BaselineWrite {
-        error_status,
-        policy,
-        file,
-        index,
-        snapshot,
-        sign_key,
-        ..
-    } = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
-    if let Some(dir) = file.parent() {
+    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    if let Some(dir) = w.file.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::new(exit::BASELINE, format!("{}: {e}", dir.display())))?;
     }
-    let stats = crate::baseline::init(root, &policy, &index, &snapshot, &file, a.force)
+    let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
         .map_err(baseline_failure)?;
-    after_baseline_write(&file, sign_key.as_ref())?;
+    w.after_write()?;
     report_issues(&stats.issues);
     eprintln!(
         "quietwire: baseline {} created with {} entries",
-        file.display(),
+        w.file.display(),
         stats.entries
     );
-    Ok(error_status)
+    Ok(w.error_status)
 }
 
 fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
@@ -592,25 +601,17 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
 
 fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
-    let BaselineWrite {
-        error_status,
-        db,
-        policy,
-        file,
-        index,
-        snapshot,
-        sign_key,
-    } = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
     if a.packages {
         let entries =
-            crate::baseline::accept_packages(&snapshot, &file).map_err(baseline_failure)?;
-        after_baseline_write(&file, sign_key.as_ref())?;
+            crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;
+        w.after_write()?;
         eprintln!(
             "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
-            file.display(),
-            snapshot.len()
+            w.file.display(),
+            w.snapshot.len()
         );
-        return Ok(error_status);
+        return Ok(w.error_status);
     }
     let mut refused = Vec::new();
     let selection = if let Some(report) = &a.report {
@@ -639,12 +640,12 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     } else if !a.package.is_empty() {
         let mut nevras = std::collections::BTreeSet::new();
         for arg in &a.package {
-            let named: Vec<String> = db
-                .packages
-                .iter()
-                .filter(|p| crate::verify::owned::matches_arg(p, arg))
-                .map(|p| p.nevra())
-                .collect();
+            let named: Vec<String> =
+                w.db.packages
+                    .iter()
+                    .filter(|p| crate::verify::owned::matches_arg(p, arg))
+                    .map(|p| p.nevra())
+                    .collect();
             if named.is_empty() {
                 return Err(Failure::new(
                     exit::NOT_FOUND,
@@ -662,9 +663,10 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
-    let stats = crate::baseline::accept(root, &policy, &index, &snapshot, &file, &selection)
-        .map_err(baseline_failure)?;
-    after_baseline_write(&file, sign_key.as_ref())?;
+    let stats =
+        crate::baseline::accept(root, &w.policy, &w.index, &w.snapshot, &w.file, &selection)
+            .map_err(baseline_failure)?;
+    w.after_write()?;
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());
     refused.sort();
@@ -678,19 +680,19 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     }
     eprintln!(
         "quietwire: baseline {}: {} updated, {} added, {} removed ({} entries)",
-        file.display(),
+        w.file.display(),
         stats.updated,
         stats.added,
         stats.removed,
         stats.entries
     );
     if !stats.unmatched.is_empty() {
-        return Ok(exit::NOT_FOUND.max(error_status));
+        return Ok(exit::NOT_FOUND.max(w.error_status));
     }
     if !refused.is_empty() {
-        return Ok(exit::REFUSED.max(error_status));
+        return Ok(exit::REFUSED.max(w.error_status));
     }
-    Ok(error_status)
+    Ok(w.error_status)
 }
 
 /// A pattern as the baseline names paths: absolute inside the root. A relative pattern is taken
@@ -899,23 +901,6 @@ fn read_sign_key(
         .map(crate::trust::sign::read_signing_key)
         .transpose()
         .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
-}
-
-/// After `init`/`accept` wrote the baseline: print its SHA-256 (for the off-host record) and
-/// sign it when asked.
-fn after_baseline_write(
-    file: &Path,
-    key: Option<&ed25519_dalek::SigningKey>,
-) -> Result<(), Failure> {
-    use crate::trust::sign;
-    let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
-    let digest = sign::file_sha256(file).map_err(fail)?;
-    eprintln!("quietwire: baseline sha256 {digest} {}", escape_path(file));
-    if let Some(k) = key {
-        let sig = sign::sign_baseline(file, k).map_err(fail)?;
-        eprintln!("quietwire: baseline signed: {}", escape_path(&sig));
-    }
-    Ok(())
 }
 
 fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
