@@ -876,3 +876,55 @@ fn owned_file_outside_watched_trees_is_baselined() {
     );
     assert!(f.note.unwrap().contains("%ghost"));
 }
+
+/// A regular file baselined without a digest (its class did not compare content, or it was
+/// unreadable when recorded) is not trusted on size and mtime once content is compared: the
+/// check says the digest is missing, and accepting records one.
+#[test]
+fn file_without_a_baselined_digest_is_reported_until_accepted() {
+    let uncompared = r#"
+version = 1
+[class.unhashed]
+added = "medium"
+removed = "medium"
+content = "none"
+metadata = "high"
+[[rule]]
+name = "app-data"
+class = "unhashed"
+paths = ["/srv/app"]
+"#;
+    let compared = r#"
+version = 1
+[[rule]]
+name = "app-data"
+class = "normal"
+paths = ["/srv/app"]
+"#;
+    let mut s = Server::with_policy(Policy::from_override_str("a", uncompared).unwrap());
+    fs::create_dir_all(s.p("srv/app")).unwrap();
+    s.write("srv/app/data.bin", "same bytes, same size, same mtime\n");
+    s.init();
+    assert_quiet(&s);
+
+    s.policy = Policy::from_override_str("b", compared).unwrap();
+    let fs = s.check();
+    let f = expect(
+        &fs,
+        "/srv/app/data.bin",
+        Kind::Changed,
+        &["sha256"],
+        Level::Medium,
+    );
+    assert!(
+        f.note
+            .as_deref()
+            .unwrap()
+            .contains("no digest in the baseline"),
+        "{}",
+        show(&fs)
+    );
+
+    s.accept(Selection::Patterns(vec!["/srv/app".into()]));
+    assert_quiet(&s);
+}

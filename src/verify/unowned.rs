@@ -123,14 +123,28 @@ fn content_changes(
     if spec.content == Level::None {
         return (out, None);
     }
-    if let (Some(o), Some(n)) = (&old.sha256, &new.sha256) {
-        if o != n {
+    let mut note = None;
+    match (&old.sha256, &new.sha256) {
+        (Some(o), Some(n)) if o != n => out.push(Change {
+            attr: Attr::Sha256,
+            old: Value::Text(o.clone()),
+            new: Value::Text(n.clone()),
+        }),
+        // Without a baselined digest nothing vouches for the content: say so rather than let
+        // size and mtime (which an intruder can keep) stand for it. Accepting records it.
+        (None, Some(n)) => {
             out.push(Change {
                 attr: Attr::Sha256,
-                old: Value::Text(o.clone()),
+                old: Value::Absent,
                 new: Value::Text(n.clone()),
             });
+            note = Some(
+                "no digest in the baseline (unreadable when recorded, or its class did not compare content then)"
+                    .into(),
+            );
         }
+        // Unreadable now: listed among the paths not fully checked.
+        _ => {}
     }
     if old.size != new.size {
         out.push(Change {
@@ -146,7 +160,7 @@ fn content_changes(
             new: int(new.mtime),
         });
     }
-    (out, None)
+    (out, note)
 }
 
 fn gains_setuid(old: Option<&Record>, new: &Record) -> bool {
@@ -240,7 +254,7 @@ pub fn judge(
         }
         (Some(o), Some(n)) => {
             let mut meta = metadata_changes(o, n);
-            let (mut content, log_note) = content_changes(o, n, spec, path, probe);
+            let (mut content, content_note) = content_changes(o, n, spec, path, probe);
             if !content.is_empty() {
                 if let Some(owner) = owner_now {
                     if owner.package_vouches_content() && probe.matches_package(path, owner) {
@@ -269,8 +283,8 @@ pub fn judge(
             if setuid {
                 severity = severity.max(policy.setuid_level());
                 f.note = Some("gained the setuid/setgid bit".into());
-            } else if log_note.is_some() {
-                f.note = log_note;
+            } else if !content.is_empty() && content_note.is_some() {
+                f.note = content_note;
             }
             meta.extend(content);
             if meta.is_empty() || severity == Level::None {
