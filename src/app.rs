@@ -638,23 +638,18 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     } else if a.all {
         crate::baseline::Selection::All
     } else if !a.package.is_empty() {
-        let mut nevras = std::collections::BTreeSet::new();
-        for arg in &a.package {
-            let named: Vec<String> =
-                w.db.packages
-                    .iter()
-                    .filter(|p| crate::verify::owned::matches_arg(p, arg))
-                    .map(|p| p.nevra())
-                    .collect();
-            if named.is_empty() {
-                return Err(Failure::new(
-                    exit::NOT_FOUND,
-                    format!("package {arg} is not installed"),
-                ));
-            }
-            nevras.extend(named);
+        let (named, not_installed) = crate::verify::owned::select_packages(&w.db, &a.package);
+        if let Some(arg) = not_installed.first() {
+            return Err(Failure::new(
+                exit::NOT_FOUND,
+                format!("package {arg} is not installed"),
+            ));
         }
-        crate::baseline::Selection::Owners(nevras)
+        let nevras = named
+            .iter()
+            .filter_map(|&i| w.db.packages.get(i))
+            .map(|p| p.nevra());
+        crate::baseline::Selection::Owners(nevras.collect())
     } else {
         crate::baseline::Selection::Patterns(
             a.patterns

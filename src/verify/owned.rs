@@ -562,6 +562,27 @@ pub fn matches_arg(p: &Package, arg: &str) -> bool {
         || arg == p.nevra()
 }
 
+/// The packages that package arguments name, in rpm's order (argument by argument, database
+/// order within one; a package named twice comes twice), and the arguments that name none.
+pub fn select_packages(db: &Database, args: &[String]) -> (Vec<usize>, Vec<String>) {
+    let mut selected = Vec::new();
+    let mut not_installed = Vec::new();
+    for arg in args {
+        let before = selected.len();
+        selected.extend(
+            db.packages
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| matches_arg(p, arg))
+                .map(|(i, _)| i),
+        );
+        if selected.len() == before {
+            not_installed.push(arg.clone());
+        }
+    }
+    (selected, not_installed)
+}
+
 /// Verify the package-owned files of `db` against the disk under `root`.
 pub fn verify_packages(
     root: &Path,
@@ -589,25 +610,11 @@ pub fn verify_with_root(
     };
 
     // Package selection, in rpm's order.
-    let mut selected: Vec<usize> = Vec::new();
-    let mut not_installed = Vec::new();
-    if opts.packages.is_empty() {
-        selected.extend(0..db.packages.len());
+    let (selected, not_installed) = if opts.packages.is_empty() {
+        ((0..db.packages.len()).collect(), Vec::new())
     } else {
-        for arg in &opts.packages {
-            let before = selected.len();
-            selected.extend(
-                db.packages
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| matches_arg(p, arg))
-                    .map(|(i, _)| i),
-            );
-            if selected.len() == before {
-                not_installed.push(arg.clone());
-            }
-        }
-    }
+        select_packages(db, &opts.packages)
+    };
 
     // Work list: (position in `selected`, file index), after the attribute filters.
     let mut work: Vec<(u32, u32)> = Vec::new();
