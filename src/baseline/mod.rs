@@ -19,6 +19,7 @@ pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 use crate::policy::Policy;
 use crate::scan::capture::{Dir, FileType};
 use crate::scan::walk::{BatchDirs, Batched, Issue, Pending, Walker};
+use crate::verify::logfamily;
 use crate::verify::unowned::{judge, Probe};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -146,6 +147,72 @@ impl Probe for DiskProbe<'_> {
     }
 }
 
+/// Reads log family members inside the root for [`logfamily::judge_families`].
+struct FamilyReader<'w> {
+    root: &'w Dir,
+}
+
+impl logfamily::Reader for FamilyReader<'_> {
+    fn content(
+        &self,
+        path: &Path,
+        compression: Option<logfamily::Compression>,
+        prefixes: &std::collections::BTreeSet<u64>,
+    ) -> Result<logfamily::Content, String> {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err("not a file path".into());
+        };
+        let dir = self.root.open_dir_path(parent).map_err(|e| e.to_string())?;
+        let seen = dir.lstat(name).map_err(|e| e.to_string())?;
+        if seen.ftype != FileType::File {
+            return Err("not a regular file".into());
+        }
+        let f = std::fs::File::from(dir.open_file(name).map_err(|e| e.to_string())?);
+        let now = f.metadata().map_err(|e| e.to_string())?;
+        if now.ino() != seen.ino {
+            return Err("replaced while being read".into());
+        }
+        let cap = logfamily::DECOMPRESS_CAP;
+        match compression {
+            None => logfamily::digest_stream(std::io::BufReader::new(f), prefixes, u64::MAX),
+            Some(logfamily::Compression::Gzip) => logfamily::digest_stream(
+                flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)),
+                prefixes,
+                cap,
+            )
+            .map_err(|e| format!("cannot decompress (gzip): {e}")),
+            Some(logfamily::Compression::Unsupported(what)) => {
+                Err(format!("{what}-compressed archives are not decompressed"))
+            }
+        }
+    }
+}
+
+/// Add the family check's findings: to the finding already made for the same path (metadata),
+/// else as new findings, keeping path order.
+fn merge_family_findings(findings: &mut Vec<Finding>, family: Vec<Finding>, policy: &Policy) {
+    if family.is_empty() {
+        return;
+    }
+    for mut f in family {
+        let class = policy.classify(&f.path);
+        f.severity = f.severity.max(class.spec.content);
+        if let Some(e) = findings.iter_mut().find(|e| e.path == f.path) {
+            e.severity = e.severity.max(f.severity);
+            e.changes.extend(f.changes);
+            if e.note.is_none() {
+                e.note = f.note;
+            }
+            continue;
+        }
+        f.rule = class.rule.to_string();
+        f.class = class.class.to_string();
+        let at = findings.partition_point(|e| e.path < f.path);
+        findings.insert(at, f);
+    }
+}
+
 fn new_header(root: &Path, policy: &Policy, snapshot: &[PackageSnapshot]) -> Header {
     Header {
         format: format::FORMAT_NAME.into(),
@@ -258,6 +325,8 @@ struct Merge<'p> {
     owned_unchanged: Vec<PathBuf>,
     hashed: u64,
     trusted: u64,
+    /// Every log-class path, for the family check after the merge-join.
+    logs: Vec<logfamily::Seen>,
 }
 
 impl Merge<'_> {
@@ -319,9 +388,19 @@ impl Merge<'_> {
                 root: &self.root_dir,
             };
             let (policy, owned) = (self.policy, self.owned);
+            let mut log = |path: &Path, old: Option<&Record>, new: Option<&Record>| {
+                if policy.classify(path).spec.log {
+                    self.logs.push(logfamily::Seen {
+                        path: path.to_path_buf(),
+                        old: old.cloned(),
+                        new: new.cloned(),
+                    });
+                }
+            };
             match (s.old, s.new) {
                 (Some(o), None) => {
                     let path = o.path();
+                    log(&path, Some(&o), None);
                     self.findings
                         .extend(judge(&path, Some(&o), None, policy, owned, &probe));
                 }
@@ -329,6 +408,7 @@ impl Merge<'_> {
                     self.hashed += u64::from(n.hashed());
                     let n = self.walker.finish(n);
                     let rec = Record::from_entry(&n);
+                    log(&n.path, None, Some(&rec));
                     self.findings
                         .extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
                 }
@@ -336,6 +416,7 @@ impl Merge<'_> {
                     self.hashed += u64::from(n.hashed());
                     let n = self.walker.finish(n);
                     let rec = Record::from_entry(&n);
+                    log(&n.path, Some(&o), Some(&rec));
                     match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
                         Some(f) => self.findings.push(f),
                         None if rec.package.is_some() => self.owned_unchanged.push(n.path.clone()),
@@ -385,6 +466,7 @@ pub fn compare_with(
         owned_unchanged: Vec::new(),
         hashed: 0,
         trusted: 0,
+        logs: Vec::new(),
     };
     let mut reading = m.collect()?;
     let mut read: Vec<Slot> = Vec::new();
@@ -399,9 +481,23 @@ pub fn compare_with(
         read = std::mem::replace(&mut reading, next?);
     }
     let header = m.reader.header().clone();
+    let mut issues = m.walker.take_issues();
+    let families = logfamily::judge_families(
+        std::mem::take(&mut m.logs),
+        &FamilyReader {
+            root: &m.root_dir,
+        },
+    );
+    merge_family_findings(&mut m.findings, families.findings, policy);
+    issues.extend(
+        families
+            .issues
+            .into_iter()
+            .map(|(path, what)| Issue { path, what }),
+    );
     Ok(CompareOutcome {
         findings: m.findings,
-        issues: m.walker.take_issues(),
+        issues,
         policy_changed: header.policy_digest != policy.digest(),
         header,
         owned_unchanged: m.owned_unchanged,

@@ -90,10 +90,10 @@ pub struct ClassSpec {
 }
 
 impl ClassSpec {
-    /// Whether regular files of this class are hashed: not for logs (their content is expected to
-    /// change) nor for classes whose content changes are never reported.
+    /// Whether regular files of this class are hashed: not for classes whose content changes are
+    /// never reported. Logs are: their family check (`verify::logfamily`) follows contents.
     pub fn hashes_content(&self) -> bool {
-        !self.skip && !self.log && self.content != Level::None
+        !self.skip && self.content != Level::None
     }
 }
 

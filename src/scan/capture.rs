@@ -315,7 +315,7 @@ impl Dir {
 
     /// Open a regular file for reading without following symlinks, blocking on FIFOs or taking a
     /// controlling terminal. `O_NOATIME` is tried first and dropped when not permitted.
-    fn open_file(&self, name: &OsStr) -> io::Result<OwnedFd> {
+    pub(crate) fn open_file(&self, name: &OsStr) -> io::Result<OwnedFd> {
         let c = cstr(name)?;
         let base =
             libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;

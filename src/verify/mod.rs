@@ -3,6 +3,7 @@
 //! baseline ([`unowned`]).
 
 pub mod finding;
+pub mod logfamily;
 pub mod owned;
 pub mod signature;
 pub mod unowned;

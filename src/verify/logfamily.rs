@@ -1,0 +1,421 @@
+//! Log families: a log and its rotated archives (`messages`, `messages.1`, `messages.2.gz`,
+//! `messages-20240101`, sysstat `sa05`), judged together against the baseline so that a rotation
+//! is quiet and a doctored archive is not.
+//!
+//! Each baselined member's content is identified by its SHA-256. After a rotation every baselined
+//! content is either carried by some current member (same digest; the same digest once
+//! decompressed; or, for an active log, as the prefix of a member that grew since) or expired,
+//! and only the oldest contents may expire. Current members must hold either baselined content or,
+//! for an active log (the base log, every sysstat day file), fresh lines. Anything else is loud.
+//!
+//! The disk reads this needs (prefix digests, decompression) go through [`Reader`], so the
+//! verdict itself stays testable without a file system.
+
+use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
+use crate::baseline::format::Record;
+use crate::policy::Level;
+use crate::scan::capture::FileType;
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Most decompressed bytes read from one archive: beyond this it is reported as not fully checked
+/// rather than followed (a decompression bomb costs a bounded amount of time).
+pub const DECOMPRESS_CAP: u64 = 1 << 30;
+
+/// The compressions logrotate and sysstat use, by file suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    /// Recognised as a family member, but its content is not decompressed: reported as not
+    /// fully checked when it has to be.
+    Unsupported(&'static str),
+}
+
+/// Where a file name sits in its family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The family's base name (`messages`, `sa`, `sar`).
+    pub base: String,
+    /// An active log: written to in place (the base log, each sysstat day file).
+    pub active: bool,
+    pub compression: Option<Compression>,
+}
+
+fn strip_compression(name: &str) -> (&str, Option<Compression>) {
+    for (suffix, c) in [
+        (".gz", Compression::Gzip),
+        (".xz", Compression::Unsupported("xz")),
+        (".bz2", Compression::Unsupported("bzip2")),
+        (".zst", Compression::Unsupported("zstd")),
+    ] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            if !stem.is_empty() {
+                return (stem, Some(c));
+            }
+        }
+    }
+    (name, None)
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parse a file name into its family. Every log-class file belongs to one: a name that is not an
+/// archive name is a base log.
+pub fn member(name: &str) -> Member {
+    let (stem, compression) = strip_compression(name);
+    for prefix in ["sar", "sa"] {
+        if let Some(day) = stem.strip_prefix(prefix) {
+            if day.len() == 2 && all_digits(day) {
+                return Member {
+                    base: prefix.into(),
+                    active: compression.is_none(),
+                    compression,
+                };
+            }
+        }
+    }
+    if let Some((base, n)) = stem.rsplit_once('.') {
+        if !base.is_empty() && all_digits(n) && n.len() <= 4 {
+            return Member {
+                base: base.into(),
+                active: false,
+                compression,
+            };
+        }
+    }
+    if let Some((base, d)) = stem.rsplit_once('-') {
+        if !base.is_empty() && all_digits(d) && (d.len() == 8 || d.len() == 10) {
+            return Member {
+                base: base.into(),
+                active: false,
+                compression,
+            };
+        }
+    }
+    Member {
+        base: name.into(),
+        active: compression.is_none(),
+        compression,
+    }
+}
+
+/// One log-class path as the comparison saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: PathBuf,
+    pub old: Option<Record>,
+    pub new: Option<Record>,
+}
+
+/// Digests of a file's content as read now: the whole stream and some prefixes of it.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    pub digest: String,
+    pub len: u64,
+    /// Prefix length to SHA-256 of the first that many bytes.
+    pub prefixes: BTreeMap<u64, String>,
+}
+
+/// Reads members from the disk (the compare's root).
+pub trait Reader {
+    /// The content of the regular file `path` (decompressed when `compression` is given), with
+    /// digests of the prefixes of the given lengths. `Err` is a one-line reason.
+    fn content(
+        &self,
+        path: &Path,
+        compression: Option<Compression>,
+        prefixes: &BTreeSet<u64>,
+    ) -> Result<Content, String>;
+}
+
+/// Hash a stream, also recording digests of the requested prefixes; at most `cap` bytes.
+pub fn digest_stream<R: Read>(
+    mut r: R,
+    prefixes: &BTreeSet<u64>,
+    cap: u64,
+) -> Result<Content, String> {
+    let mut h = Sha256::new();
+    let mut out = Content::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos: u64 = 0;
+    if prefixes.contains(&0) {
+        out.prefixes.insert(0, hex::encode(Sha256::new().finalize()));
+    }
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        let end = pos + n as u64;
+        if end > cap {
+            return Err(format!("more than {cap} bytes (not followed)"));
+        }
+        let mut at = pos;
+        for &p in prefixes.range(pos + 1..=end) {
+            let off = usize::try_from(p - pos).unwrap_or(n);
+            let start = usize::try_from(at - pos).unwrap_or(n);
+            h.update(chunk.get(start..off).unwrap_or_default());
+            out.prefixes.insert(p, hex::encode(h.clone().finalize()));
+            at = p;
+        }
+        let start = usize::try_from(at - pos).unwrap_or(n);
+        h.update(chunk.get(start..).unwrap_or_default());
+        pos = end;
+    }
+    out.len = pos;
+    out.digest = hex::encode(h.finalize());
+    Ok(out)
+}
+
+/// What the family check concluded beyond findings.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    /// Paths not fully checked (`(path, reason)`).
+    pub issues: Vec<(PathBuf, String)>,
+}
+
+/// The family a path belongs to: its directory and base name. An archive kept in another
+/// directory (logrotate's `olddir`) joins the family of the same base name in the parent
+/// directory when its own directory has no such base log.
+fn family_keys(seen: &[Seen]) -> Vec<(PathBuf, String)> {
+    let bases: BTreeSet<(PathBuf, String)> = seen
+        .iter()
+        .filter_map(|s| {
+            let name = s.path.file_name()?.to_str()?;
+            let m = member(name);
+            let dir = s.path.parent()?.to_path_buf();
+            (m.base == name).then_some((dir, m.base))
+        })
+        .collect();
+    seen.iter()
+        .map(|s| {
+            let dir = s.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+            let name = s.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let m = member(name);
+            if !bases.contains(&(dir.clone(), m.base.clone())) {
+                if let Some(up) = dir.parent() {
+                    if bases.contains(&(up.to_path_buf(), m.base.clone())) {
+                        return (up.to_path_buf(), m.base);
+                    }
+                }
+            }
+            (dir, m.base)
+        })
+        .collect()
+}
+
+/// Judge every log family among `seen` (all log-class paths of the comparison). Families with a
+/// member whose baselined record has no digest (a baseline written before logs were hashed, or
+/// a log unreadable then) are left to the per-path rule and produce nothing here.
+pub fn judge_families(seen: Vec<Seen>, reader: &dyn Reader) -> Outcome {
+    let keys = family_keys(&seen);
+    let mut families: BTreeMap<(PathBuf, String), Vec<Seen>> = BTreeMap::new();
+    for (k, s) in keys.into_iter().zip(seen) {
+        families.entry(k).or_default().push(s);
+    }
+    let mut out = Outcome::default();
+    for members in families.into_values() {
+        judge_family(members, reader, &mut out);
+    }
+    out.findings.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn is_file(r: &Option<Record>) -> Option<&Record> {
+    r.as_ref().filter(|r| r.ftype == FileType::File)
+}
+
+fn name_member(path: &Path) -> Member {
+    member(path.file_name().and_then(|n| n.to_str()).unwrap_or(""))
+}
+
+fn unchanged(o: &Record, n: &Record) -> bool {
+    o.ino == n.ino && o.size == n.size && o.mtime == n.mtime && o.sha256 == n.sha256
+}
+
+fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
+    let olds: Vec<(&Seen, &Record, Member)> = members
+        .iter()
+        .filter_map(|s| Some((s, is_file(&s.old)?, name_member(&s.path))))
+        .collect();
+    if olds.iter().any(|(_, o, _)| o.sha256.is_none()) {
+        return;
+    }
+    // Baselined content -> index in `olds`; active logs may be carried as a prefix.
+    let mut carried = vec![false; olds.len()];
+    let mut uncertain = false;
+    let prefixes: BTreeSet<u64> = olds
+        .iter()
+        .filter(|(_, _, m)| m.active)
+        .map(|(_, o, _)| o.size)
+        .collect();
+    let mut loud: Vec<(PathBuf, Option<Record>, Option<Record>, String)> = Vec::new();
+    for s in &members {
+        let Some(n) = is_file(&s.new) else { continue };
+        let m = name_member(&s.path);
+        if let Some(o) = is_file(&s.old) {
+            if unchanged(o, n) {
+                if let Some(i) = olds.iter().position(|(x, _, _)| x.path == s.path) {
+                    if let Some(c) = carried.get_mut(i) {
+                        *c = true;
+                    }
+                }
+                continue;
+            }
+        }
+        let mut explained = false;
+        if let Some(d) = &n.sha256 {
+            for (i, (_, o, _)) in olds.iter().enumerate() {
+                if o.sha256.as_ref() == Some(d) {
+                    explained = true;
+                    if let Some(c) = carried.get_mut(i) {
+                        *c = true;
+                    }
+                }
+            }
+        } else {
+            // Unreadable now: the walk reported it; it may hold anything.
+            uncertain = true;
+            continue;
+        }
+        if !explained {
+            match reader.content(&s.path, m.compression, &prefixes) {
+                Ok(c) => {
+                    for (i, (_, o, om)) in olds.iter().enumerate() {
+                        let whole = m.compression.is_some() && o.sha256.as_ref() == Some(&c.digest);
+                        let prefix = om.active
+                            && o.sha256.as_ref() == c.prefixes.get(&o.size)
+                            && c.len >= o.size;
+                        if whole || prefix {
+                            explained = true;
+                            if let Some(x) = carried.get_mut(i) {
+                                *x = true;
+                            }
+                        }
+                    }
+                }
+                Err(why) => {
+                    out.issues
+                        .push((s.path.clone(), format!("log archive not fully checked: {why}")));
+                    uncertain = true;
+                    continue;
+                }
+            }
+        }
+        if !explained && !m.active {
+            loud.push((
+                s.path.clone(),
+                s.old.clone(),
+                s.new.clone(),
+                "log archive holds content its log family never had in the baseline".into(),
+            ));
+        }
+    }
+    if !uncertain {
+        for (i, (s, o, m)) in olds.iter().enumerate() {
+            if carried.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            let older_survives = olds.iter().enumerate().any(|(j, (_, p, _))| {
+                carried.get(j).copied().unwrap_or(false) && p.mtime < o.mtime
+            });
+            let why = if m.active && m.base != "sa" && m.base != "sar" {
+                "log content gone without a rotation (truncated, edited or replaced)"
+            } else if older_survives {
+                "log content gone while older members of its family remain (not an expiry)"
+            } else {
+                continue;
+            };
+            loud.push((s.path.clone(), s.old.clone(), s.new.clone(), why.into()));
+        }
+    }
+    for (path, old, new, why) in loud {
+        if out.findings.iter().any(|f| f.path == path) {
+            continue;
+        }
+        let mut changes = Vec::new();
+        let kind = match (&old, &new) {
+            (Some(o), Some(n)) => {
+                if o.ino != n.ino {
+                    changes.push(Change {
+                        attr: Attr::Inode,
+                        old: Value::Int(o.ino.into()),
+                        new: Value::Int(n.ino.into()),
+                    });
+                }
+                if o.size != n.size {
+                    changes.push(Change {
+                        attr: Attr::Size,
+                        old: Value::Int(o.size.into()),
+                        new: Value::Int(n.size.into()),
+                    });
+                }
+                if o.sha256 != n.sha256 {
+                    changes.push(Change {
+                        attr: Attr::Sha256,
+                        old: o.sha256.clone().map_or(Value::Absent, Value::Text),
+                        new: n.sha256.clone().map_or(Value::Absent, Value::Text),
+                    });
+                }
+                Kind::Changed
+            }
+            (None, Some(_)) => Kind::Added,
+            _ => Kind::Removed,
+        };
+        out.findings.push(Finding {
+            path,
+            kind,
+            changes,
+            source: Source::Baseline,
+            package: old.as_ref().and_then(|o| o.package.clone()),
+            rule: String::new(),
+            class: String::new(),
+            severity: Level::Medium,
+            note: Some(why),
+            old,
+            new,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let m = |n: &str| {
+            let x = member(n);
+            (x.base, x.active, x.compression.is_some())
+        };
+        assert_eq!(m("messages"), ("messages".into(), true, false));
+        assert_eq!(m("messages.1"), ("messages".into(), false, false));
+        assert_eq!(m("messages.2.gz"), ("messages".into(), false, true));
+        assert_eq!(m("messages-20240101"), ("messages".into(), false, false));
+        assert_eq!(m("wtmp-2024010112.xz"), ("wtmp".into(), false, true));
+        assert_eq!(m("sa05"), ("sa".into(), true, false));
+        assert_eq!(m("sar31.gz"), ("sar".into(), false, true));
+        assert_eq!(m("boot.log"), ("boot.log".into(), true, false));
+        assert_eq!(m("access_log.4"), ("access_log".into(), false, false));
+    }
+
+    #[test]
+    fn stream_prefixes() {
+        let data = b"hello world";
+        let p: BTreeSet<u64> = [0, 5, 11, 40].into_iter().collect();
+        let c = digest_stream(&data[..], &p, 100).unwrap();
+        assert_eq!(c.len, 11);
+        assert_eq!(c.prefixes.get(&5), Some(&hex::encode(Sha256::digest(b"hello"))));
+        assert_eq!(c.prefixes.get(&11), Some(&c.digest));
+        assert!(!c.prefixes.contains_key(&40));
+        assert!(digest_stream(&data[..], &p, 4).is_err());
+    }
+}
