@@ -258,6 +258,15 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
         .map(|(_, o, _)| o.size)
         .collect();
     let mut loud: Vec<(PathBuf, Option<Record>, Option<Record>, String)> = Vec::new();
+    // Archives with content the baseline never saw: fine only when written after the base log
+    // was rotated away since the baseline (several rotations between two checks).
+    let mut fresh: Vec<(&Seen, i64)> = Vec::new();
+    // Newest mtime of an archive now carrying what the base log held at the baseline.
+    let mut base_rotated_at: Option<i64> = None;
+    let is_base = |i: usize| {
+        olds.get(i)
+            .is_some_and(|(_, _, m)| m.active && m.base != "sa" && m.base != "sar")
+    };
     for s in &members {
         let Some(n) = is_file(&s.new) else { continue };
         let m = name_member(&s.path);
@@ -279,6 +288,9 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                     if let Some(c) = carried.get_mut(i) {
                         *c = true;
                     }
+                    if is_base(i) && !m.active {
+                        base_rotated_at = base_rotated_at.max(Some(n.mtime));
+                    }
                 }
             }
         } else {
@@ -299,6 +311,9 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                             if let Some(x) = carried.get_mut(i) {
                                 *x = true;
                             }
+                            if is_base(i) && !m.active {
+                                base_rotated_at = base_rotated_at.max(Some(n.mtime));
+                            }
                         }
                     }
                 }
@@ -311,13 +326,19 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
             }
         }
         if !explained && !m.active {
-            loud.push((
-                s.path.clone(),
-                s.old.clone(),
-                s.new.clone(),
-                "log archive holds content its log family never had in the baseline".into(),
-            ));
+            fresh.push((s, n.mtime));
         }
+    }
+    for (s, mtime) in fresh {
+        if base_rotated_at.is_some_and(|at| mtime >= at) {
+            continue;
+        }
+        loud.push((
+            s.path.clone(),
+            s.old.clone(),
+            s.new.clone(),
+            "log archive holds content its log family never had in the baseline".into(),
+        ));
     }
     if !uncertain {
         for (i, (s, o, m)) in olds.iter().enumerate() {
@@ -328,7 +349,7 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                 carried.get(j).copied().unwrap_or(false) && p.mtime < o.mtime
             });
             let why = if m.active && m.base != "sa" && m.base != "sar" {
-                "log content gone without a rotation (truncated, edited or replaced)"
+                "its baselined content is in no member of its family (no rotation)"
             } else if older_survives {
                 "log content gone while older members of its family remain (not an expiry)"
             } else {
@@ -341,48 +362,63 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
         if out.findings.iter().any(|f| f.path == path) {
             continue;
         }
-        let mut changes = Vec::new();
-        let kind = match (&old, &new) {
-            (Some(o), Some(n)) => {
-                if o.ino != n.ino {
-                    changes.push(Change {
-                        attr: Attr::Inode,
-                        old: Value::Int(o.ino.into()),
-                        new: Value::Int(n.ino.into()),
-                    });
-                }
-                if o.size != n.size {
-                    changes.push(Change {
-                        attr: Attr::Size,
-                        old: Value::Int(o.size.into()),
-                        new: Value::Int(n.size.into()),
-                    });
-                }
-                if o.sha256 != n.sha256 {
-                    changes.push(Change {
-                        attr: Attr::Sha256,
-                        old: o.sha256.clone().map_or(Value::Absent, Value::Text),
-                        new: n.sha256.clone().map_or(Value::Absent, Value::Text),
-                    });
-                }
-                Kind::Changed
+        out.findings.push(finding(path, old, new, why));
+    }
+}
+
+/// A loud family verdict on one path. A log shrunk or replaced is said as such (inode, size);
+/// the digest is shown when neither explains the change (edited in place).
+fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String) -> Finding {
+    let mut changes = Vec::new();
+    let mut note = why;
+    let kind = match (&old, &new) {
+        (Some(o), Some(n)) => {
+            let replaced = o.ino != n.ino;
+            let shrunk = n.size < o.size;
+            if replaced {
+                changes.push(Change {
+                    attr: Attr::Inode,
+                    old: Value::Int(o.ino.into()),
+                    new: Value::Int(n.ino.into()),
+                });
             }
-            (None, Some(_)) => Kind::Added,
-            _ => Kind::Removed,
-        };
-        out.findings.push(Finding {
-            path,
-            kind,
-            changes,
-            source: Source::Baseline,
-            package: old.as_ref().and_then(|o| o.package.clone()),
-            rule: String::new(),
-            class: String::new(),
-            severity: Level::Medium,
-            note: Some(why),
-            old,
-            new,
-        });
+            if shrunk {
+                changes.push(Change {
+                    attr: Attr::Size,
+                    old: Value::Int(o.size.into()),
+                    new: Value::Int(n.size.into()),
+                });
+            }
+            if !(replaced || shrunk) {
+                changes.push(Change {
+                    attr: Attr::Sha256,
+                    old: o.sha256.clone().map_or(Value::Absent, Value::Text),
+                    new: n.sha256.clone().map_or(Value::Absent, Value::Text),
+                });
+            }
+            let how = match (replaced, shrunk) {
+                (true, _) => "replaced",
+                (false, true) => "shrank",
+                (false, false) => "edited",
+            };
+            note = format!("log {how}: {note}");
+            Kind::Changed
+        }
+        (None, Some(_)) => Kind::Added,
+        _ => Kind::Removed,
+    };
+    Finding {
+        path,
+        kind,
+        changes,
+        source: Source::Baseline,
+        package: old.as_ref().and_then(|o| o.package.clone()),
+        rule: String::new(),
+        class: String::new(),
+        severity: Level::Medium,
+        note: Some(note),
+        old,
+        new,
     }
 }
 
