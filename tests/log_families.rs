@@ -26,7 +26,12 @@ impl Root {
     fn new() -> Root {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root");
-        for d in ["var/log/httpd", "var/log/sa", "var/log/old", "var/lib/quietwire"] {
+        for d in [
+            "var/log/httpd",
+            "var/log/sa",
+            "var/log/old",
+            "var/lib/quietwire",
+        ] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
         Root {
@@ -57,7 +62,10 @@ impl Root {
     }
 
     fn append(&self, rel: &str, content: &[u8]) {
-        let mut f = fs::OpenOptions::new().append(true).open(self.p(rel)).unwrap();
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.p(rel))
+            .unwrap();
         f.write_all(content).unwrap();
     }
 
@@ -155,11 +163,19 @@ fn assert_loud(r: &Root, path: &str) {
 #[test]
 fn numbered_rotation_with_create_is_quiet() {
     let r = Root::new();
-    for l in ["var/log/messages", "var/log/cron", "var/log/httpd/access_log"] {
+    for l in [
+        "var/log/messages",
+        "var/log/cron",
+        "var/log/httpd/access_log",
+    ] {
         r.numbered(l);
     }
     r.init();
-    for l in ["var/log/messages", "var/log/cron", "var/log/httpd/access_log"] {
+    for l in [
+        "var/log/messages",
+        "var/log/cron",
+        "var/log/httpd/access_log",
+    ] {
         r.append(l, b"more lines before the rotation\n");
         r.rotate(l, 4, 6);
         r.append(l, b"first line after the rotation\n");
@@ -201,8 +217,14 @@ fn compress_and_delaycompress_are_quiet() {
 fn dateext_with_compress_is_quiet() {
     let r = Root::new();
     r.put("var/log/spooler-20261101.gz", b"", 1);
-    r.gzip("var/log/spooler-20261101.gz", "var/log/spooler-20261101.gz.tmp");
-    r.mv("var/log/spooler-20261101.gz.tmp", "var/log/spooler-20261101.gz");
+    r.gzip(
+        "var/log/spooler-20261101.gz",
+        "var/log/spooler-20261101.gz.tmp",
+    );
+    r.mv(
+        "var/log/spooler-20261101.gz.tmp",
+        "var/log/spooler-20261101.gz",
+    );
     r.touch("var/log/spooler-20261101.gz", 1);
     r.put("var/log/spooler", b"spool line\n", 2);
     r.init();
@@ -227,7 +249,12 @@ fn copytruncate_is_quiet() {
     }
     // copytruncate: copy to a new inode, truncate the live file in place.
     fs::write(r.p(&format!("{l}.1")), r.read(l)).unwrap();
-    fs::File::options().write(true).open(r.p(l)).unwrap().set_len(0).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(r.p(l))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     r.append(l, b"after the truncate\n");
     assert_quiet(&r);
 }
@@ -249,8 +276,16 @@ fn olddir_is_quiet() {
 fn sysstat_day_turnover_is_quiet() {
     let r = Root::new();
     for d in 1..=28u64 {
-        r.put(&format!("var/log/sa/sa{d:02}"), format!("sa day {d}").as_bytes(), d);
-        r.put(&format!("var/log/sa/sar{d:02}"), format!("sar day {d}").as_bytes(), d);
+        r.put(
+            &format!("var/log/sa/sa{d:02}"),
+            format!("sa day {d}").as_bytes(),
+            d,
+        );
+        r.put(
+            &format!("var/log/sa/sar{d:02}"),
+            format!("sar day {d}").as_bytes(),
+            d,
+        );
     }
     r.init();
     // Day 28 grows; a month later day 01 is overwritten (oldest), day 29 appears.
@@ -281,7 +316,9 @@ fn archive_edited_with_mtime_restored_is_loud() {
     r.numbered("var/log/secure");
     r.init();
     let a = "var/log/secure.2";
-    let edited = String::from_utf8(r.read(a)).unwrap().replace("line one\n", "");
+    let edited = String::from_utf8(r.read(a))
+        .unwrap()
+        .replace("line one\n", "");
     r.put(a, edited.as_bytes(), 3);
     assert_loud(&r, "/var/log/secure.2");
 }
@@ -309,7 +346,12 @@ fn log_truncated_without_rotation_is_loud() {
     let r = Root::new();
     r.numbered("var/log/messages");
     r.init();
-    fs::File::options().write(true).open(r.p("var/log/messages")).unwrap().set_len(0).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(r.p("var/log/messages"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     assert_loud(&r, "/var/log/messages");
 }
 
@@ -332,7 +374,10 @@ fn log_edited_in_place_while_growing_is_loud() {
     r.numbered("var/log/messages");
     r.init();
     let c = String::from_utf8(r.read("var/log/messages")).unwrap();
-    let mut f = fs::File::options().write(true).open(r.p("var/log/messages")).unwrap();
+    let mut f = fs::File::options()
+        .write(true)
+        .open(r.p("var/log/messages"))
+        .unwrap();
     f.write_all(c.replace("live", "LIVE").as_bytes()).unwrap();
     f.write_all(b"appended\n").unwrap();
     assert_loud(&r, "/var/log/messages");
@@ -352,7 +397,12 @@ fn wtmp_that_shrank_is_loud() {
     let r = Root::new();
     r.put("var/log/wtmp", &[7u8; 384 * 3], 1);
     r.init();
-    fs::File::options().write(true).open(r.p("var/log/wtmp")).unwrap().set_len(384).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(r.p("var/log/wtmp"))
+        .unwrap()
+        .set_len(384)
+        .unwrap();
     assert_loud(&r, "/var/log/wtmp");
 }
 
@@ -375,7 +425,10 @@ fn forged_rotation_is_loud() {
     r.init();
     // A new "secure.1" with made-up content, the live log emptied: what it held is nowhere.
     for i in (1..4).rev() {
-        r.mv(&format!("var/log/secure.{i}"), &format!("var/log/secure.{}", i + 1));
+        r.mv(
+            &format!("var/log/secure.{i}"),
+            &format!("var/log/secure.{}", i + 1),
+        );
     }
     r.put("var/log/secure.1", b"nothing happened here\n", 5);
     r.put("var/log/secure", b"", 6);

@@ -484,9 +484,7 @@ pub fn compare_with(
     let mut issues = m.walker.take_issues();
     let families = logfamily::judge_families(
         std::mem::take(&mut m.logs),
-        &FamilyReader {
-            root: &m.root_dir,
-        },
+        &FamilyReader { root: &m.root_dir },
     );
     merge_family_findings(&mut m.findings, families.findings, policy);
     issues.extend(

@@ -143,7 +143,8 @@ pub fn digest_stream<R: Read>(
     let mut buf = vec![0u8; 64 * 1024];
     let mut pos: u64 = 0;
     if prefixes.contains(&0) {
-        out.prefixes.insert(0, hex::encode(Sha256::new().finalize()));
+        out.prefixes
+            .insert(0, hex::encode(Sha256::new().finalize()));
     }
     loop {
         let n = match r.read(&mut buf) {
@@ -318,8 +319,10 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                     }
                 }
                 Err(why) => {
-                    out.issues
-                        .push((s.path.clone(), format!("log archive not fully checked: {why}")));
+                    out.issues.push((
+                        s.path.clone(),
+                        format!("log archive not fully checked: {why}"),
+                    ));
                     uncertain = true;
                     continue;
                 }
@@ -449,7 +452,10 @@ mod tests {
         let p: BTreeSet<u64> = [0, 5, 11, 40].into_iter().collect();
         let c = digest_stream(&data[..], &p, 100).unwrap();
         assert_eq!(c.len, 11);
-        assert_eq!(c.prefixes.get(&5), Some(&hex::encode(Sha256::digest(b"hello"))));
+        assert_eq!(
+            c.prefixes.get(&5),
+            Some(&hex::encode(Sha256::digest(b"hello")))
+        );
         assert_eq!(c.prefixes.get(&11), Some(&c.digest));
         assert!(!c.prefixes.contains_key(&40));
         assert!(digest_stream(&data[..], &p, 4).is_err());
