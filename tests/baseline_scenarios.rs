@@ -267,12 +267,12 @@ fn fresh_baseline_is_quiet_and_records_what_it_should() {
         !entries.contains("\"/run") && !entries.contains("\"/tmp"),
         "{entries}"
     );
-    // Logs are recorded but not hashed.
+    // Logs are recorded and hashed: their family check follows contents.
     let messages = text
         .lines()
         .find(|l| l.contains("\"/var/log/messages\""))
         .unwrap();
-    assert!(!messages.contains("sha256"), "{messages}");
+    assert!(messages.contains("sha256"), "{messages}");
 }
 
 #[test]

@@ -283,8 +283,8 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
         }
         let mut explained = false;
         if let Some(d) = &n.sha256 {
-            for (i, (_, o, _)) in olds.iter().enumerate() {
-                if o.sha256.as_ref() == Some(d) {
+            for (i, (x, o, _)) in olds.iter().enumerate() {
+                if o.sha256.as_ref() == Some(d) && !(x.path == s.path && o.ino != n.ino) {
                     explained = true;
                     if let Some(c) = carried.get_mut(i) {
                         *c = true;
@@ -302,7 +302,12 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
         if !explained {
             match reader.content(&s.path, m.compression, &prefixes) {
                 Ok(c) => {
-                    for (i, (_, o, om)) in olds.iter().enumerate() {
+                    for (i, (x, o, om)) in olds.iter().enumerate() {
+                        // A live log may grow in place; at its own path under a new inode it
+                        // was replaced, whatever it holds.
+                        if x.path == s.path && o.ino != n.ino {
+                            continue;
+                        }
                         let whole = m.compression.is_some() && o.sha256.as_ref() == Some(&c.digest);
                         let prefix = om.active
                             && o.sha256.as_ref() == c.prefixes.get(&o.size)
