@@ -440,3 +440,26 @@ fn forged_rotation_is_loud() {
     );
     assert_loud(&r, "/var/log/secure.1");
 }
+
+#[test]
+fn lastlog_rewritten_in_place_is_quiet_and_shrunk_is_loud() {
+    let r = Root::new();
+    r.put("var/log/lastlog", &[0u8; 292 * 8], 1);
+    r.init();
+    // A login updates one user's slot in place.
+    let mut f = fs::File::options()
+        .write(true)
+        .open(r.p("var/log/lastlog"))
+        .unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(292 * 3)).unwrap();
+    f.write_all(b"login record").unwrap();
+    drop(f);
+    assert_quiet(&r);
+    fs::File::options()
+        .write(true)
+        .open(r.p("var/log/lastlog"))
+        .unwrap()
+        .set_len(292)
+        .unwrap();
+    assert_loud(&r, "/var/log/lastlog");
+}

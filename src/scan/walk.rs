@@ -24,6 +24,7 @@
 use crate::baseline::owned::{OwnedIndex, OwnedReason};
 use crate::policy::Policy;
 use crate::scan::capture::{capture_entry, Capture, Dir, FileType, Stat};
+use crate::verify::logfamily;
 use rayon::prelude::*;
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -317,7 +318,8 @@ impl<'a> Walker<'a> {
                 // Owned files the baseline records are hashed whatever their class says, so that a
                 // change can be told apart from a package update (digest comparison).
                 let hash = stat.ftype == FileType::File
-                    && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
+                    && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
+                    && !(class.spec.log && logfamily::record_database(&name));
                 Ok(Some(Item {
                     name,
                     stat,
@@ -501,7 +503,8 @@ impl<'a> Walker<'a> {
             _ => None,
         };
         let hash = stat.ftype == FileType::File
-            && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log));
+            && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
+            && !(class.spec.log && logfamily::record_database(name));
         Some(Item {
             name: name.to_os_string(),
             stat,
