@@ -11,9 +11,9 @@
 //! header would look like.
 
 use super::finding::{Finding, FindingKind, Severity, Source};
+use crate::baseline::PackageSnapshot;
 use crate::policy::Signatures;
 use crate::rpmdb::Package;
-use crate::baseline::PackageSnapshot;
 use crate::trust::SigStatus;
 
 /// Note added to each file finding of a package whose header was altered after signing.
@@ -242,5 +242,69 @@ mod tests {
         assert_eq!(severity(&unknown, "a", &open), Some(Severity::High));
         assert_eq!(severity(&unknown, "a", &strict), Some(Severity::Critical));
         assert_eq!(severity(&unknown, "local-x", &local), None);
+    }
+
+    fn snap(nevra: &str, digest: &str, trust: Option<&str>) -> PackageSnapshot {
+        PackageSnapshot {
+            nevra: nevra.into(),
+            install_tid: Some(1),
+            sha256_header: Some(digest.into()),
+            trust: trust.map(str::to_owned),
+            trust_key: None,
+        }
+    }
+
+    #[test]
+    fn baselined_trust_states() {
+        let open = sigs(&[], false);
+        let strict = sigs(&[], true);
+        let u = SigStatus::Unsigned;
+        let now = snap("a-1-1.noarch", "h1", Some("unsigned"));
+        let was = |b: &[PackageSnapshot]| baselined("a-1-1.noarch", &now, &u, Some(b));
+        assert_eq!(
+            baselined("a-1-1.noarch", &now, &u, None),
+            Baselined::NoBaseline
+        );
+        assert_eq!(was(&[now.clone()]), Baselined::Accepted);
+        // An older baseline without trust: the unchanged header is accepted.
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h1", None)]),
+            Baselined::Accepted
+        );
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h0", Some("unsigned"))]),
+            Baselined::New
+        );
+        assert_eq!(
+            was(&[snap("b-1-1.noarch", "h1", Some("unsigned"))]),
+            Baselined::New
+        );
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h1", Some("signed"))]),
+            Baselined::Worse
+        );
+        let sev = |b| severity_with_baseline(&u, "a", &open, b);
+        assert_eq!(sev(Baselined::Accepted), Some(Severity::Info));
+        assert_eq!(sev(Baselined::New), Some(Severity::Medium));
+        assert_eq!(sev(Baselined::NoBaseline), Some(Severity::Medium));
+        assert_eq!(sev(Baselined::Worse), Some(Severity::Critical));
+        assert_eq!(
+            severity_with_baseline(&u, "a", &strict, Baselined::Accepted),
+            Some(Severity::Critical),
+            "require_signatures is not overridden by the baseline"
+        );
+        assert_eq!(
+            severity_with_baseline(&SigStatus::DigestMismatch, "a", &open, Baselined::Accepted),
+            Some(Severity::Critical)
+        );
+        assert_eq!(
+            severity_with_baseline(
+                &SigStatus::Signed { key_id: "k".into() },
+                "a",
+                &open,
+                Baselined::Worse
+            ),
+            None
+        );
     }
 }
