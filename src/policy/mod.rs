@@ -670,7 +670,12 @@ mod tests {
         ] {
             assert_eq!(cls(&format!("{cache}/{f}")), "webcache", "{f}");
         }
-        for f in ["shell.php", "supercache/x/wp-cache-1.PHP", ".htaccess", "x/a.phtml"] {
+        for f in [
+            "shell.php",
+            "supercache/x/wp-cache-1.PHP",
+            ".htaccess",
+            "x/a.phtml",
+        ] {
             assert_eq!(cls(&format!("{cache}/{f}")), "webexec", "{f}");
         }
         assert_eq!(
