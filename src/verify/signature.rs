@@ -265,7 +265,7 @@ mod tests {
             baselined("a-1-1.noarch", &now, &u, None),
             Baselined::NoBaseline
         );
-        assert_eq!(was(&[now.clone()]), Baselined::Accepted);
+        assert_eq!(was(std::slice::from_ref(&now)), Baselined::Accepted);
         // An older baseline without trust: the unchanged header is accepted.
         assert_eq!(
             was(&[snap("a-1-1.noarch", "h1", None)]),
