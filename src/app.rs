@@ -330,11 +330,15 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let current = crate::baseline::owned::snapshot(&db.packages);
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
     let mut baselined_owned = std::collections::HashMap::new();
+    // The baseline's package snapshot, when there is a baseline: package trust is judged
+    // against it (see verify::signature).
+    let mut baselined_packages = None;
     let mut changes = match a.ops.packages_changed {
         true => {
             let file = baseline_file(root, &a.state);
             let (header, owned) = crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
             baselined_owned = owned;
+            baselined_packages = Some(header.packages.clone());
             Some(crate::ops::changes::diff(
                 header.created,
                 &header.packages,
@@ -367,7 +371,6 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     }
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
-        findings.extend(trust_findings(&db, root, &policy, &opts.packages));
     }
 
     let mut states = std::collections::HashMap::new();
@@ -414,6 +417,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     &current,
                 );
                 crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
+                baselined_packages = Some(outcome.header.packages.clone());
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);
                 issues = outcome.issues;
@@ -430,6 +434,22 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         }
     }
 
+    if !a.unowned_only {
+        if a.owned_only && baselined_packages.is_none() {
+            // --owned-only does not compare the baseline; its snapshot still says which
+            // package trust was accepted. An unreadable baseline leaves today's verdicts.
+            baselined_packages = crate::baseline::read_header(&baseline_path)
+                .ok()
+                .map(|h| h.packages);
+        }
+        findings.extend(trust_findings(
+            &db,
+            root,
+            &policy,
+            &opts.packages,
+            baselined_packages.as_deref(),
+        ));
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for name in &report.not_installed {
@@ -544,8 +564,11 @@ impl BaselineWrite {
         state: &crate::cli::StateArgs,
         sign: &crate::cli::SignArgs,
     ) -> Result<BaselineWrite, Failure> {
-        let (db, error_status) = open_db(root)?;
         let policy = load_policy(&root.root, state.policy.as_deref())?;
+        // The snapshot records each header's trust status, judged with the keys `check` uses.
+        let keyring = load_keyring(&root.root, &policy)?;
+        let (db, error_status) = open_db_with_keys(root, &keyring)?;
+        warn_keys(&keyring, &db);
         Ok(BaselineWrite {
             error_status,
             policy,
@@ -555,6 +578,33 @@ impl BaselineWrite {
             sign_key: read_sign_key(sign)?,
             db,
         })
+    }
+
+    /// Print each untrusted package the snapshot accepts as trusted state, leaving out those
+    /// `before` (the previous snapshot) already held with the same header and status.
+    fn print_accepted_trust(&self, before: &[crate::baseline::PackageSnapshot]) {
+        for p in &self.snapshot {
+            let untrusted = matches!(
+                p.trust.as_deref(),
+                Some("unsigned" | "unknown-key" | "unsupported")
+            );
+            let known = before
+                .iter()
+                .any(|b| b.same_header(p) && b.trust == p.trust && b.trust_key == p.trust_key);
+            if !untrusted || known {
+                continue;
+            }
+            let key = p
+                .trust_key
+                .as_deref()
+                .map(|k| format!(" (key {k})"))
+                .unwrap_or_default();
+            eprintln!(
+                "quietwire: package {}: {}{key}: accepted as trusted state",
+                p.nevra,
+                p.trust.as_deref().unwrap_or_default()
+            );
+        }
     }
 
     /// After the baseline was written: print its SHA-256 (for the off-host record) and sign it
@@ -585,6 +635,7 @@ fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
         .map_err(baseline_failure)?;
     w.after_write()?;
+    w.print_accepted_trust(&[]);
     report_issues(&stats.issues);
     eprintln!(
         "quietwire: baseline {} created with {} entries",
@@ -602,10 +653,15 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
 fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    // Every accept records the current package snapshot, so each names what it newly accepts.
+    let before = crate::baseline::read_header(&w.file)
+        .map(|h| h.packages)
+        .unwrap_or_default();
     if a.packages {
         let entries =
             crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;
         w.after_write()?;
+        w.print_accepted_trust(&before);
         eprintln!(
             "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
             w.file.display(),
@@ -662,6 +718,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
         crate::baseline::accept(root, &w.policy, &w.index, &w.snapshot, &w.file, &selection)
             .map_err(baseline_failure)?;
     w.after_write()?;
+    w.print_accepted_trust(&before);
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());
     refused.sort();
@@ -798,6 +855,7 @@ fn trust_findings(
     root: &Path,
     policy: &crate::policy::Policy,
     wanted: &[String],
+    baseline: Option<&[crate::baseline::PackageSnapshot]>,
 ) -> Vec<crate::verify::Finding> {
     let selected: Vec<usize> = db
         .packages
@@ -822,6 +880,7 @@ fn trust_findings(
         selected,
         policy.signatures(),
         inside.as_os_str().as_bytes(),
+        baseline,
     )
 }
 

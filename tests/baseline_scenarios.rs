@@ -195,6 +195,8 @@ fn snapshot() -> Vec<PackageSnapshot> {
         nevra: SETUP.into(),
         install_tid: Some(1_700_000_000),
         sha256_header: Some("ab".repeat(32)),
+        trust: None,
+        trust_key: None,
     }]
 }
 

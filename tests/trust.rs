@@ -673,3 +673,178 @@ fn edited_baseline_fails_the_digest_pin_and_the_signature() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A root trusting the RSA key through the policy's default key directory (so `init`, which
+/// takes no `--keys`, judges headers as `check` does): qw-files signed by it, qw-special by the
+/// rogue key, qw-sha512 unsigned.
+fn baselined_trust_root(gpg: &Gpg) -> TestRoot {
+    let root = TestRoot::new();
+    install_files(
+        &root,
+        &[
+            &gpg.signed("qw-files", RSA),
+            &gpg.signed("qw-special", ROGUE),
+            build_packages().path("qw-sha512"),
+        ],
+    );
+    let dir = root.join("/etc/pki/rpm-gpg");
+    std::fs::create_dir_all(&dir).unwrap();
+    gpg.key_file(&[RSA], &dir.join("RPM-GPG-KEY-qw-rsa"));
+    root
+}
+
+#[test]
+fn package_trust_is_baselined_state() {
+    let gpg = Gpg::new();
+    let root = baselined_trust_root(&gpg);
+    let init = qw(&["init"], &root, &[]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let said = stderr(&init);
+    let sha512 = format!("qw-sha512-1.0-1.{}", std::env::consts::ARCH);
+    assert!(
+        said.contains(&format!(
+            "package {sha512}: unsigned: accepted as trusted state"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "package qw-special-1.0-1.noarch: unknown-key (key {}): accepted as trusted state",
+            gpg.key_id(ROGUE)
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("qw-files-1.0-1.noarch"), "{said}");
+
+    // Untrusted at the baseline: info, and no exit bit 8 (owned-only and the full check).
+    let (v, code, _) = json_check(&root, &[]);
+    assert_eq!(
+        header_findings(&v),
+        vec![
+            t("qw-sha512", "unsigned", "info"),
+            t("qw-special", "unknown-key", "info"),
+        ]
+    );
+    assert_eq!(code, Some(0), "{v:#}");
+    let full = qw(&["check", "--no-progress", "--format", "json"], &root, &[]);
+    assert_eq!(
+        full.status.code().unwrap_or(-1) & quietwire::exit::UNTRUSTED as i32,
+        0,
+        "{}",
+        String::from_utf8_lossy(&full.stdout)
+    );
+    // rpm's format: nothing on stdout, and no header line on stderr for an accepted state.
+    let rpm = qw(
+        &["check", "--owned-only", "--no-progress", "--format", "rpm"],
+        &root,
+        &[],
+    );
+    assert!(rpm.stdout.is_empty());
+    assert_eq!(rpm.status.code(), Some(0), "{}", stderr(&rpm));
+    assert!(!stderr(&rpm).contains("package qw-"), "{}", stderr(&rpm));
+
+    // An unsigned package installed after the baseline: medium, bit 8.
+    install_files(&root, &[build_packages().path("qw-md5")]);
+    let (v, code, _) = json_check(&root, &[]);
+    assert!(
+        header_findings(&v).contains(&t("qw-md5", "unsigned", "medium")),
+        "{v:#}"
+    );
+    assert!(header_findings(&v).contains(&t("qw-sha512", "unsigned", "info")));
+    assert_eq!(code, Some(quietwire::exit::UNTRUSTED as i32));
+
+    // The dnf hook accepts the new package set: info again, and it names what it accepted.
+    let acc = qw(&["accept", "--packages"], &root, &[]);
+    assert_eq!(acc.status.code(), Some(0), "{}", stderr(&acc));
+    let said = stderr(&acc);
+    assert!(
+        said.contains("package qw-md5-1.0-1.noarch: unsigned: accepted as trusted state"),
+        "{said}"
+    );
+    assert!(!said.contains("qw-sha512"), "already accepted: {said}");
+    let (v, code, _) = json_check(&root, &[]);
+    assert!(header_findings(&v).contains(&t("qw-md5", "unsigned", "info")));
+    assert_eq!(code, Some(0), "{v:#}");
+
+    // The signed package's header rewritten without its signature, same NEVRA: critical.
+    let (hnum, blob) = db_blob(&root, "qw-files");
+    let rsa = rpm::IndexTag::RPMTAG_RSAHEADER as u32;
+    let dsa = rpm::IndexTag::RPMTAG_DSAHEADER as u32;
+    put_blob(&root, hnum, &strip_dribble(&blob, &[rsa, dsa]));
+    let (v, code, _) = json_check(&root, &[]);
+    assert!(
+        header_findings(&v).contains(&t("qw-files", "unsigned", "critical")),
+        "{v:#}"
+    );
+    assert_eq!(code, Some(quietwire::exit::UNTRUSTED as i32));
+}
+
+#[test]
+fn tampered_header_stays_critical_when_baselined() {
+    let gpg = Gpg::new();
+    let root = baselined_trust_root(&gpg);
+    let init = qw(&["init"], &root, &[]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let (hnum, mut blob) = db_blob(&root, "qw-files");
+    edit_reg_digest(&root, &mut blob);
+    put_blob(&root, hnum, &blob);
+    let (v, code, _) = json_check(&root, &[]);
+    assert!(
+        header_findings(&v).contains(&t("qw-files", "digest-mismatch", "critical")),
+        "{v:#}"
+    );
+    assert_ne!(code.unwrap_or(0) & quietwire::exit::UNTRUSTED as i32, 0);
+}
+
+#[test]
+fn baseline_without_recorded_trust_accepts_unchanged_headers() {
+    // A baseline written before trust was recorded: the same header is accepted, a new one not.
+    let gpg = Gpg::new();
+    let root = baselined_trust_root(&gpg);
+    let init = qw(&["init"], &root, &[]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let file = root.join("/var/lib/quietwire/baseline");
+    let text = std::fs::read(&file).unwrap();
+    let old = strip_trust_fields(&text);
+    assert_ne!(old, text, "the baseline recorded no trust");
+    std::fs::write(&file, &old).unwrap();
+    let (v, code, err) = json_check(&root, &[]);
+    assert_eq!(
+        header_findings(&v),
+        vec![
+            t("qw-sha512", "unsigned", "info"),
+            t("qw-special", "unknown-key", "info"),
+        ],
+        "{err}"
+    );
+    assert_eq!(code, Some(0));
+}
+
+/// The baseline's bytes without the `trust`/`trust_key` fields of its package snapshot, with
+/// its trailer's digest recomputed (as an older quietwire would have written it).
+fn strip_trust_fields(text: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(text);
+    let body_end = s.trim_end_matches('\n').rfind('\n').unwrap() + 1;
+    let (body, trailer) = s.split_at(body_end);
+    let re = |s: &str, field: &str| -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        let pat = format!(",\"{field}\":\"");
+        while let Some(i) = rest.find(&pat) {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + pat.len()..];
+            let end = after.find('"').unwrap();
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let body = re(&re(body, "trust_key"), "trust");
+    let t: Value = serde_json::from_str(trailer.trim_end()).unwrap();
+    format!(
+        "{body}{{\"trailer\":{{\"entries\":{},\"sha256\":\"{}\"}}}}\n",
+        t["trailer"]["entries"],
+        sha256_hex(body.as_bytes())
+    )
+    .into_bytes()
+}

@@ -4,6 +4,7 @@
 //! digest, such as /etc/passwd in RHEL's `setup`).
 
 use crate::rpmdb::{DigestAlgo, FileState, Package};
+use crate::trust::SigStatus;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -148,6 +149,24 @@ pub struct PackageSnapshot {
     pub nevra: String,
     pub install_tid: Option<u32>,
     pub sha256_header: Option<String>,
+    /// The header's signature status when the snapshot was taken ([`SigStatus::name`]); `None`
+    /// in baselines written before trust was recorded, or when the database was read without
+    /// a keyring. See [`crate::verify::signature`] for how it is judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<String>,
+    /// The signing key's long id, for `signed`, `unknown-key`, `unsupported`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_key: Option<String>,
+}
+
+impl PackageSnapshot {
+    /// Whether `other` is the same installed header: same NEVRA, install TID and header digest.
+    /// The trust fields are left out: they depend on the keys loaded, not on the header.
+    pub fn same_header(&self, other: &PackageSnapshot) -> bool {
+        self.nevra == other.nevra
+            && self.install_tid == other.install_tid
+            && self.sha256_header == other.sha256_header
+    }
 }
 
 /// The snapshot of an installed package set, sorted by NEVRA.
@@ -158,6 +177,11 @@ pub fn snapshot(packages: &[Package]) -> Vec<PackageSnapshot> {
             nevra: p.nevra(),
             install_tid: p.install_tid,
             sha256_header: p.sha256_header.clone(),
+            trust: match p.signature {
+                SigStatus::NotChecked => None,
+                ref s => Some(s.name().to_string()),
+            },
+            trust_key: p.signature.key_id().map(str::to_owned),
         })
         .collect();
     v.sort();
@@ -170,8 +194,16 @@ pub fn snapshot_diff(
     old: &[PackageSnapshot],
     new: &[PackageSnapshot],
 ) -> (Vec<PackageSnapshot>, Vec<PackageSnapshot>) {
-    let added = new.iter().filter(|p| !old.contains(p)).cloned().collect();
-    let removed = old.iter().filter(|p| !new.contains(p)).cloned().collect();
+    let added = new
+        .iter()
+        .filter(|p| !old.iter().any(|q| q.same_header(p)))
+        .cloned()
+        .collect();
+    let removed = old
+        .iter()
+        .filter(|p| !new.iter().any(|q| q.same_header(p)))
+        .cloned()
+        .collect();
     (added, removed)
 }
 

@@ -64,7 +64,7 @@ pub fn diff(since: i64, old: &[PackageSnapshot], new: &[PackageSnapshot]) -> Pac
         let n = new_g.get(key).unwrap_or(&empty);
         for p in n {
             if let Some(q) = o.iter().find(|q| q.nevra == p.nevra) {
-                if q != p {
+                if !q.same_header(p) {
                     c.reinstalled.push(((*q).clone(), (*p).clone()));
                 }
             }
@@ -261,6 +261,8 @@ mod tests {
             nevra: nevra.into(),
             install_tid: Some(tid),
             sha256_header: Some(format!("h{nevra}")),
+            trust: None,
+            trust_key: None,
         }
     }
 

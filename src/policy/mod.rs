@@ -640,6 +640,66 @@ mod tests {
     }
 
     #[test]
+    fn default_policy_quiet_classes() {
+        let p = Policy::builtin().unwrap();
+        let cls = |s: &str| class_of(&p, s).1;
+        // known_hosts grows; every other file of ~/.ssh stays credentials.
+        assert_eq!(cls("/root/.ssh/known_hosts"), "known-hosts");
+        assert_eq!(cls("/home/alice/.ssh/known_hosts"), "known-hosts");
+        assert!(p.classify(Path::new("/root/.ssh/known_hosts")).spec.log);
+        for f in [
+            "/root/.ssh/authorized_keys",
+            "/root/.ssh/authorized_keys2",
+            "/home/alice/.ssh/rc",
+            "/home/alice/.ssh/config",
+            "/root/.ssh/known_hosts.old",
+            "/root/.ssh/id_ed25519",
+        ] {
+            assert_eq!(cls(f), "credentials", "{f}");
+        }
+        // WordPress page caches: served output is quiet, anything executable is not.
+        let cache = "/var/www/html/wp-content/cache";
+        for f in [
+            "supercache/example.com/index.html",
+            "supercache/example.com/index.html.gz",
+            "page_enhanced/example.com/_index_ssl.html_gzip",
+            "wp-rocket/example.com/index-https.html",
+            "min/1/app.css",
+            "min/1/app.js",
+            "wpfc-minified/x/data.json",
+        ] {
+            assert_eq!(cls(&format!("{cache}/{f}")), "webcache", "{f}");
+        }
+        for f in [
+            "shell.php",
+            "supercache/x/wp-cache-1.PHP",
+            ".htaccess",
+            "x/a.phtml",
+        ] {
+            assert_eq!(cls(&format!("{cache}/{f}")), "webexec", "{f}");
+        }
+        assert_eq!(
+            cls("/var/www/html/wp-content/upgrade/akismet-Ab12/akismet/readme.txt"),
+            "webcache"
+        );
+        assert_eq!(
+            cls("/var/www/html/wp-content/upgrade/akismet-Ab12/akismet/akismet.php"),
+            "webexec"
+        );
+        assert!(p.is_watched(Path::new("/var/www/html/wp-content/upgrade/x")));
+        // What a stock server rewrites by itself, and what must stay loud.
+        assert_eq!(cls("/etc/mail/access.db"), "generated");
+        assert_eq!(cls("/etc/mail/access"), "config");
+        assert_eq!(cls("/etc/prelink.cache"), "generated");
+        assert_eq!(cls("/etc/blkid/blkid.tab"), "generated");
+        assert_eq!(cls("/etc/lvm/cache/.cache"), "generated");
+        assert_eq!(cls("/root/.rnd"), "generated");
+        assert_eq!(cls("/etc/ssh/ssh_host_rsa_key"), "system");
+        assert_eq!(cls("/etc/sysconfig/iptables"), "config");
+        assert_eq!(cls("/etc/yum.repos.d/evil.repo"), "config");
+    }
+
+    #[test]
     fn last_matching_rule_wins() {
         let over = r#"
             version = 1

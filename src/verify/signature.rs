@@ -1,8 +1,17 @@
 //! Package-level findings from header signature verdicts ([`crate::trust::SigStatus`]), and the
 //! note that marks every file verdict of a tampered header. Never reads keys or the rpmdb: the
 //! verdicts are computed while the database is read.
+//!
+//! Package trust is a state kept in the baseline's package snapshot, not an alarm repeated on
+//! every run. With a baseline, an unsigned (or unknown-key) header that was already there when
+//! the snapshot was taken, unchanged since, is only info: the administrator accepted it. One
+//! installed or rewritten since is judged as without a baseline. A tampered header is always
+//! critical, and so is a header whose status got worse under the same NEVRA (a signed package
+//! rewritten in place, or its key withdrawn): that is what an attacker replacing a package's
+//! header would look like.
 
 use super::finding::{Finding, FindingKind, Severity, Source};
+use crate::baseline::PackageSnapshot;
 use crate::policy::Signatures;
 use crate::rpmdb::Package;
 use crate::trust::SigStatus;
@@ -28,23 +37,119 @@ pub fn severity(status: &SigStatus, name: &str, policy: &Signatures) -> Option<S
     }
 }
 
+/// How untrusted a status is, for "got worse": a signature by a trusted key, by a key not
+/// loaded (or not verifiable), none at all. `None` for the statuses that are not a trust level.
+fn trust_rank(status: &str) -> Option<u8> {
+    match status {
+        "signed" => Some(0),
+        "unknown-key" | "unsupported" => Some(1),
+        "unsigned" => Some(2),
+        _ => None,
+    }
+}
+
+/// What the baseline's snapshot says about a package's current untrusted status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baselined {
+    /// No baseline snapshot to compare with: judged by the policy alone.
+    NoBaseline,
+    /// Not in the snapshot, or its header changed since: judged by the policy alone.
+    New,
+    /// The same header with the same status (or, in a baseline written before trust was
+    /// recorded, the same header: its status cannot have changed without the keys changing).
+    Accepted,
+    /// The same NEVRA had a better status in the snapshot.
+    Worse,
+}
+
+/// Compare a package's current status with the snapshot `baseline` (sorted or not).
+pub fn baselined(
+    nevra: &str,
+    current: &PackageSnapshot,
+    status: &SigStatus,
+    baseline: Option<&[PackageSnapshot]>,
+) -> Baselined {
+    let Some(baseline) = baseline else {
+        return Baselined::NoBaseline;
+    };
+    let now = trust_rank(status.name());
+    let mut out = Baselined::New;
+    for b in baseline.iter().filter(|b| b.nevra == nevra) {
+        let then = b.trust.as_deref().and_then(trust_rank);
+        if let (Some(then), Some(now)) = (then, now) {
+            if now > then {
+                return Baselined::Worse;
+            }
+        }
+        let same_status = match &b.trust {
+            None => true,
+            Some(t) => t == status.name() && b.trust_key.as_deref() == status.key_id(),
+        };
+        if b.same_header(current) && same_status {
+            out = Baselined::Accepted;
+        }
+    }
+    out
+}
+
+/// Severity of a package's verdict under the policy and the baseline's snapshot.
+pub fn severity_with_baseline(
+    status: &SigStatus,
+    name: &str,
+    policy: &Signatures,
+    baselined: Baselined,
+) -> Option<Severity> {
+    let base = severity(status, name, policy)?;
+    if status.is_tampered() {
+        return Some(Severity::Critical);
+    }
+    match baselined {
+        Baselined::NoBaseline | Baselined::New => Some(base),
+        Baselined::Worse => Some(Severity::Critical),
+        // `require_signatures` is the administrator saying no unsigned package is acceptable:
+        // accepting the baseline does not override it.
+        Baselined::Accepted if policy.require_signatures => Some(base),
+        Baselined::Accepted => Some(Severity::Info),
+    }
+}
+
 /// One finding per package (of `selected`, indexes into `packages`) whose header is not
 /// signed by a trusted key. `rpmdb_path` is the database file, absolute inside the root.
+/// `baseline` is the baseline's package snapshot, when there is a baseline.
 pub fn findings(
     packages: &[Package],
     selected: impl IntoIterator<Item = usize>,
     policy: &Signatures,
     rpmdb_path: &[u8],
+    baseline: Option<&[PackageSnapshot]>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for i in selected {
         let Some(p) = packages.get(i) else {
             continue;
         };
-        let Some(severity) = severity(&p.signature, &p.name, policy) else {
+        let nevra = p.nevra();
+        let current = crate::baseline::owned::snapshot(std::slice::from_ref(p));
+        let was = match current.first() {
+            Some(c) => baselined(&nevra, c, &p.signature, baseline),
+            None => Baselined::NoBaseline,
+        };
+        let Some(severity) = severity_with_baseline(&p.signature, &p.name, policy, was) else {
             continue;
         };
         let mut note = p.signature.describe();
+        match was {
+            Baselined::Accepted if severity == Severity::Info => note.push_str(
+                "; accepted: the baseline's package snapshot holds this header with this status",
+            ),
+            Baselined::Worse => note.push_str(
+                "; worse than in the baseline's package snapshot for the same package: its header was rewritten or its key is no longer trusted",
+            ),
+            Baselined::New => {
+                note.push_str("; installed or changed since the baseline's package snapshot")
+            }
+            _ => {}
+        }
         if p.signature.is_tampered() {
             note.push_str(&format!(
                 "; the file digests of {} cannot be trusted",
@@ -137,5 +242,69 @@ mod tests {
         assert_eq!(severity(&unknown, "a", &open), Some(Severity::High));
         assert_eq!(severity(&unknown, "a", &strict), Some(Severity::Critical));
         assert_eq!(severity(&unknown, "local-x", &local), None);
+    }
+
+    fn snap(nevra: &str, digest: &str, trust: Option<&str>) -> PackageSnapshot {
+        PackageSnapshot {
+            nevra: nevra.into(),
+            install_tid: Some(1),
+            sha256_header: Some(digest.into()),
+            trust: trust.map(str::to_owned),
+            trust_key: None,
+        }
+    }
+
+    #[test]
+    fn baselined_trust_states() {
+        let open = sigs(&[], false);
+        let strict = sigs(&[], true);
+        let u = SigStatus::Unsigned;
+        let now = snap("a-1-1.noarch", "h1", Some("unsigned"));
+        let was = |b: &[PackageSnapshot]| baselined("a-1-1.noarch", &now, &u, Some(b));
+        assert_eq!(
+            baselined("a-1-1.noarch", &now, &u, None),
+            Baselined::NoBaseline
+        );
+        assert_eq!(was(std::slice::from_ref(&now)), Baselined::Accepted);
+        // An older baseline without trust: the unchanged header is accepted.
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h1", None)]),
+            Baselined::Accepted
+        );
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h0", Some("unsigned"))]),
+            Baselined::New
+        );
+        assert_eq!(
+            was(&[snap("b-1-1.noarch", "h1", Some("unsigned"))]),
+            Baselined::New
+        );
+        assert_eq!(
+            was(&[snap("a-1-1.noarch", "h1", Some("signed"))]),
+            Baselined::Worse
+        );
+        let sev = |b| severity_with_baseline(&u, "a", &open, b);
+        assert_eq!(sev(Baselined::Accepted), Some(Severity::Info));
+        assert_eq!(sev(Baselined::New), Some(Severity::Medium));
+        assert_eq!(sev(Baselined::NoBaseline), Some(Severity::Medium));
+        assert_eq!(sev(Baselined::Worse), Some(Severity::Critical));
+        assert_eq!(
+            severity_with_baseline(&u, "a", &strict, Baselined::Accepted),
+            Some(Severity::Critical),
+            "require_signatures is not overridden by the baseline"
+        );
+        assert_eq!(
+            severity_with_baseline(&SigStatus::DigestMismatch, "a", &open, Baselined::Accepted),
+            Some(Severity::Critical)
+        );
+        assert_eq!(
+            severity_with_baseline(
+                &SigStatus::Signed { key_id: "k".into() },
+                "a",
+                &open,
+                Baselined::Worse
+            ),
+            None
+        );
     }
 }
