@@ -247,7 +247,26 @@ fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy
 }
 
 fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
-    Failure::new(exit::BASELINE, e.to_string())
+    let status = match e {
+        crate::baseline::BaselineError::Locked { .. } => exit::LOCKED,
+        _ => exit::BASELINE,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// The writers' lock on `file` (see `baseline::lock`). A missing directory means a missing
+/// baseline: no lock then, so that the reader reports the baseline as missing.
+fn lock_baseline(file: &Path) -> Result<Option<crate::baseline::lock::WriteLock>, Failure> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    crate::baseline::lock::lock_for_write(file)
+        .map(Some)
+        .map_err(baseline_failure)
 }
 
 fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> PathBuf {
@@ -578,10 +597,19 @@ impl BaselineWrite {
 fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
-    if let Some(dir) = w.file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::new(exit::BASELINE, format!("{}: {e}", dir.display())))?;
+    if let Some(dir) = w.file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(dir).is_err() {
+            let fail = |e: std::io::Error| {
+                Failure::new(exit::BASELINE, format!("{}: {e}", escape_path(dir)))
+            };
+            std::fs::create_dir_all(dir).map_err(fail)?;
+            // The baseline tells an attacker what is not watched: not for other users' eyes,
+            // whatever the umask was.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+        }
     }
+    let _lock = lock_baseline(&w.file)?;
     let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
         .map_err(baseline_failure)?;
     w.after_write()?;
@@ -602,6 +630,8 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
 fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    // Held until the new baseline is in place and signed (dropped on return).
+    let _lock = lock_baseline(&w.file)?;
     if a.packages {
         let entries =
             crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;

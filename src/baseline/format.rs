@@ -50,6 +50,9 @@ pub enum BaselineError {
     NotFound { file: PathBuf },
     #[error("{}: a baseline already exists (use --force to replace it)", file.display())]
     Exists { file: PathBuf },
+    /// Another `init`/`accept` held the writers' lock for the whole wait.
+    #[error("{}: another quietwire run is writing the baseline (lock held for {secs} s)", file.display())]
+    Locked { file: PathBuf, secs: u64 },
     #[error("{}: line {line}: {what}", file.display())]
     Corrupt {
         file: PathBuf,
@@ -503,6 +506,9 @@ impl Writer {
                 .recursive(true)
                 .mode(0o700)
                 .create(&dir)
+                .map_err(|e| BaselineError::io(&dir, e))?;
+            // `mode` above is filtered by the umask; the promise is 0700.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| BaselineError::io(&dir, e))?;
         }
         let tmp = tempfile::Builder::new()

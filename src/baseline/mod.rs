@@ -10,6 +10,7 @@
 
 pub mod finding;
 pub mod format;
+pub mod lock;
 pub mod owned;
 
 pub use finding::{Attr, Change, Finding, Kind, Source, Value};

