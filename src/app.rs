@@ -333,7 +333,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state);
-    let baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
+    let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
         crate::trust::Keyring::new()
     } else if a.keys.keys.is_empty() {
@@ -352,7 +352,9 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut changes = match a.ops.packages_changed {
         true => {
             let file = baseline_file(root, &a.state);
-            let (header, owned) = crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            let (header, owned, read_sha256) =
+                crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
             baselined_owned = owned;
             Some(crate::ops::changes::diff(
                 header.created,
@@ -401,6 +403,12 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         let compared = crate::baseline::compare_with(root, &policy, &index, &file, opts);
         match compared {
             Ok(outcome) => {
+                same_baseline(
+                    &file,
+                    &mut baseline_sha256,
+                    &outcome.baseline_sha256,
+                    &a.baseline_trust,
+                )?;
                 // The text and JSON reports carry them; rpm's format cannot.
                 if a.format == ReportFormat::Rpm {
                     report_issues(&outcome.issues);
@@ -868,6 +876,32 @@ fn trust_summary(
     m.insert("baseline_sha256".into(), serde_json::json!(baseline_sha256));
     m.insert("signatures".into(), serde_json::json!(counts));
     m
+}
+
+/// The pin and signature were checked on the digest of one open of the baseline; the records
+/// came from another. With a pin or key both must be the same bytes, or a rename in between
+/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// may legitimately have replaced it: the report then names the digest of what was read.
+fn same_baseline(
+    file: &Path,
+    checked: &mut Option<String>,
+    read: &str,
+    args: &crate::cli::BaselineTrustArgs,
+) -> Result<(), Failure> {
+    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    match checked.as_deref() {
+        Some(v) if !v.eq_ignore_ascii_case(read) && pinned => Err(Failure::new(
+            exit::BASELINE,
+            format!(
+                "{}: the baseline changed while it was being read (SHA-256 {v} checked, {read} read): it was replaced or modified",
+                escape_path(file)
+            ),
+        )),
+        _ => {
+            *checked = Some(read.to_string());
+            Ok(())
+        }
+    }
 }
 
 /// The baseline's SHA-256 (None when there is no baseline file), after checking the pin and the

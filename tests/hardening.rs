@@ -201,3 +201,60 @@ fn sigkill_at_random_moments_leaves_a_complete_baseline() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Issue 13 point 2: a baseline swapped in (by rename) after `check` verified the pinned digest
+/// and before it reads the records cannot hide a file: the check fails (exit 18), or the report
+/// comes from the pinned baseline.
+#[test]
+fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let file = baseline(&root);
+    let pinned = std::fs::read(&file).unwrap();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&pinned))
+    };
+    // The attacker's baseline: the same, with the shell accepted.
+    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    let out = qw(&root, &["accept", "/srv/www/shell.php"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let evil = root.join("/var/lib/quietwire/evil");
+    std::fs::rename(&file, &evil).unwrap();
+    std::fs::write(&file, &pinned).unwrap();
+
+    let hook = tempfile::tempdir().unwrap();
+    let child = cmd(
+        &root,
+        &["check", "--unowned-only", "--format", "json", "--baseline-digest", &digest],
+    )
+    .env("QW_TEST_PAUSE_BEFORE_BASELINE_READ", hook.path())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = std::time::Instant::now();
+    while !hook.path().join("waiting").exists() {
+        assert!(start.elapsed().as_secs() < 20, "the check never opened the baseline");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::rename(&evil, &file).unwrap();
+    std::fs::write(hook.path().join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code();
+    if code == Some(18) {
+        assert!(text(&out.stderr).contains("changed while it was being read"), "{}", text(&out.stderr));
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let shell = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "/srv/www/shell.php");
+    assert!(shell, "the shell is hidden: {}", text(&out.stdout));
+    assert_eq!(code.map(|c| c & 1), Some(1), "{}", text(&out.stderr));
+    assert_eq!(v["summary"]["baseline_sha256"], digest.as_str());
+}

@@ -296,9 +296,53 @@ pub struct Reader<R> {
     buf: Vec<u8>,
 }
 
-impl Reader<BufReader<File>> {
+/// A baseline file that hashes every byte read from it, so that the digest a pin or signature is
+/// checked against is the digest of exactly the bytes parsed from this one descriptor (a rename
+/// between a separate hashing open and the parse cannot substitute another baseline).
+pub struct HashingFile {
+    file: File,
+    hasher: Sha256,
+}
+
+impl Read for HashingFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+/// A baseline being read from its file.
+pub type FileReader = Reader<BufReader<HashingFile>>;
+
+/// Test hook, read only when this clearly test-named variable is set: a directory in which the
+/// reader creates `waiting` just before it opens the baseline, then waits (up to 10 s) for `go`,
+/// so that a test can replace the baseline after `check` hashed it for its pin and before the
+/// records are read.
+const TEST_PAUSE_ENV: &str = "QW_TEST_PAUSE_BEFORE_BASELINE_READ";
+
+fn test_pause() {
+    let Some(dir) = std::env::var_os(TEST_PAUSE_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let _ = std::fs::write(dir.join("waiting"), b"");
+    let start = std::time::Instant::now();
+    while !dir.join("go").exists() && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Reader<BufReader<HashingFile>> {
+    /// The SHA-256 of the whole file, once it has been read to its verified trailer (and end).
+    pub fn file_sha256(&self) -> Option<String> {
+        self.done
+            .then(|| hex::encode(self.input.get_ref().hasher.clone().finalize()))
+    }
+
     /// Open a baseline file. A missing file is [`BaselineError::NotFound`].
-    pub fn open(file: &Path) -> Result<Reader<BufReader<File>>, BaselineError> {
+    pub fn open(file: &Path) -> Result<FileReader, BaselineError> {
+        test_pause();
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
             .read(true)
@@ -318,6 +362,10 @@ impl Reader<BufReader<File>> {
                 what: "not a regular file".into(),
             });
         }
+        let f = HashingFile {
+            file: f,
+            hasher: Sha256::new(),
+        };
         Reader::new(BufReader::with_capacity(256 * 1024, f), file)
     }
 }

@@ -54,6 +54,9 @@ pub struct CompareOutcome {
     pub header: Header,
     /// Whether the policy in force differs from the one the baseline was written under.
     pub policy_changed: bool,
+    /// The SHA-256 of the baseline file as read for this comparison (from the same descriptor
+    /// the records were parsed from): what a pin or signature must be checked against.
+    pub baseline_sha256: String,
     /// Owned files the baseline records whose current state equals the accepted one: the lead
     /// shows rpm's verdict on them (a %config file that differs from its package) as info only.
     pub owned_unchanged: Vec<PathBuf>,
@@ -247,7 +250,7 @@ fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
 /// The two cursors of the merge-join (baseline records, walk entries) and what judging the
 /// pairs accumulates.
 struct Merge<'p> {
-    reader: format::Reader<std::io::BufReader<std::fs::File>>,
+    reader: format::FileReader,
     walker: Walker<'p>,
     root_dir: Dir,
     policy: &'p Policy,
@@ -400,7 +403,9 @@ pub fn compare_with(
         read = std::mem::replace(&mut reading, next?);
     }
     let header = m.reader.header().clone();
+    let baseline_sha256 = m.reader.file_sha256().unwrap_or_default();
     Ok(CompareOutcome {
+        baseline_sha256,
         findings: m.findings,
         issues: m.walker.take_issues(),
         policy_changed: header.policy_digest != policy.digest(),
