@@ -414,10 +414,11 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     report_issues(&outcome.issues);
                 }
                 if outcome.policy_changed {
-                    eprintln!(
-                        "quietwire: note: the policy changed since {} was created; new rules apply from now on",
-                        file.display()
-                    );
+                    findings.push(policy_changed_finding(
+                        a.state.policy.as_deref(),
+                        &outcome.header.policy_digest,
+                        &policy,
+                    ));
                 }
                 // A %config file the administrator edited differs from its package forever; once
                 // its state is accepted into the baseline it is only worth a note.
@@ -876,6 +877,38 @@ fn trust_summary(
     m.insert("baseline_sha256".into(), serde_json::json!(baseline_sha256));
     m.insert("signatures".into(), serde_json::json!(counts));
     m
+}
+
+/// A policy that differs from the one the baseline was written under can blind the check (a
+/// volatile rule on `/**` dropped next to a web shell), so the change itself is a high finding
+/// (exit bit 4, in the report and the mail), not a note. It names the override file(s) in force.
+fn policy_changed_finding(
+    override_file: Option<&Path>,
+    baselined: &str,
+    policy: &crate::policy::Policy,
+) -> crate::verify::finding::Finding {
+    use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+    let path = override_file.map_or_else(
+        || crate::policy::SYSTEM_POLICY.as_bytes().to_vec(),
+        |p| p.as_os_str().as_bytes().to_vec(),
+    );
+    Finding {
+        path,
+        kind: FindingKind::Changed,
+        source: Source::Baseline {
+            policy_rule: None,
+            package: None,
+        },
+        changes: vec![],
+        severity: Severity::High,
+        rule: "baseline.policy_changed".into(),
+        note: Some(format!(
+            "policy changed since the baseline was written (policy digest {baselined} then, {} now; in force: {}); accept --all records the new policy",
+            policy.digest(),
+            policy.sources().join(", ")
+        )),
+        rpm: None,
+    }
 }
 
 /// The pin and signature were checked on the digest of one open of the baseline; the records

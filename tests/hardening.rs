@@ -258,3 +258,37 @@ fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
     assert_eq!(code.map(|c| c & 1), Some(1), "{}", text(&out.stderr));
     assert_eq!(v["summary"]["baseline_sha256"], digest.as_str());
 }
+
+/// Issue 13 point 1: a policy dropped into the root with a volatile rule on `/**` next to a web
+/// shell does not make `check` clean: the changed policy is a high finding (exit bit 4), and the
+/// baselined paths it stopped checking are listed.
+#[test]
+fn a_policy_dropped_in_to_blind_the_check_is_itself_a_high_finding() {
+    let root = TestRoot::new();
+    write(&root, "/srv/www/index.html", "hello\n");
+    init(&root);
+    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    write(
+        &root,
+        "/etc/quietwire/policy.toml",
+        "version = 1\n[[rule]]\nname = \"blind\"\npaths = [\"/**\"]\nclass = \"volatile\"\n",
+    );
+    let out = qw(&root, &["check", "--unowned-only", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    let policy = findings
+        .iter()
+        .find(|f| f["path"] == "/etc/quietwire/policy.toml" && f["kind"] == "changed")
+        .unwrap_or_else(|| panic!("no policy finding: {}", text(&out.stdout)));
+    assert_eq!(policy["severity"], "high", "{policy}");
+    assert!(policy["note"].as_str().unwrap().contains("policy changed"), "{policy}");
+    assert_eq!(out.status.code().map(|c| c & 4), Some(4), "{}", text(&out.stderr));
+    let unchecked = findings
+        .iter()
+        .find(|f| f["path"] == "/srv/www/index.html")
+        .unwrap_or_else(|| panic!("baselined file silently dropped: {}", text(&out.stdout)));
+    assert_eq!(unchecked["kind"], "removed");
+    let note = unchecked["note"].as_str().unwrap_or_default();
+    assert!(note.contains("no longer checked: policy changed"), "{unchecked}");
+}

@@ -135,12 +135,17 @@ fn report_verdict(
 /// listed, and package digests read from the root.
 struct DiskProbe<'w> {
     rotated: bool,
+    policy_changed: bool,
     root: &'w Dir,
 }
 
 impl Probe for DiskProbe<'_> {
     fn rotated(&self, _path: &Path, _old_ino: u64, _old_mtime: i64) -> bool {
         self.rotated
+    }
+
+    fn policy_changed(&self) -> bool {
+        self.policy_changed
     }
 
     fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool {
@@ -256,6 +261,7 @@ struct Merge<'p> {
     policy: &'p Policy,
     owned: &'p OwnedIndex,
     opts: CompareOptions,
+    policy_changed: bool,
     old: Option<Record>,
     new: Option<Pending>,
     findings: Vec<Finding>,
@@ -320,6 +326,7 @@ impl Merge<'_> {
         for s in batch {
             let probe = DiskProbe {
                 rotated: s.rotated,
+                policy_changed: self.policy_changed,
                 root: &self.root_dir,
             };
             let (policy, owned) = (self.policy, self.owned);
@@ -376,7 +383,9 @@ pub fn compare_with(
     let (mut walker, root_dir) = open_walk(root, policy, owned)?;
     let old = reader.next_record()?;
     let new = walker.next_pending();
+    let policy_changed = reader.header().policy_digest != policy.digest();
     let mut m = Merge {
+        policy_changed,
         reader,
         walker,
         root_dir,
