@@ -944,14 +944,10 @@ fn check_baseline_trust(
     args: &crate::cli::BaselineTrustArgs,
 ) -> Result<Option<String>, Failure> {
     use crate::trust::sign;
-    let digest = match sign::file_sha256(file) {
+    let digest = match crate::baseline::format::file_sha256(file) {
         Ok(d) => Some(d),
-        Err(sign::SignError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            None
-        }
-        Err(e) => return Err(Failure::new(exit::BASELINE, e.to_string())),
+        Err(crate::baseline::BaselineError::NotFound { .. }) => None,
+        Err(e) => return Err(baseline_failure(e)),
     };
     let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
     let Some(actual) = digest else {

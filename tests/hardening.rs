@@ -292,3 +292,60 @@ fn a_policy_dropped_in_to_blind_the_check_is_itself_a_high_finding() {
     let note = unchecked["note"].as_str().unwrap_or_default();
     assert!(note.contains("no longer checked: policy changed"), "{unchecked}");
 }
+
+/// Run with a hang guard: a run still going after 20 s is killed and the test fails.
+fn bounded(mut c: Command) -> Output {
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= 20 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hung: {c:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 13 point 4: a FIFO in place of the policy, the baseline or `rpmdb.sqlite` is a one-line
+/// error naming the file, never a hang.
+#[test]
+fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("/etc/quietwire/policy.toml", &["policy"]),
+        ("/var/lib/quietwire/baseline", &["check", "--unowned-only"]),
+        ("/var/lib/rpm/rpmdb.sqlite", &["packages"]),
+    ];
+    for (file, args) in cases {
+        let root = TestRoot::new();
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&p);
+        root.mkfifo(file, 0o600);
+        let out = bounded(cmd(&root, args));
+        let err = text(&out.stderr);
+        assert!(out.status.code().unwrap_or(0) >= 16, "{file}: {args:?}: {err}");
+        assert!(err.contains("not a regular file") && err.contains(file), "{file}: {err}");
+    }
+}
+
+/// Issue 13 point 4: a root's policy that is a symlink to a host file is not read (nor quoted).
+#[test]
+fn a_symlinked_policy_in_the_root_is_not_followed_nor_quoted() {
+    let root = TestRoot::new();
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("secret");
+    std::fs::write(&secret, "SECRET-TOKEN-1234 = [\n").unwrap();
+    std::fs::create_dir_all(root.join("/etc/quietwire")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("/etc/quietwire/policy.toml")).unwrap();
+    let out = bounded(cmd(&root, &["policy"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(19), "{err}");
+    assert!(!err.contains("SECRET-TOKEN"), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+}

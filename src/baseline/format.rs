@@ -312,6 +312,41 @@ impl Read for HashingFile {
     }
 }
 
+/// Open a baseline for reading like any untrusted file: not through a symlink, not blocking (a
+/// FIFO), a regular file only. A missing file is [`BaselineError::NotFound`].
+fn open_baseline(file: &Path) -> Result<File, BaselineError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(file)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => BaselineError::NotFound {
+                file: file.to_path_buf(),
+            },
+            _ => BaselineError::io(file, e),
+        })?;
+    let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
+    if !meta.is_file() {
+        return Err(BaselineError::Corrupt {
+            file: file.to_path_buf(),
+            line: 0,
+            what: "not a regular file".into(),
+        });
+    }
+    Ok(f)
+}
+
+/// The SHA-256 (hex) of a baseline file, opened as [`Reader::open`] does.
+pub fn file_sha256(file: &Path) -> Result<String, BaselineError> {
+    let mut f = HashingFile {
+        file: open_baseline(file)?,
+        hasher: Sha256::new(),
+    };
+    io::copy(&mut f, &mut io::sink()).map_err(|e| BaselineError::io(file, e))?;
+    Ok(hex::encode(f.hasher.finalize()))
+}
+
 /// A baseline being read from its file.
 pub type FileReader = Reader<BufReader<HashingFile>>;
 
@@ -343,25 +378,7 @@ impl Reader<BufReader<HashingFile>> {
     /// Open a baseline file. A missing file is [`BaselineError::NotFound`].
     pub fn open(file: &Path) -> Result<FileReader, BaselineError> {
         test_pause();
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(file)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => BaselineError::NotFound {
-                    file: file.to_path_buf(),
-                },
-                _ => BaselineError::io(file, e),
-            })?;
-        let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
-        if !meta.is_file() {
-            return Err(BaselineError::Corrupt {
-                file: file.to_path_buf(),
-                line: 0,
-                what: "not a regular file".into(),
-            });
-        }
+        let f = open_baseline(file)?;
         let f = HashingFile {
             file: f,
             hasher: Sha256::new(),
