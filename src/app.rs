@@ -247,7 +247,26 @@ fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy
 }
 
 fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
-    Failure::new(exit::BASELINE, e.to_string())
+    let status = match e {
+        crate::baseline::BaselineError::Locked { .. } => exit::LOCKED,
+        _ => exit::BASELINE,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// The writers' lock on `file` (see `baseline::lock`). A missing directory means a missing
+/// baseline: no lock then, so that the reader reports the baseline as missing.
+fn lock_baseline(file: &Path) -> Result<Option<crate::baseline::lock::WriteLock>, Failure> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    crate::baseline::lock::lock_for_write(file)
+        .map(Some)
+        .map_err(baseline_failure)
 }
 
 fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> PathBuf {
@@ -314,7 +333,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state);
-    let baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
+    let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
         crate::trust::Keyring::new()
     } else if a.keys.keys.is_empty() {
@@ -336,7 +355,9 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut changes = match a.ops.packages_changed {
         true => {
             let file = baseline_file(root, &a.state);
-            let (header, owned) = crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            let (header, owned, read_sha256) =
+                crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
             baselined_owned = owned;
             baselined_packages = Some(header.packages.clone());
             Some(crate::ops::changes::diff(
@@ -385,15 +406,22 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         let compared = crate::baseline::compare_with(root, &policy, &index, &file, opts);
         match compared {
             Ok(outcome) => {
+                same_baseline(
+                    &file,
+                    &mut baseline_sha256,
+                    &outcome.baseline_sha256,
+                    &a.baseline_trust,
+                )?;
                 // The text and JSON reports carry them; rpm's format cannot.
                 if a.format == ReportFormat::Rpm {
                     report_issues(&outcome.issues);
                 }
                 if outcome.policy_changed {
-                    eprintln!(
-                        "quietwire: note: the policy changed since {} was created; new rules apply from now on",
-                        file.display()
-                    );
+                    findings.push(policy_changed_finding(
+                        a.state.policy.as_deref(),
+                        &outcome.header.policy_digest,
+                        &policy,
+                    ));
                 }
                 // A %config file the administrator edited differs from its package forever; once
                 // its state is accepted into the baseline it is only worth a note.
@@ -628,10 +656,19 @@ impl BaselineWrite {
 fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
-    if let Some(dir) = w.file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::new(exit::BASELINE, format!("{}: {e}", dir.display())))?;
+    if let Some(dir) = w.file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(dir).is_err() {
+            let fail = |e: std::io::Error| {
+                Failure::new(exit::BASELINE, format!("{}: {e}", escape_path(dir)))
+            };
+            std::fs::create_dir_all(dir).map_err(fail)?;
+            // The baseline tells an attacker what is not watched: not for other users' eyes,
+            // whatever the umask was.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+        }
     }
+    let _lock = lock_baseline(&w.file)?;
     let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
         .map_err(baseline_failure)?;
     w.after_write()?;
@@ -653,6 +690,8 @@ fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
 fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    // Held until the new baseline is in place and signed (dropped on return).
+    let _lock = lock_baseline(&w.file)?;
     // Every accept records the current package snapshot, so each names what it newly accepts.
     let before = crate::baseline::read_header(&w.file)
         .map(|h| h.packages)
@@ -899,6 +938,64 @@ fn trust_summary(
     m
 }
 
+/// A policy that differs from the one the baseline was written under can blind the check (a
+/// volatile rule on `/**` dropped next to a web shell), so the change itself is a high finding
+/// (exit bit 4, in the report and the mail), not a note. It names the override file(s) in force.
+fn policy_changed_finding(
+    override_file: Option<&Path>,
+    baselined: &str,
+    policy: &crate::policy::Policy,
+) -> crate::verify::finding::Finding {
+    use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+    let path = override_file.map_or_else(
+        || crate::policy::SYSTEM_POLICY.as_bytes().to_vec(),
+        |p| p.as_os_str().as_bytes().to_vec(),
+    );
+    Finding {
+        path,
+        kind: FindingKind::Changed,
+        source: Source::Baseline {
+            policy_rule: None,
+            package: None,
+        },
+        changes: vec![],
+        severity: Severity::High,
+        rule: "baseline.policy_changed".into(),
+        note: Some(format!(
+            "policy changed since the baseline was written (policy digest {baselined} then, {} now; in force: {}); accept --all records the new policy",
+            policy.digest(),
+            policy.sources().join(", ")
+        )),
+        rpm: None,
+    }
+}
+
+/// The pin and signature were checked on the digest of one open of the baseline; the records
+/// came from another. With a pin or key both must be the same bytes, or a rename in between
+/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// may legitimately have replaced it: the report then names the digest of what was read.
+fn same_baseline(
+    file: &Path,
+    checked: &mut Option<String>,
+    read: &str,
+    args: &crate::cli::BaselineTrustArgs,
+) -> Result<(), Failure> {
+    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    match checked.as_deref() {
+        Some(v) if !v.eq_ignore_ascii_case(read) && pinned => Err(Failure::new(
+            exit::BASELINE,
+            format!(
+                "{}: the baseline changed while it was being read (SHA-256 {v} checked, {read} read): it was replaced or modified",
+                escape_path(file)
+            ),
+        )),
+        _ => {
+            *checked = Some(read.to_string());
+            Ok(())
+        }
+    }
+}
+
 /// The baseline's SHA-256 (None when there is no baseline file), after checking the pin and the
 /// signature the command line asks for. Either failing is exit status 18.
 fn check_baseline_trust(
@@ -906,14 +1003,10 @@ fn check_baseline_trust(
     args: &crate::cli::BaselineTrustArgs,
 ) -> Result<Option<String>, Failure> {
     use crate::trust::sign;
-    let digest = match sign::file_sha256(file) {
+    let digest = match crate::baseline::format::file_sha256(file) {
         Ok(d) => Some(d),
-        Err(sign::SignError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            None
-        }
-        Err(e) => return Err(Failure::new(exit::BASELINE, e.to_string())),
+        Err(crate::baseline::BaselineError::NotFound { .. }) => None,
+        Err(e) => return Err(baseline_failure(e)),
     };
     let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
     let Some(actual) = digest else {

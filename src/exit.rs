@@ -27,6 +27,8 @@ pub const FAILURE: u8 = 20;
 /// A query found nothing (e.g. `owner` on a path no package owns), like `rpm -qf`'s status 1
 /// but outside the findings mask.
 pub const NOT_FOUND: u8 = 21;
+/// `init`/`accept`: another run held the baseline's writers' lock for the whole wait (60 s).
+pub const LOCKED: u8 = 22;
 /// `check --mail-to`: the report could not be mailed (sendmail missing, failing, or an invalid
 /// address). The report itself was still written to stdout and the report file.
 pub const MAIL: u8 = 24;

@@ -50,6 +50,9 @@ pub enum BaselineError {
     NotFound { file: PathBuf },
     #[error("{}: a baseline already exists (use --force to replace it)", file.display())]
     Exists { file: PathBuf },
+    /// Another `init`/`accept` held the writers' lock for the whole wait.
+    #[error("{}: another quietwire run is writing the baseline (lock held for {secs} s)", file.display())]
+    Locked { file: PathBuf, secs: u64 },
     #[error("{}: line {line}: {what}", file.display())]
     Corrupt {
         file: PathBuf,
@@ -293,28 +296,93 @@ pub struct Reader<R> {
     buf: Vec<u8>,
 }
 
-impl Reader<BufReader<File>> {
-    /// Open a baseline file. A missing file is [`BaselineError::NotFound`].
-    pub fn open(file: &Path) -> Result<Reader<BufReader<File>>, BaselineError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(file)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => BaselineError::NotFound {
-                    file: file.to_path_buf(),
-                },
-                _ => BaselineError::io(file, e),
-            })?;
-        let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
-        if !meta.is_file() {
-            return Err(BaselineError::Corrupt {
+/// A baseline file that hashes every byte read from it, so that the digest a pin or signature is
+/// checked against is the digest of exactly the bytes parsed from this one descriptor (a rename
+/// between a separate hashing open and the parse cannot substitute another baseline).
+pub struct HashingFile {
+    file: File,
+    hasher: Sha256,
+}
+
+impl Read for HashingFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+/// Open a baseline for reading like any untrusted file: not through a symlink, not blocking (a
+/// FIFO), a regular file only. A missing file is [`BaselineError::NotFound`].
+fn open_baseline(file: &Path) -> Result<File, BaselineError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(file)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => BaselineError::NotFound {
                 file: file.to_path_buf(),
-                line: 0,
-                what: "not a regular file".into(),
-            });
-        }
+            },
+            _ => BaselineError::io(file, e),
+        })?;
+    let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
+    if !meta.is_file() {
+        return Err(BaselineError::Corrupt {
+            file: file.to_path_buf(),
+            line: 0,
+            what: "not a regular file".into(),
+        });
+    }
+    Ok(f)
+}
+
+/// The SHA-256 (hex) of a baseline file, opened as [`Reader::open`] does.
+pub fn file_sha256(file: &Path) -> Result<String, BaselineError> {
+    let mut f = HashingFile {
+        file: open_baseline(file)?,
+        hasher: Sha256::new(),
+    };
+    io::copy(&mut f, &mut io::sink()).map_err(|e| BaselineError::io(file, e))?;
+    Ok(hex::encode(f.hasher.finalize()))
+}
+
+/// A baseline being read from its file.
+pub type FileReader = Reader<BufReader<HashingFile>>;
+
+/// Test hook, read only when this clearly test-named variable is set: a directory in which the
+/// reader creates `waiting` just before it opens the baseline, then waits (up to 10 s) for `go`,
+/// so that a test can replace the baseline after `check` hashed it for its pin and before the
+/// records are read.
+const TEST_PAUSE_ENV: &str = "QW_TEST_PAUSE_BEFORE_BASELINE_READ";
+
+fn test_pause() {
+    let Some(dir) = std::env::var_os(TEST_PAUSE_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let _ = std::fs::write(dir.join("waiting"), b"");
+    let start = std::time::Instant::now();
+    while !dir.join("go").exists() && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Reader<BufReader<HashingFile>> {
+    /// The SHA-256 of the whole file, once it has been read to its verified trailer (and end).
+    pub fn file_sha256(&self) -> Option<String> {
+        self.done
+            .then(|| hex::encode(self.input.get_ref().hasher.clone().finalize()))
+    }
+
+    /// Open a baseline file. A missing file is [`BaselineError::NotFound`].
+    pub fn open(file: &Path) -> Result<FileReader, BaselineError> {
+        test_pause();
+        let f = open_baseline(file)?;
+        let f = HashingFile {
+            file: f,
+            hasher: Sha256::new(),
+        };
         Reader::new(BufReader::with_capacity(256 * 1024, f), file)
     }
 }
@@ -503,6 +571,9 @@ impl Writer {
                 .recursive(true)
                 .mode(0o700)
                 .create(&dir)
+                .map_err(|e| BaselineError::io(&dir, e))?;
+            // `mode` above is filtered by the umask; the promise is 0700.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| BaselineError::io(&dir, e))?;
         }
         let tmp = tempfile::Builder::new()

@@ -10,6 +10,7 @@
 
 pub mod finding;
 pub mod format;
+pub mod lock;
 pub mod owned;
 
 pub use finding::{Attr, Change, Finding, Kind, Source, Value};
@@ -54,6 +55,9 @@ pub struct CompareOutcome {
     pub header: Header,
     /// Whether the policy in force differs from the one the baseline was written under.
     pub policy_changed: bool,
+    /// The SHA-256 of the baseline file as read for this comparison (from the same descriptor
+    /// the records were parsed from): what a pin or signature must be checked against.
+    pub baseline_sha256: String,
     /// Owned files the baseline records whose current state equals the accepted one: the lead
     /// shows rpm's verdict on them (a %config file that differs from its package) as info only.
     pub owned_unchanged: Vec<PathBuf>,
@@ -132,12 +136,17 @@ fn report_verdict(
 /// listed, and package digests read from the root.
 struct DiskProbe<'w> {
     rotated: bool,
+    policy_changed: bool,
     root: &'w Dir,
 }
 
 impl Probe for DiskProbe<'_> {
     fn rotated(&self, _path: &Path, _old_ino: u64, _old_mtime: i64) -> bool {
         self.rotated
+    }
+
+    fn policy_changed(&self) -> bool {
+        self.policy_changed
     }
 
     fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool {
@@ -313,12 +322,13 @@ fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
 /// The two cursors of the merge-join (baseline records, walk entries) and what judging the
 /// pairs accumulates.
 struct Merge<'p> {
-    reader: format::Reader<std::io::BufReader<std::fs::File>>,
+    reader: format::FileReader,
     walker: Walker<'p>,
     root_dir: Dir,
     policy: &'p Policy,
     owned: &'p OwnedIndex,
     opts: CompareOptions,
+    policy_changed: bool,
     old: Option<Record>,
     new: Option<Pending>,
     findings: Vec<Finding>,
@@ -385,6 +395,7 @@ impl Merge<'_> {
         for s in batch {
             let probe = DiskProbe {
                 rotated: s.rotated,
+                policy_changed: self.policy_changed,
                 root: &self.root_dir,
             };
             let (policy, owned) = (self.policy, self.owned);
@@ -453,7 +464,9 @@ pub fn compare_with(
     let (mut walker, root_dir) = open_walk(root, policy, owned)?;
     let old = reader.next_record()?;
     let new = walker.next_pending();
+    let policy_changed = reader.header().policy_digest != policy.digest();
     let mut m = Merge {
+        policy_changed,
         reader,
         walker,
         root_dir,
@@ -493,7 +506,9 @@ pub fn compare_with(
             .into_iter()
             .map(|(path, what)| Issue { path, what }),
     );
+    let baseline_sha256 = m.reader.file_sha256().unwrap_or_default();
     Ok(CompareOutcome {
+        baseline_sha256,
         findings: m.findings,
         issues,
         policy_changed: header.policy_digest != policy.digest(),

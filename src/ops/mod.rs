@@ -17,9 +17,13 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// A baseline read to its end: its header, its records of package-owned files, and the SHA-256
+/// of the file as read (from the descriptor the records came from).
+pub type VerifiedBaseline = (Header, HashMap<PathBuf, Record>, String);
+
 /// Read a baseline to its end (so its trailer is verified); return its header and its records
 /// of package-owned files (the %config and other files rpm does not fully vouch for).
-pub fn verified_baseline(file: &Path) -> Result<(Header, HashMap<PathBuf, Record>), BaselineError> {
+pub fn verified_baseline(file: &Path) -> Result<VerifiedBaseline, BaselineError> {
     let mut r = crate::baseline::format::Reader::open(file)?;
     let mut owned = HashMap::new();
     while let Some(rec) = r.next_record()? {
@@ -27,7 +31,7 @@ pub fn verified_baseline(file: &Path) -> Result<(Header, HashMap<PathBuf, Record
             owned.insert(rec.path(), rec);
         }
     }
-    Ok((r.header().clone(), owned))
+    Ok((r.header().clone(), owned, r.file_sha256().unwrap_or_default()))
 }
 
 /// The current state of one path as the baseline walk would record it (`None`: absent or not

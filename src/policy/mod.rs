@@ -261,12 +261,15 @@ impl Policy {
     pub fn load(root: &Path, override_file: Option<&Path>) -> Result<Policy, PolicyError> {
         let (path, required) = match override_file {
             Some(p) => (p.to_path_buf(), true),
+            // Inside a checked root: resolved as the root sees it (an absolute symlink on the
+            // way means a path in the root, never on the host), its last component not followed.
             None => (
-                crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY)),
+                crate::rootpath::resolve_in_root(root, Path::new(SYSTEM_POLICY), false)
+                    .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY))),
                 false,
             ),
         };
-        let text = match read_policy_file(&path) {
+        let text = match read_policy_file(&path, required) {
             Ok(t) => t,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 return Policy::builtin();
@@ -396,9 +399,26 @@ static FALLBACK_CLASS: ClassSpec = ClassSpec {
     metadata: Level::High,
 };
 
-fn read_policy_file(path: &Path) -> std::io::Result<String> {
+/// Read a policy file: `--policy FILE` (the administrator's choice, on the host) may be a
+/// symlink; the one inside the checked root may not, so that it can never quote a host file in an
+/// error. Either must be a regular file: a FIFO must not hang the run.
+fn read_policy_file(path: &Path, follow: bool) -> std::io::Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) if !follow => {
+                std::io::Error::other("is a symbolic link (not followed inside the root)")
+            }
+            _ => e,
+        })?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut buf = Vec::new();
     f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > MAX_POLICY_BYTES {

@@ -175,14 +175,15 @@ pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
     })
 }
 
-/// First 512 bytes of a file, `None` if it does not exist.
-fn read_head(file: &Path) -> Result<Option<Vec<u8>>, DbError> {
-    use std::io::Read;
-    let f = match std::fs::File::open(file) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(DbError::io(file, e)),
-    };
+/// Open a database file for reading without blocking: opening a FIFO planted in a checked root
+/// for reading would otherwise wait forever for a writer. Anything but a regular file is refused.
+fn open_regular(file: &Path) -> Result<std::fs::File, DbError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(file)
+        .map_err(|e| DbError::io(file, e))?;
     let meta = f.metadata().map_err(|e| DbError::io(file, e))?;
     if !meta.is_file() {
         return Err(DbError::UnknownFormat {
@@ -190,6 +191,19 @@ fn read_head(file: &Path) -> Result<Option<Vec<u8>>, DbError> {
             what: "not a regular file".into(),
         });
     }
+    Ok(f)
+}
+
+/// First 512 bytes of a file, `None` if it does not exist.
+fn read_head(file: &Path) -> Result<Option<Vec<u8>>, DbError> {
+    use std::io::Read;
+    let f = match open_regular(file) {
+        Ok(f) => f,
+        Err(DbError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
     let mut head = Vec::with_capacity(512);
     f.take(512)
         .read_to_end(&mut head)
@@ -199,7 +213,9 @@ fn read_head(file: &Path) -> Result<Option<Vec<u8>>, DbError> {
 
 /// Read a whole database file into memory, refusing absurd sizes.
 pub(crate) fn read_file(file: &Path) -> Result<Vec<u8>, DbError> {
-    let meta = std::fs::metadata(file).map_err(|e| DbError::io(file, e))?;
+    use std::io::Read;
+    let f = open_regular(file)?;
+    let meta = f.metadata().map_err(|e| DbError::io(file, e))?;
     if meta.len() > MAX_DB_FILE_BYTES {
         return Err(DbError::UnknownFormat {
             path: file.to_path_buf(),
@@ -209,7 +225,11 @@ pub(crate) fn read_file(file: &Path) -> Result<Vec<u8>, DbError> {
             ),
         });
     }
-    std::fs::read(file).map_err(|e| DbError::io(file, e))
+    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    f.take(MAX_DB_FILE_BYTES)
+        .read_to_end(&mut buf)
+        .map_err(|e| DbError::io(file, e))?;
+    Ok(buf)
 }
 
 /// Every record of the store, in database order.

@@ -66,6 +66,8 @@ struct FileState {
 impl FileState {
     fn of(path: &Path) -> Result<Option<FileState>, DbError> {
         match std::fs::metadata(path) {
+            // SQLite opens by path and would block on a FIFO planted in a checked root.
+            Ok(m) if !m.is_file() => Err(sqlite_err(path, "not a regular file")),
             Ok(m) => Ok(Some(FileState {
                 len: m.len(),
                 mtime: m.modified().ok(),

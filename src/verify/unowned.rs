@@ -21,6 +21,10 @@ pub trait Probe {
     fn rotated(&self, path: &Path, old_ino: u64, old_mtime: i64) -> bool;
     /// Whether the current content of owned file `path` is exactly what its package shipped.
     fn matches_package(&self, path: &Path, owner: &OwnedFile) -> bool;
+    /// Whether the policy in force differs from the one the baseline was written under.
+    fn policy_changed(&self) -> bool {
+        false
+    }
 }
 
 fn int(v: impl Into<i128>) -> Value {
@@ -236,10 +240,18 @@ pub fn judge(
             (f.severity != Level::None).then_some(f)
         }
         (Some(o), None) => {
-            // Out of the policy's scope now (policy changed): not a removal.
+            // Out of the policy's scope now: the policy changed since the baseline. A changed
+            // policy is itself a high finding (issue 13); what it stopped checking is listed so
+            // that a policy dropped in to blind the check cannot hide what was baselined.
             let in_scope = policy.is_watched(path) || owner_reason.is_some();
             if !in_scope || path.ancestors().any(|a| policy.classify(a).spec.skip) {
-                return None;
+                if !probe.policy_changed() {
+                    return None;
+                }
+                f.kind = Kind::Removed;
+                f.severity = Level::Low;
+                f.note = Some("no longer checked: policy changed".into());
+                return Some(f);
             }
             if o.package.is_some() && owner_now.is_none() {
                 f.kind = Kind::Removed;

@@ -1,0 +1,351 @@
+//! Issue 13 (hardening A): quietwire's own files against an attacker inside the checked root and
+//! against crashes and concurrent writers: the writers' lock, stale temp files, the baseline
+//! directory's mode, and fault injection on the baseline (SIGKILL, ENOSPC, two writers).
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::TestRoot;
+
+fn cmd(root: &TestRoot, args: &[&str]) -> Command {
+    let mut c = Command::new(support::quietwire_bin());
+    c.args(args).arg("--root").arg(root.path());
+    c
+}
+
+fn qw(root: &TestRoot, args: &[&str]) -> Output {
+    cmd(root, args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(root: &TestRoot, path: &str, content: &str) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+fn baseline(root: &TestRoot) -> PathBuf {
+    root.join("/var/lib/quietwire/baseline")
+}
+
+fn init(root: &TestRoot) {
+    let out = qw(root, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+}
+
+/// The baselined content of `path` as the baseline file records it (its sha256), or None.
+fn recorded_sha(root: &TestRoot, path: &str) -> Option<String> {
+    let b = std::fs::read_to_string(baseline(root)).unwrap();
+    for l in b.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["path"] == path {
+            return v["sha256"].as_str().map(str::to_string);
+        }
+    }
+    None
+}
+
+fn sha256_hex(content: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(content.as_bytes()))
+}
+
+/// Issue 13 point 3: two `accept PATH` runs at once both land. The test hook holds each
+/// writer's lock for a moment, so without the lock both read the same old baseline and the
+/// second rename drops the first's update.
+#[test]
+fn concurrent_accepts_of_different_paths_both_land() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    write(&root, "/etc/b.conf", "b=1\n");
+    init(&root);
+    for trial in 0..3 {
+        let (va, vb) = (format!("a={trial}x\n"), format!("b={trial}y\n"));
+        write(&root, "/etc/a.conf", &va);
+        write(&root, "/etc/b.conf", &vb);
+        let spawn = |p: &str| {
+            cmd(&root, &["accept", p])
+                .env("QW_TEST_LOCK_HOLD_MS", "300")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("/etc/a.conf"), spawn("/etc/b.conf"));
+        for c in [a, b] {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "accept: {}", text(&out.stderr));
+        }
+        assert_eq!(recorded_sha(&root, "/etc/a.conf"), Some(sha256_hex(&va)));
+        assert_eq!(recorded_sha(&root, "/etc/b.conf"), Some(sha256_hex(&vb)));
+        let out = qw(&root, &["check", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "check: {}", text(&out.stdout));
+    }
+}
+
+/// A writer that cannot get the lock in time fails with its own status and writes nothing.
+#[test]
+fn a_held_lock_times_out_with_its_own_status() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let before = std::fs::read(baseline(&root)).unwrap();
+    let holder = cmd(&root, &["accept", "--all"])
+        .env("QW_TEST_LOCK_HOLD_MS", "4000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    write(&root, "/etc/a.conf", "a=2\n");
+    let out = cmd(&root, &["accept", "/etc/a.conf"])
+        .env("QW_TEST_LOCK_TIMEOUT_SECS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(22), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("baseline.lock") && err.contains("another quietwire run"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let h = holder.wait_with_output().unwrap();
+    assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
+    // The holder accepted everything as it was before a=2 (it read the tree during its hold or
+    // after): the baseline is complete either way, and the timed-out run changed nothing else.
+    assert_ne!(std::fs::read(baseline(&root)).unwrap(), Vec::<u8>::new());
+    let _ = before;
+}
+
+/// Issue 13 point 7: temp files of killed writers are removed by the next writer; anything not
+/// ours (other names, non-regular files) stays.
+#[test]
+fn stale_temp_files_are_removed_by_the_next_writer() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let dir = root.join("/var/lib/quietwire");
+    std::fs::write(dir.join(".baseline.AbC123.tmp"), vec![b'x'; 4096]).unwrap();
+    std::fs::create_dir(dir.join(".baseline.dir.tmp")).unwrap();
+    std::fs::write(dir.join("keep.tmp"), "mine").unwrap();
+    let out = qw(&root, &["accept", "/etc/a.conf"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!dir.join(".baseline.AbC123.tmp").exists());
+    assert!(dir.join(".baseline.dir.tmp").is_dir());
+    assert!(dir.join("keep.tmp").exists());
+}
+
+/// Issue 13 point 7: the directory `init` makes is 0700 even under umask 000.
+#[test]
+fn init_makes_the_baseline_directory_0700_under_any_umask() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    let _ = std::fs::remove_dir_all(root.join("/var/lib/quietwire"));
+    let mut c = cmd(&root, &["init"]);
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = std::fs::metadata(root.join("/var/lib/quietwire"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
+}
+
+/// Every baseline state a reader can see is a complete one: the old or the new.
+fn assert_complete(file: &Path) {
+    let b = std::fs::read_to_string(file).unwrap();
+    let last = b.lines().last().unwrap_or_default();
+    assert!(last.contains("\"trailer\""), "incomplete baseline: {last:?}");
+}
+
+/// Fault injection: SIGKILL `init`/`accept` at spread-out moments; the baseline is always a
+/// complete one (old or new), and after a clean accept no change is lost.
+#[test]
+fn sigkill_at_random_moments_leaves_a_complete_baseline() {
+    let root = TestRoot::new();
+    for i in 0..400 {
+        write(&root, &format!("/srv/data/f{i:04}"), &format!("{i}\n").repeat(50));
+    }
+    init(&root);
+    for trial in 0u64..8 {
+        write(&root, "/srv/data/f0000", &format!("trial {trial}\n"));
+        let args: &[&str] = if trial % 2 == 0 { &["accept", "--all"] } else { &["init", "--force"] };
+        let mut child = cmd(&root, args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5 + trial * 17));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_complete(&baseline(&root));
+    }
+    write(&root, "/srv/data/f0000", "final\n");
+    let out = qw(&root, &["accept", "/srv/data/f0000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(recorded_sha(&root, "/srv/data/f0000"), Some(sha256_hex("final\n")));
+    let out = qw(&root, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The killed runs' temp files are gone after that accept.
+    let left: Vec<_> = std::fs::read_dir(root.join("/var/lib/quietwire"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue 13 point 2: a baseline swapped in (by rename) after `check` verified the pinned digest
+/// and before it reads the records cannot hide a file: the check fails (exit 18), or the report
+/// comes from the pinned baseline.
+#[test]
+fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let file = baseline(&root);
+    let pinned = std::fs::read(&file).unwrap();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&pinned))
+    };
+    // The attacker's baseline: the same, with the shell accepted.
+    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    let out = qw(&root, &["accept", "/srv/www/shell.php"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let evil = root.join("/var/lib/quietwire/evil");
+    std::fs::rename(&file, &evil).unwrap();
+    std::fs::write(&file, &pinned).unwrap();
+
+    let hook = tempfile::tempdir().unwrap();
+    let child = cmd(
+        &root,
+        &["check", "--unowned-only", "--format", "json", "--baseline-digest", &digest],
+    )
+    .env("QW_TEST_PAUSE_BEFORE_BASELINE_READ", hook.path())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = std::time::Instant::now();
+    while !hook.path().join("waiting").exists() {
+        assert!(start.elapsed().as_secs() < 20, "the check never opened the baseline");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::rename(&evil, &file).unwrap();
+    std::fs::write(hook.path().join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code();
+    if code == Some(18) {
+        assert!(text(&out.stderr).contains("changed while it was being read"), "{}", text(&out.stderr));
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let shell = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["path"] == "/srv/www/shell.php");
+    assert!(shell, "the shell is hidden: {}", text(&out.stdout));
+    assert_eq!(code.map(|c| c & 1), Some(1), "{}", text(&out.stderr));
+    assert_eq!(v["summary"]["baseline_sha256"], digest.as_str());
+}
+
+/// Issue 13 point 1: a policy dropped into the root with a volatile rule on `/**` next to a web
+/// shell does not make `check` clean: the changed policy is a high finding (exit bit 4), and the
+/// baselined paths it stopped checking are listed.
+#[test]
+fn a_policy_dropped_in_to_blind_the_check_is_itself_a_high_finding() {
+    let root = TestRoot::new();
+    write(&root, "/srv/www/index.html", "hello\n");
+    init(&root);
+    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    write(
+        &root,
+        "/etc/quietwire/policy.toml",
+        "version = 1\n[[rule]]\nname = \"blind\"\npaths = [\"/**\"]\nclass = \"volatile\"\n",
+    );
+    let out = qw(&root, &["check", "--unowned-only", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    let policy = findings
+        .iter()
+        .find(|f| f["path"] == "/etc/quietwire/policy.toml" && f["kind"] == "changed")
+        .unwrap_or_else(|| panic!("no policy finding: {}", text(&out.stdout)));
+    assert_eq!(policy["severity"], "high", "{policy}");
+    assert!(policy["note"].as_str().unwrap().contains("policy changed"), "{policy}");
+    assert_eq!(out.status.code().map(|c| c & 4), Some(4), "{}", text(&out.stderr));
+    let unchecked = findings
+        .iter()
+        .find(|f| f["path"] == "/srv/www/index.html")
+        .unwrap_or_else(|| panic!("baselined file silently dropped: {}", text(&out.stdout)));
+    assert_eq!(unchecked["kind"], "removed");
+    let note = unchecked["note"].as_str().unwrap_or_default();
+    assert!(note.contains("no longer checked: policy changed"), "{unchecked}");
+}
+
+/// Run with a hang guard: a run still going after 20 s is killed and the test fails.
+fn bounded(mut c: Command) -> Output {
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= 20 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hung: {c:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 13 point 4: a FIFO in place of the policy, the baseline or `rpmdb.sqlite` is a one-line
+/// error naming the file, never a hang.
+#[test]
+fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("/etc/quietwire/policy.toml", &["policy"]),
+        ("/var/lib/quietwire/baseline", &["check", "--unowned-only"]),
+        ("/var/lib/rpm/rpmdb.sqlite", &["packages"]),
+    ];
+    for (file, args) in cases {
+        let root = TestRoot::new();
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&p);
+        root.mkfifo(file, 0o600);
+        let out = bounded(cmd(&root, args));
+        let err = text(&out.stderr);
+        assert!(out.status.code().unwrap_or(0) >= 16, "{file}: {args:?}: {err}");
+        assert!(err.contains("not a regular file") && err.contains(file), "{file}: {err}");
+    }
+}
+
+/// Issue 13 point 4: a root's policy that is a symlink to a host file is not read (nor quoted).
+#[test]
+fn a_symlinked_policy_in_the_root_is_not_followed_nor_quoted() {
+    let root = TestRoot::new();
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("secret");
+    std::fs::write(&secret, "SECRET-TOKEN-1234 = [\n").unwrap();
+    std::fs::create_dir_all(root.join("/etc/quietwire")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("/etc/quietwire/policy.toml")).unwrap();
+    let out = bounded(cmd(&root, &["policy"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(19), "{err}");
+    assert!(!err.contains("SECRET-TOKEN"), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+}
