@@ -125,6 +125,205 @@ pub fn hash_reader<R: Read>(algo: DigestAlgo, mut reader: R) -> std::io::Result<
     })
 }
 
+/// Bytes of data hashed per file when the policy does not say (`max_hash_bytes`).
+pub const DEFAULT_MAX_HASH_BYTES: u64 = 4 << 30;
+
+/// What to do with the holes of a sparse file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holes {
+    /// Hash the data extents and the extent map, never the holes: a `truncate -s 16T` costs
+    /// nothing. The digest of a file without holes stays its plain digest.
+    Skip,
+    /// Hash the logical content, holes as zeros (what rpm hashes), without reading them.
+    Zeros,
+}
+
+/// The digest of a regular file and whether all of it was hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct FileDigest {
+    pub digest: Digest,
+    /// False when the file holds more than the cap: only its first `cap` bytes were hashed.
+    pub complete: bool,
+}
+
+/// Domain separators: a sparse or a capped digest can never equal a plain digest of some other
+/// content, so a baseline digest always means what it was computed as.
+const SPARSE_TAG: &[u8] = b"quietwire sparse file v1\0";
+const CAPPED_TAG: &[u8] = b"quietwire capped digest v1\0";
+
+/// Where the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after `from` starts; `None`
+/// for "no more data". A file system without hole support reports the whole file as data.
+fn seek(f: &std::fs::File, from: u64, whence: libc::c_int) -> std::io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    let Ok(off) = libc::off_t::try_from(from) else {
+        return Ok(None);
+    };
+    // SAFETY: lseek on a descriptor we own; it only moves the (unshared) file offset.
+    let r = unsafe { libc::lseek(f.as_raw_fd(), off, whence) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENXIO) => Ok(None),
+            // No SEEK_DATA/SEEK_HOLE here: all of it is data.
+            Some(libc::EINVAL) if whence == libc::SEEK_HOLE => Ok(Some(u64::MAX)),
+            Some(libc::EINVAL) if whence == libc::SEEK_DATA => Ok(Some(from)),
+            _ => Err(e),
+        };
+    }
+    Ok(Some(r as u64))
+}
+
+/// The data extents of `f` within its first `size` bytes, in order, as `(start, end)`.
+/// Ends at `size` however the file grows meanwhile, so a file being written cannot keep the
+/// caller reading; the caller compares `fstat` before and after.
+fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    let mut data = 0u64;
+    while pos < size {
+        let Some(start) = seek(f, pos, libc::SEEK_DATA)? else {
+            break;
+        };
+        if start >= size {
+            break;
+        }
+        let end = seek(f, start, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
+        if end <= start {
+            return Err(std::io::Error::other("inconsistent hole map (changed while read)"));
+        }
+        out.push((start, end));
+        data = data.saturating_add(end - start);
+        pos = end;
+        // Past the cap the rest is not hashed: no need to map it (an extent costs a syscall).
+        if data > budget {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Feed `[start, end)` of `f` to `h` by positioned reads; a short file is an error (it shrank
+/// while being read).
+fn feed(h: &mut Hasher, f: &std::fs::File, buf: &mut [u8], start: u64, end: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut pos = start;
+    while pos < end {
+        let want = usize::try_from(end - pos).unwrap_or(usize::MAX).min(buf.len());
+        match f.read_at(&mut buf[..want], pos) {
+            Ok(0) => return Err(std::io::Error::other("content changed while it was being read")),
+            Ok(n) => {
+                h.update(&buf[..n]);
+                pos += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Hash the first `size` bytes of the regular file `f` (its `fstat` size), at most `cap` bytes.
+///
+/// A file without holes hashes to its plain digest. With [`Holes::Skip`], a sparse file hashes
+/// to a tagged digest over its extent map and data: moving data, or a change of the hole layout,
+/// changes it. With [`Holes::Zeros`], holes are hashed as zeros from a static buffer (rpm's
+/// digest) and count towards the cap, since hashing zeros costs as much as hashing data.
+/// Over the cap, a tagged digest of what was hashed is returned with `complete == false`.
+pub fn hash_file(
+    algo: DigestAlgo,
+    f: &std::fs::File,
+    size: u64,
+    cap: u64,
+    holes: Holes,
+) -> std::io::Result<FileDigest> {
+    let map = extents(f, size, cap)?;
+    let dense = match map.as_slice() {
+        [] => size == 0,
+        [(0, end)] => *end == size,
+        _ => false,
+    };
+    let charged = if dense || holes == Holes::Zeros {
+        size
+    } else {
+        map.iter().map(|(s, e)| e - s).sum()
+    };
+    let complete = charged <= cap;
+    with_buf(|buf| {
+        let mut h = Hasher::new(algo);
+        if !complete {
+            h.update(CAPPED_TAG);
+        }
+        if dense || holes == Holes::Zeros {
+            let mut pos = 0u64;
+            let limit = size.min(cap);
+            for &(s, e) in &map {
+                if pos >= limit {
+                    break;
+                }
+                // The hole before this extent, as zeros.
+                let hole_end = s.min(limit);
+                while pos < hole_end {
+                    let n = usize::try_from(hole_end - pos).unwrap_or(usize::MAX).min(ZEROS.len());
+                    h.update(&ZEROS[..n]);
+                    pos += n as u64;
+                }
+                let e = e.min(limit);
+                if e > pos {
+                    feed(&mut h, f, buf, pos, e)?;
+                    pos = e;
+                }
+            }
+            while pos < limit {
+                let n = usize::try_from(limit - pos).unwrap_or(usize::MAX).min(ZEROS.len());
+                h.update(&ZEROS[..n]);
+                pos += n as u64;
+            }
+        } else {
+            h.update(SPARSE_TAG);
+            h.update(&size.to_le_bytes());
+            let mut left = cap;
+            for &(s, e) in &map {
+                if left == 0 {
+                    break;
+                }
+                let e = e.min(s.saturating_add(left));
+                // The extent's place and length go in before its bytes: the same bytes at
+                // another offset, or split differently by holes, hash differently.
+                h.update(&s.to_le_bytes());
+                h.update(&(e - s).to_le_bytes());
+                feed(&mut h, f, buf, s, e)?;
+                left -= e - s;
+            }
+        }
+        Ok(FileDigest {
+            digest: h.finish(),
+            complete,
+        })
+    })
+}
+
+/// Run `f` with the per-thread read buffer.
+fn with_buf<T>(f: impl FnOnce(&mut [u8]) -> std::io::Result<T>) -> std::io::Result<T> {
+    BUF.with(|cell| {
+        let mut guard = cell.try_borrow_mut();
+        let mut local;
+        // Re-entrancy cannot happen here, but fall back to a fresh buffer rather than panic.
+        let buf: &mut Vec<u8> = match guard {
+            Ok(ref mut b) => b,
+            Err(_) => {
+                local = Vec::new();
+                &mut local
+            }
+        };
+        if buf.len() < BUF_SIZE {
+            buf.resize(BUF_SIZE, 0);
+        }
+        f(&mut buf[..])
+    })
+}
+
 /// Decode a FILEDIGESTS entry the way rpm does: two characters per byte, any non-hex character
 /// counting as nibble 0 (rpm's `rnibble`). The caller has checked the length.
 pub fn decode_rpm_hex(hex: &[u8], out: &mut [u8]) {

@@ -23,7 +23,7 @@
 
 use crate::baseline::owned::{OwnedIndex, OwnedReason};
 use crate::policy::Policy;
-use crate::scan::capture::{capture_entry, Capture, Dir, FileType, Stat};
+use crate::scan::capture::{capture_entry, capture_entry_capped, Capture, Dir, FileType, Stat};
 use rayon::prelude::*;
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -86,6 +86,8 @@ pub struct Pending {
     pub stat: Stat,
     pub owner: Option<(String, OwnedReason)>,
     hash: bool,
+    /// The policy's `max_hash_bytes`.
+    max_hash: u64,
     trusted: Option<[u8; 32]>,
     /// The parent directory and name still to be read; `None` once read or for directories.
     todo: Option<(Arc<Dir>, OsString)>,
@@ -125,7 +127,7 @@ impl Pending {
         let Some((dir, name)) = self.todo.take() else {
             return;
         };
-        let mut c = capture_entry(&dir, &name, &self.stat, self.hash);
+        let mut c = capture_entry_capped(&dir, &name, &self.stat, self.hash, self.max_hash);
         self.hashed = c.sha256.is_some();
         if c.issue.is_none() && c.stat.ftype == FileType::File {
             if let Some(t) = self.trusted {
@@ -353,6 +355,7 @@ impl<'a> Walker<'a> {
                 stat: item.stat,
                 owner: item.owner,
                 hash: item.hash,
+                max_hash: self.policy.max_hash_bytes(),
                 trusted: None,
                 todo: Some((parent.clone(), item.name)),
                 capture: None,
@@ -416,6 +419,7 @@ impl<'a> Walker<'a> {
             stat: item.stat,
             owner: item.owner,
             hash: false,
+            max_hash: self.policy.max_hash_bytes(),
             trusted: None,
             todo: None,
             capture: Some(entry_capture),
@@ -534,6 +538,7 @@ impl<'a> Walker<'a> {
                 stat: item.stat,
                 owner: item.owner.take(),
                 hash: false,
+                max_hash: self.policy.max_hash_bytes(),
                 trusted: None,
                 todo: None,
                 capture: Some(cap),
