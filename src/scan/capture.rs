@@ -408,11 +408,10 @@ fn read_open_file(fd: OwnedFd, seen: &Stat, hash: Option<u64>) -> io::Result<Fil
         let f = std::fs::File::from(fd);
         // Holes are skipped and data is hashed only up to the cap: a `truncate -s 16T` file
         // must not stall the run. The size is the `fstat` one, so a growing file ends too.
-        let size = u64::try_from(now.size).unwrap_or(0);
         let r = crate::scan::hash::hash_file(
             crate::rpmdb::DigestAlgo::Sha256,
             &f,
-            size,
+            now.size,
             cap,
             crate::scan::hash::Holes::Skip,
         )?;
