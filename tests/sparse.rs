@@ -38,7 +38,7 @@ fn root_with(extra: &str) -> TestRoot {
     std::fs::create_dir_all(root.join("/etc/quietwire")).unwrap();
     std::fs::write(
         root.join("/etc/quietwire/policy.toml"),
-        format!("version = 1\ninherit = false\nwatch = [\"/srv\"]\n{extra}\n"),
+        format!("version = 1\nwatch = [\"/srv\"]\n{extra}\n"),
     )
     .unwrap();
     std::fs::create_dir_all(root.join("/srv/upload")).unwrap();
