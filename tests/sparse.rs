@@ -180,3 +180,26 @@ fn max_hash_bytes_must_be_a_size() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("max_hash_bytes = 1048576"));
 }
+
+/// A package file truncated to 100 GiB: rpm's digest would hash 100 GiB of zeros. The check
+/// reports the file (size, and a digest it did not compute) instead of stalling on it.
+#[test]
+fn a_package_file_made_huge_is_reported_not_hashed_for_ever() {
+    let _ = support::build_packages();
+    let root = root_with("[signatures]\nunsigned_allowed = [\"qw-*\"]");
+    root.install(&["qw-files"]);
+    let out = qw(&root, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+    let f = OpenOptions::new()
+        .write(true)
+        .open(root.join("/opt/qw-files/reg"))
+        .unwrap();
+    f.set_len(100 << 30).unwrap();
+    drop(f);
+    let (doc, code) = check_json(&root);
+    assert!(
+        finding_paths(&doc).contains(&"/opt/qw-files/reg".to_string()),
+        "{doc}"
+    );
+    assert_ne!(code & 4, 0, "{doc}");
+}

@@ -553,7 +553,8 @@ pub fn package_digest(
         return Err(io::Error::other("replaced between lstat and open"));
     }
     let f = std::fs::File::from(fd);
-    crate::scan::hash::hash_reader(algo, &f).map(|d| d.to_hex())
+    crate::scan::hash::hash_logical(algo, &f, crate::scan::hash::DEFAULT_MAX_HASH_BYTES)
+        .map(|d| d.to_hex())
 }
 
 #[cfg(test)]

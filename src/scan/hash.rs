@@ -189,7 +189,9 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
         }
         let end = seek(f, start, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
         if end <= start {
-            return Err(std::io::Error::other("inconsistent hole map (changed while read)"));
+            return Err(std::io::Error::other(
+                "inconsistent hole map (changed while read)",
+            ));
         }
         out.push((start, end));
         data = data.saturating_add(end - start);
@@ -204,13 +206,25 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
 
 /// Feed `[start, end)` of `f` to `h` by positioned reads; a short file is an error (it shrank
 /// while being read).
-fn feed(h: &mut Hasher, f: &std::fs::File, buf: &mut [u8], start: u64, end: u64) -> std::io::Result<()> {
+fn feed(
+    h: &mut Hasher,
+    f: &std::fs::File,
+    buf: &mut [u8],
+    start: u64,
+    end: u64,
+) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut pos = start;
     while pos < end {
-        let want = usize::try_from(end - pos).unwrap_or(usize::MAX).min(buf.len());
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         match f.read_at(&mut buf[..want], pos) {
-            Ok(0) => return Err(std::io::Error::other("content changed while it was being read")),
+            Ok(0) => {
+                return Err(std::io::Error::other(
+                    "content changed while it was being read",
+                ))
+            }
             Ok(n) => {
                 h.update(&buf[..n]);
                 pos += n as u64;
@@ -265,7 +279,9 @@ pub fn hash_file(
                 // The hole before this extent, as zeros.
                 let hole_end = s.min(limit);
                 while pos < hole_end {
-                    let n = usize::try_from(hole_end - pos).unwrap_or(usize::MAX).min(ZEROS.len());
+                    let n = usize::try_from(hole_end - pos)
+                        .unwrap_or(usize::MAX)
+                        .min(ZEROS.len());
                     h.update(&ZEROS[..n]);
                     pos += n as u64;
                 }
@@ -276,7 +292,9 @@ pub fn hash_file(
                 }
             }
             while pos < limit {
-                let n = usize::try_from(limit - pos).unwrap_or(usize::MAX).min(ZEROS.len());
+                let n = usize::try_from(limit - pos)
+                    .unwrap_or(usize::MAX)
+                    .min(ZEROS.len());
                 h.update(&ZEROS[..n]);
                 pos += n as u64;
             }
@@ -302,6 +320,18 @@ pub fn hash_file(
             complete,
         })
     })
+}
+
+/// rpm's digest of an open regular file: its logical content, holes hashed as zeros without
+/// being read. A file whose logical size is over `cap` is not hashed at all (`EFBIG`): a
+/// `truncate -s 16T` package file must not stall the run, and a digest of part of it cannot
+/// equal the package's, so the caller reports it as unreadable (not fully checked).
+pub fn hash_logical(algo: DigestAlgo, f: &std::fs::File, cap: u64) -> std::io::Result<Digest> {
+    let size = f.metadata()?.len();
+    if size > cap {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    }
+    hash_file(algo, f, size, cap, Holes::Zeros).map(|d| d.digest)
 }
 
 /// Run `f` with the per-thread read buffer.
@@ -368,6 +398,92 @@ mod tests {
         let a = hash_reader(DigestAlgo::Sha256, &data[..]).unwrap();
         use sha2::Digest as _;
         assert_eq!(a.as_bytes(), &sha2::Sha256::digest(&data)[..]);
+    }
+
+    fn file_with(size: u64, data: &[(u64, &[u8])]) -> (tempfile::NamedTempFile, Vec<u8>) {
+        use std::os::unix::fs::FileExt;
+        let t = tempfile::NamedTempFile::new().unwrap();
+        t.as_file().set_len(size).unwrap();
+        let end = data
+            .iter()
+            .map(|(o, d)| o + d.len() as u64)
+            .max()
+            .unwrap_or(0);
+        let mut logical = vec![0u8; size.max(end) as usize];
+        for (off, d) in data {
+            t.as_file().write_all_at(d, *off).unwrap();
+            logical[*off as usize..*off as usize + d.len()].copy_from_slice(d);
+        }
+        (t, logical)
+    }
+
+    fn sha(b: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(b).to_vec()
+    }
+
+    #[test]
+    fn a_file_without_holes_keeps_its_plain_digest() {
+        let data = vec![9u8; BUF_SIZE + 5];
+        let (t, logical) = file_with(0, &[(0, &data)]);
+        let d = hash_file(
+            DigestAlgo::Sha256,
+            t.as_file(),
+            logical.len() as u64,
+            u64::MAX,
+            Holes::Skip,
+        )
+        .unwrap();
+        assert!(d.complete);
+        assert_eq!(d.digest.as_bytes(), &sha(&logical)[..]);
+        let (e, _) = file_with(0, &[]);
+        let d = hash_file(DigestAlgo::Sha256, e.as_file(), 0, u64::MAX, Holes::Skip).unwrap();
+        assert_eq!(d.digest.as_bytes(), &sha(b"")[..]);
+    }
+
+    #[test]
+    fn holes_are_part_of_a_sparse_digest_and_zeros_for_rpm() {
+        const M: u64 = 1 << 20;
+        let (a, logical) = file_with(8 * M, &[(2 * M, b"data")]);
+        let skip = |t: &tempfile::NamedTempFile| {
+            hash_file(
+                DigestAlgo::Sha256,
+                t.as_file(),
+                8 * M,
+                u64::MAX,
+                Holes::Skip,
+            )
+            .unwrap()
+            .digest
+        };
+        // rpm's digest: the logical content, holes as zeros.
+        let z = hash_logical(DigestAlgo::Sha256, a.as_file(), u64::MAX).unwrap();
+        assert_eq!(z.as_bytes(), &sha(&logical)[..]);
+        // Skipping holes is not the plain digest, and moving the data changes it.
+        assert_ne!(skip(&a).as_bytes(), &sha(&logical)[..]);
+        let (b, _) = file_with(8 * M, &[(3 * M, b"data")]);
+        assert_ne!(skip(&a), skip(&b));
+        // Same logical content, zeros written as data instead of a hole: the hole map differs.
+        let (c, logical_c) = file_with(8 * M, &[(2 * M, b"data"), (5 * M, &[0u8; 4096])]);
+        assert_eq!(logical, logical_c);
+        assert_ne!(skip(&a), skip(&c));
+        let (a2, _) = file_with(8 * M, &[(2 * M, b"data")]);
+        assert_eq!(skip(&a), skip(&a2));
+    }
+
+    #[test]
+    fn the_cap_bounds_what_is_hashed_and_marks_the_digest() {
+        let (t, logical) = file_with(0, &[(0, &[1u8; 10_000])]);
+        let d = hash_file(DigestAlgo::Sha256, t.as_file(), 10_000, 4096, Holes::Skip).unwrap();
+        assert!(!d.complete);
+        assert_ne!(d.digest.as_bytes(), &sha(&logical[..4096])[..]);
+        let again = hash_file(DigestAlgo::Sha256, t.as_file(), 10_000, 4096, Holes::Skip).unwrap();
+        assert_eq!(d.digest, again.digest);
+        let e = hash_logical(DigestAlgo::Sha256, t.as_file(), 4096).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EFBIG));
+        // A size taken before the file grew bounds the read.
+        let d = hash_file(DigestAlgo::Sha256, t.as_file(), 100, u64::MAX, Holes::Skip).unwrap();
+        assert_eq!(d.digest.as_bytes(), &sha(&logical[..100])[..]);
     }
 
     #[test]
