@@ -121,6 +121,29 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A directory the walk did not enter because the tree is deeper than it descends. Always
+    /// reported, whatever the baseline holds, since nothing below it is ever compared: high,
+    /// because no legitimate tree is that deep and anything can hide in it.
+    pub fn too_deep(issue: &crate::scan::walk::Issue, policy: &crate::policy::Policy) -> Finding {
+        let c = policy.classify(&issue.path);
+        Finding {
+            path: issue.path.clone(),
+            kind: Kind::Added,
+            changes: Vec::new(),
+            source: Source::Baseline,
+            package: None,
+            rule: c.rule.to_string(),
+            class: c.class.to_string(),
+            severity: Level::High,
+            note: Some(format!(
+                "directory tree deeper than {} levels; not checked below here",
+                crate::scan::walk::MAX_DEPTH
+            )),
+            old: None,
+            new: None,
+        }
+    }
+
     /// Attribute names, as the JSON `changes` field lists them.
     pub fn change_names(&self) -> Vec<&'static str> {
         self.changes.iter().map(|c| c.attr.name()).collect()

@@ -399,9 +399,17 @@ pub fn compare_with(
         read = std::mem::replace(&mut reading, next?);
     }
     let header = m.reader.header().clone();
+    let issues = m.walker.take_issues();
+    let mut findings = m.findings;
+    findings.extend(
+        issues
+            .iter()
+            .filter(|i| i.is_too_deep())
+            .map(|i| Finding::too_deep(i, policy)),
+    );
     Ok(CompareOutcome {
-        findings: m.findings,
-        issues: m.walker.take_issues(),
+        findings,
+        issues,
         policy_changed: header.policy_digest != policy.digest(),
         header,
         owned_unchanged: m.owned_unchanged,

@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 /// Directory depth beyond which the walk does not descend (each level holds a descriptor).
 pub const MAX_DEPTH: usize = 256;
+const _: () = assert!(MAX_DEPTH == 256, "TOO_DEEP's text names the limit");
 
 /// Top-level directories of the root that are never entered, whatever the policy says.
 const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -58,10 +59,19 @@ pub struct Issue {
 /// gap in the check.
 pub const VANISHED: &str = "vanished during the walk";
 
+/// What an [`Issue`] says of a directory at the depth limit: nothing under it is checked, so
+/// it is also a finding (an intruder can hide anything below it).
+pub const TOO_DEEP: &str = "deeper than 256 directories; not entered";
+
 impl Issue {
     /// Whether the path only vanished while being walked (the run checked everything there was).
     pub fn is_vanished(&self) -> bool {
         self.what == VANISHED
+    }
+
+    /// Whether this is a directory the walk did not enter because of [`MAX_DEPTH`].
+    pub fn is_too_deep(&self) -> bool {
+        self.what == TOO_DEEP
     }
 }
 
@@ -438,7 +448,7 @@ impl<'a> Walker<'a> {
             return Some("pseudo file system (proc, sysfs, ...); not entered".into());
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Some(format!("deeper than {MAX_DEPTH} directories; not entered"));
+            return Some(TOO_DEEP.into());
         }
         None
     }
