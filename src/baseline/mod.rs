@@ -401,12 +401,9 @@ pub fn compare_with(
     let header = m.reader.header().clone();
     let issues = m.walker.take_issues();
     let mut findings = m.findings;
-    findings.extend(
-        issues
-            .iter()
-            .filter(|i| i.is_too_deep())
-            .map(|i| Finding::too_deep(i, policy)),
-    );
+    for i in issues.iter().filter(|i| i.is_too_deep()) {
+        Finding::too_deep(&mut findings, i, policy);
+    }
     Ok(CompareOutcome {
         findings,
         issues,
