@@ -121,7 +121,10 @@ fn sigkill_during_check_leaves_the_old_or_the_new_report_and_the_baseline_untouc
         if got != old {
             let doc: serde_json::Value = serde_json::from_slice(&got)
                 .unwrap_or_else(|e| panic!("round {round}: torn report ({e}): {}", text(&got)));
-            assert_eq!(doc, new_doc, "round {round}: neither the old nor the new report");
+            assert_eq!(
+                doc, new_doc,
+                "round {round}: neither the old nor the new report"
+            );
         }
         assert!(
             std::fs::read(&baseline_file).unwrap() == baseline,
