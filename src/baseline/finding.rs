@@ -121,6 +121,44 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A directory the walk did not enter because the tree is deeper than it descends. Always
+    /// reported, whatever the baseline holds, since nothing below it is ever compared: high,
+    /// because no legitimate tree is that deep and anything can hide in it.
+    /// When the directory has a finding of its own (new since the baseline), that one is raised
+    /// and explained rather than doubled: one path, one state for `accept --report`.
+    pub fn too_deep(
+        findings: &mut Vec<Finding>,
+        issue: &crate::scan::walk::Issue,
+        policy: &crate::policy::Policy,
+    ) {
+        let why = format!(
+            "directory tree deeper than {} levels; not checked below here",
+            crate::scan::walk::MAX_DEPTH
+        );
+        if let Some(f) = findings.iter_mut().find(|f| f.path == issue.path) {
+            f.severity = f.severity.max(Level::High);
+            f.note = Some(match f.note.take() {
+                Some(n) => format!("{n}; {why}"),
+                None => why,
+            });
+            return;
+        }
+        let c = policy.classify(&issue.path);
+        findings.push(Finding {
+            path: issue.path.clone(),
+            kind: Kind::Added,
+            changes: Vec::new(),
+            source: Source::Baseline,
+            package: None,
+            rule: c.rule.to_string(),
+            class: c.class.to_string(),
+            severity: Level::High,
+            note: Some(why),
+            old: None,
+            new: None,
+        });
+    }
+
     /// Attribute names, as the JSON `changes` field lists them.
     pub fn change_names(&self) -> Vec<&'static str> {
         self.changes.iter().map(|c| c.attr.name()).collect()

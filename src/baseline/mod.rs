@@ -495,11 +495,15 @@ pub fn compare_with(
     }
     let header = m.reader.header().clone();
     let mut issues = m.walker.take_issues();
+    let mut findings = m.findings;
+    for i in issues.iter().filter(|i| i.is_too_deep()) {
+        Finding::too_deep(&mut findings, i, policy);
+    }
     let families = logfamily::judge_families(
         std::mem::take(&mut m.logs),
         &FamilyReader { root: &m.root_dir },
     );
-    merge_family_findings(&mut m.findings, families.findings, policy);
+    merge_family_findings(&mut findings, families.findings, policy);
     issues.extend(
         families
             .issues
@@ -509,7 +513,7 @@ pub fn compare_with(
     let baseline_sha256 = m.reader.file_sha256().unwrap_or_default();
     Ok(CompareOutcome {
         baseline_sha256,
-        findings: m.findings,
+        findings,
         issues,
         policy_changed: header.policy_digest != policy.digest(),
         header,

@@ -137,11 +137,47 @@ struct PolicyFile {
     inherit: Option<bool>,
     watch: Option<Vec<String>>,
     setuid: Option<Level>,
+    max_hash_bytes: Option<ByteSize>,
     #[serde(default)]
     class: BTreeMap<String, ClassFile>,
     #[serde(default)]
     rule: Vec<Rule>,
     signatures: Option<SignaturesFile>,
+}
+
+/// `max_hash_bytes` as written: a byte count, or a string with a binary suffix (`"4G"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ByteSize {
+    Count(u64),
+    Text(String),
+}
+
+impl ByteSize {
+    fn bytes(&self) -> Result<u64, String> {
+        let text = match self {
+            ByteSize::Count(n) => return Ok(*n),
+            ByteSize::Text(t) => t.trim(),
+        };
+        let (digits, shift) = match text.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() => {
+                let shift = match c.to_ascii_uppercase() {
+                    'K' => 10,
+                    'M' => 20,
+                    'G' => 30,
+                    'T' => 40,
+                    _ => return Err(format!("{text:?}: unknown suffix (use K, M, G or T)")),
+                };
+                (&text[..i], shift)
+            }
+            _ => (text, 0),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size such as 4096, \"512M\" or \"4G\""))?;
+        n.checked_mul(1u64 << shift)
+            .ok_or_else(|| format!("{text:?} is too large"))
+    }
 }
 
 /// The `[signatures]` table as written: every key optional, so an override can change one key.
@@ -196,6 +232,9 @@ struct PolicyOut<'a> {
     inherit: bool,
     watch: Vec<String>,
     setuid: Level,
+    /// Only when not the default, so that policies written before the setting keep their digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_hash_bytes: Option<u64>,
     class: &'a BTreeMap<String, ClassSpec>,
     signatures: &'a Signatures,
     rule: &'a [Rule],
@@ -223,6 +262,8 @@ pub struct Policy {
     /// Watched trees, absolute, normalised, sorted in path order, without duplicates.
     watch: Vec<PathBuf>,
     setuid: Level,
+    /// Bytes of a file's content hashed at most (`max_hash_bytes`); the rest is not checked.
+    max_hash_bytes: u64,
     classes: BTreeMap<String, ClassSpec>,
     rules: Vec<Rule>,
     signatures: Signatures,
@@ -305,6 +346,11 @@ impl Policy {
         self.setuid
     }
 
+    /// Bytes of a regular file hashed at most; a larger file is reported as not fully checked.
+    pub fn max_hash_bytes(&self) -> u64 {
+        self.max_hash_bytes
+    }
+
     pub fn classes(&self) -> &BTreeMap<String, ClassSpec> {
         &self.classes
     }
@@ -364,6 +410,8 @@ impl Policy {
                 .map(|w| w.to_string_lossy().into_owned())
                 .collect(),
             setuid: self.setuid,
+            max_hash_bytes: (self.max_hash_bytes != crate::scan::hash::DEFAULT_MAX_HASH_BYTES)
+                .then_some(self.max_hash_bytes),
             class: &self.classes,
             signatures: &self.signatures,
             rule: &self.rules,
@@ -455,6 +503,9 @@ fn merge(mut base: PolicyFile, over: PolicyFile) -> PolicyFile {
     }
     if over.setuid.is_some() {
         base.setuid = over.setuid;
+    }
+    if over.max_hash_bytes.is_some() {
+        base.max_hash_bytes = over.max_hash_bytes;
     }
     for (name, c) in over.class {
         let slot = base.class.entry(name).or_default();
@@ -594,10 +645,19 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         globset::Glob::new(pat)
             .map_err(|e| invalid(format!("signatures.unsigned_allowed: {e}")))?;
     }
+    let max_hash_bytes = match &f.max_hash_bytes {
+        None => crate::scan::hash::DEFAULT_MAX_HASH_BYTES,
+        Some(b) => match b.bytes() {
+            Ok(0) => return Err(invalid("max_hash_bytes: must be more than 0".into())),
+            Ok(n) => n,
+            Err(e) => return Err(invalid(format!("max_hash_bytes: {e}"))),
+        },
+    };
     Ok(Policy {
         signatures,
         watch,
         setuid: f.setuid.unwrap_or(Level::High),
+        max_hash_bytes,
         classes,
         rules: f.rule,
         sources,

@@ -389,9 +389,11 @@ struct FileRead {
     sha256: Option<[u8; 32]>,
     selinux: Option<Vec<u8>>,
     caps: Option<Vec<u8>>,
+    /// Set when the file is larger than the hashing cap: what was not checked.
+    capped: Option<String>,
 }
 
-fn read_open_file(fd: OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> {
+fn read_open_file(fd: OwnedFd, seen: &Stat, hash: Option<u64>) -> io::Result<FileRead> {
     let now = fstat(fd.as_raw_fd())?;
     if now.ftype != FileType::File || now.ino != seen.ino || now.dev != seen.dev {
         return Err(io::Error::other(
@@ -400,10 +402,25 @@ fn read_open_file(fd: OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> 
     }
     let selinux = fd_xattr(fd.as_raw_fd(), XATTR_SELINUX)?;
     let caps = fd_xattr(fd.as_raw_fd(), XATTR_CAPS)?;
-    let sha256 = if hash {
+    let mut capped = None;
+    let sha256 = if let Some(cap) = hash {
         // The per-thread 256 KiB buffer of `hash`: no allocation per file, no dup of the fd.
         let f = std::fs::File::from(fd);
-        let d = crate::scan::hash::hash_reader(crate::rpmdb::DigestAlgo::Sha256, &f)?;
+        // Holes are skipped and data is hashed only up to the cap: a `truncate -s 16T` file
+        // must not stall the run. The size is the `fstat` one, so a growing file ends too.
+        let r = crate::scan::hash::hash_file(
+            crate::rpmdb::DigestAlgo::Sha256,
+            &f,
+            now.size,
+            cap,
+            crate::scan::hash::Holes::Skip,
+        )?;
+        if !r.complete {
+            capped = Some(format!(
+                "not fully checked: holds more data than max_hash_bytes ({cap} bytes); only the first {cap} bytes were compared"
+            ));
+        }
+        let d = r.digest;
         let after = fstat(f.as_raw_fd())?;
         if after.size != now.size || after.mtime != now.mtime {
             return Err(io::Error::other("content changed while it was being read"));
@@ -421,6 +438,7 @@ fn read_open_file(fd: OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> 
         sha256,
         selinux,
         caps,
+        capped,
     })
 }
 
@@ -430,6 +448,24 @@ fn read_open_file(fd: OwnedFd, seen: &Stat, hash: bool) -> io::Result<FileRead> 
 /// A failure after the `lstat` (unreadable, replaced, changing) does not lose the entry: the
 /// capture keeps the `lstat` data and says in `issue` what is unknown.
 pub fn capture_entry(dir: &Dir, name: &OsStr, seen: &Stat, hash: bool) -> Capture {
+    capture_entry_capped(
+        dir,
+        name,
+        seen,
+        hash,
+        crate::scan::hash::DEFAULT_MAX_HASH_BYTES,
+    )
+}
+
+/// [`capture_entry`] hashing at most `max_hash` bytes of data (the policy's `max_hash_bytes`);
+/// a larger file keeps the digest of what was hashed and says in `issue` that it is partial.
+pub fn capture_entry_capped(
+    dir: &Dir,
+    name: &OsStr,
+    seen: &Stat,
+    hash: bool,
+    max_hash: u64,
+) -> Capture {
     let mut cap = Capture {
         stat: *seen,
         sha256: None,
@@ -445,11 +481,14 @@ pub fn capture_entry(dir: &Dir, name: &OsStr, seen: &Stat, hash: bool) -> Captur
     };
     match seen.ftype {
         FileType::File => match dir.open_file(name) {
-            Ok(fd) => match read_open_file(fd, seen, hash) {
+            Ok(fd) => match read_open_file(fd, seen, hash.then_some(max_hash)) {
                 Ok(r) => {
                     cap.sha256 = r.sha256;
                     cap.selinux = r.selinux;
                     cap.caps = r.caps;
+                    if let Some(what) = r.capped {
+                        issue(what);
+                    }
                 }
                 Err(e) => issue(format!("cannot read: {e}")),
             },
@@ -514,7 +553,8 @@ pub fn package_digest(
         return Err(io::Error::other("replaced between lstat and open"));
     }
     let f = std::fs::File::from(fd);
-    crate::scan::hash::hash_reader(algo, &f).map(|d| d.to_hex())
+    crate::scan::hash::hash_logical(algo, &f, crate::scan::hash::DEFAULT_MAX_HASH_BYTES)
+        .map(|d| d.to_hex())
 }
 
 #[cfg(test)]

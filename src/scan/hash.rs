@@ -125,6 +125,235 @@ pub fn hash_reader<R: Read>(algo: DigestAlgo, mut reader: R) -> std::io::Result<
     })
 }
 
+/// Bytes of data hashed per file when the policy does not say (`max_hash_bytes`).
+pub const DEFAULT_MAX_HASH_BYTES: u64 = 4 << 30;
+
+/// What to do with the holes of a sparse file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holes {
+    /// Hash the data extents and the extent map, never the holes: a `truncate -s 16T` costs
+    /// nothing. The digest of a file without holes stays its plain digest.
+    Skip,
+    /// Hash the logical content, holes as zeros (what rpm hashes), without reading them.
+    Zeros,
+}
+
+/// The digest of a regular file and whether all of it was hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct FileDigest {
+    pub digest: Digest,
+    /// False when the file holds more than the cap: only its first `cap` bytes were hashed.
+    pub complete: bool,
+}
+
+/// Domain separators: a sparse or a capped digest can never equal a plain digest of some other
+/// content, so a baseline digest always means what it was computed as.
+const SPARSE_TAG: &[u8] = b"quietwire sparse file v1\0";
+const CAPPED_TAG: &[u8] = b"quietwire capped digest v1\0";
+
+/// Where the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after `from` starts; `None`
+/// for "no more data". A file system without hole support reports the whole file as data.
+fn seek(f: &std::fs::File, from: u64, whence: libc::c_int) -> std::io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    let Ok(off) = libc::off_t::try_from(from) else {
+        return Ok(None);
+    };
+    // SAFETY: lseek on a descriptor we own; it only moves the (unshared) file offset.
+    let r = unsafe { libc::lseek(f.as_raw_fd(), off, whence) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENXIO) => Ok(None),
+            // No SEEK_DATA/SEEK_HOLE here: all of it is data.
+            Some(libc::EINVAL) if whence == libc::SEEK_HOLE => Ok(Some(u64::MAX)),
+            Some(libc::EINVAL) if whence == libc::SEEK_DATA => Ok(Some(from)),
+            _ => Err(e),
+        };
+    }
+    Ok(Some(r as u64))
+}
+
+/// The data extents of `f` within its first `size` bytes, in order, as `(start, end)`.
+/// Ends at `size` however the file grows meanwhile, so a file being written cannot keep the
+/// caller reading; the caller compares `fstat` before and after.
+fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    let mut data = 0u64;
+    while pos < size {
+        let Some(start) = seek(f, pos, libc::SEEK_DATA)? else {
+            break;
+        };
+        if start >= size {
+            break;
+        }
+        let end = seek(f, start, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
+        if end <= start {
+            return Err(std::io::Error::other(
+                "inconsistent hole map (changed while read)",
+            ));
+        }
+        out.push((start, end));
+        data = data.saturating_add(end - start);
+        pos = end;
+        // Past the cap the rest is not hashed: no need to map it (an extent costs a syscall).
+        if data > budget {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Feed `[start, end)` of `f` to `h` by positioned reads; a short file is an error (it shrank
+/// while being read).
+fn feed(
+    h: &mut Hasher,
+    f: &std::fs::File,
+    buf: &mut [u8],
+    start: u64,
+    end: u64,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut pos = start;
+    while pos < end {
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        match f.read_at(&mut buf[..want], pos) {
+            Ok(0) => {
+                return Err(std::io::Error::other(
+                    "content changed while it was being read",
+                ))
+            }
+            Ok(n) => {
+                h.update(&buf[..n]);
+                pos += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// Hash the first `size` bytes of the regular file `f` (its `fstat` size), at most `cap` bytes.
+///
+/// A file without holes hashes to its plain digest. With [`Holes::Skip`], a sparse file hashes
+/// to a tagged digest over its extent map and data: moving data, or a change of the hole layout,
+/// changes it. With [`Holes::Zeros`], holes are hashed as zeros from a static buffer (rpm's
+/// digest) and count towards the cap, since hashing zeros costs as much as hashing data.
+/// Over the cap, a tagged digest of what was hashed is returned with `complete == false`.
+pub fn hash_file(
+    algo: DigestAlgo,
+    f: &std::fs::File,
+    size: u64,
+    cap: u64,
+    holes: Holes,
+) -> std::io::Result<FileDigest> {
+    let map = extents(f, size, cap)?;
+    let dense = match map.as_slice() {
+        [] => size == 0,
+        [(0, end)] => *end == size,
+        _ => false,
+    };
+    let charged = if dense || holes == Holes::Zeros {
+        size
+    } else {
+        map.iter().map(|(s, e)| e - s).sum()
+    };
+    let complete = charged <= cap;
+    with_buf(|buf| {
+        let mut h = Hasher::new(algo);
+        if !complete {
+            h.update(CAPPED_TAG);
+        }
+        if dense || holes == Holes::Zeros {
+            let mut pos = 0u64;
+            let limit = size.min(cap);
+            for &(s, e) in &map {
+                if pos >= limit {
+                    break;
+                }
+                // The hole before this extent, as zeros.
+                let hole_end = s.min(limit);
+                while pos < hole_end {
+                    let n = usize::try_from(hole_end - pos)
+                        .unwrap_or(usize::MAX)
+                        .min(ZEROS.len());
+                    h.update(&ZEROS[..n]);
+                    pos += n as u64;
+                }
+                let e = e.min(limit);
+                if e > pos {
+                    feed(&mut h, f, buf, pos, e)?;
+                    pos = e;
+                }
+            }
+            while pos < limit {
+                let n = usize::try_from(limit - pos)
+                    .unwrap_or(usize::MAX)
+                    .min(ZEROS.len());
+                h.update(&ZEROS[..n]);
+                pos += n as u64;
+            }
+        } else {
+            h.update(SPARSE_TAG);
+            h.update(&size.to_le_bytes());
+            let mut left = cap;
+            for &(s, e) in &map {
+                if left == 0 {
+                    break;
+                }
+                let e = e.min(s.saturating_add(left));
+                // The extent's place and length go in before its bytes: the same bytes at
+                // another offset, or split differently by holes, hash differently.
+                h.update(&s.to_le_bytes());
+                h.update(&(e - s).to_le_bytes());
+                feed(&mut h, f, buf, s, e)?;
+                left -= e - s;
+            }
+        }
+        Ok(FileDigest {
+            digest: h.finish(),
+            complete,
+        })
+    })
+}
+
+/// rpm's digest of an open regular file: its logical content, holes hashed as zeros without
+/// being read. A file whose logical size is over `cap` is not hashed at all (`EFBIG`): a
+/// `truncate -s 16T` package file must not stall the run, and a digest of part of it cannot
+/// equal the package's, so the caller reports it as unreadable (not fully checked).
+pub fn hash_logical(algo: DigestAlgo, f: &std::fs::File, cap: u64) -> std::io::Result<Digest> {
+    let size = f.metadata()?.len();
+    if size > cap {
+        return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
+    }
+    hash_file(algo, f, size, cap, Holes::Zeros).map(|d| d.digest)
+}
+
+/// Run `f` with the per-thread read buffer.
+fn with_buf<T>(f: impl FnOnce(&mut [u8]) -> std::io::Result<T>) -> std::io::Result<T> {
+    BUF.with(|cell| {
+        let mut guard = cell.try_borrow_mut();
+        let mut local;
+        // Re-entrancy cannot happen here, but fall back to a fresh buffer rather than panic.
+        let buf: &mut Vec<u8> = match guard {
+            Ok(ref mut b) => b,
+            Err(_) => {
+                local = Vec::new();
+                &mut local
+            }
+        };
+        if buf.len() < BUF_SIZE {
+            buf.resize(BUF_SIZE, 0);
+        }
+        f(&mut buf[..])
+    })
+}
+
 /// Decode a FILEDIGESTS entry the way rpm does: two characters per byte, any non-hex character
 /// counting as nibble 0 (rpm's `rnibble`). The caller has checked the length.
 pub fn decode_rpm_hex(hex: &[u8], out: &mut [u8]) {
@@ -169,6 +398,92 @@ mod tests {
         let a = hash_reader(DigestAlgo::Sha256, &data[..]).unwrap();
         use sha2::Digest as _;
         assert_eq!(a.as_bytes(), &sha2::Sha256::digest(&data)[..]);
+    }
+
+    fn file_with(size: u64, data: &[(u64, &[u8])]) -> (tempfile::NamedTempFile, Vec<u8>) {
+        use std::os::unix::fs::FileExt;
+        let t = tempfile::NamedTempFile::new().unwrap();
+        t.as_file().set_len(size).unwrap();
+        let end = data
+            .iter()
+            .map(|(o, d)| o + d.len() as u64)
+            .max()
+            .unwrap_or(0);
+        let mut logical = vec![0u8; size.max(end) as usize];
+        for (off, d) in data {
+            t.as_file().write_all_at(d, *off).unwrap();
+            logical[*off as usize..*off as usize + d.len()].copy_from_slice(d);
+        }
+        (t, logical)
+    }
+
+    fn sha(b: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(b).to_vec()
+    }
+
+    #[test]
+    fn a_file_without_holes_keeps_its_plain_digest() {
+        let data = vec![9u8; BUF_SIZE + 5];
+        let (t, logical) = file_with(0, &[(0, &data)]);
+        let d = hash_file(
+            DigestAlgo::Sha256,
+            t.as_file(),
+            logical.len() as u64,
+            u64::MAX,
+            Holes::Skip,
+        )
+        .unwrap();
+        assert!(d.complete);
+        assert_eq!(d.digest.as_bytes(), &sha(&logical)[..]);
+        let (e, _) = file_with(0, &[]);
+        let d = hash_file(DigestAlgo::Sha256, e.as_file(), 0, u64::MAX, Holes::Skip).unwrap();
+        assert_eq!(d.digest.as_bytes(), &sha(b"")[..]);
+    }
+
+    #[test]
+    fn holes_are_part_of_a_sparse_digest_and_zeros_for_rpm() {
+        const M: u64 = 1 << 20;
+        let (a, logical) = file_with(8 * M, &[(2 * M, b"data")]);
+        let skip = |t: &tempfile::NamedTempFile| {
+            hash_file(
+                DigestAlgo::Sha256,
+                t.as_file(),
+                8 * M,
+                u64::MAX,
+                Holes::Skip,
+            )
+            .unwrap()
+            .digest
+        };
+        // rpm's digest: the logical content, holes as zeros.
+        let z = hash_logical(DigestAlgo::Sha256, a.as_file(), u64::MAX).unwrap();
+        assert_eq!(z.as_bytes(), &sha(&logical)[..]);
+        // Skipping holes is not the plain digest, and moving the data changes it.
+        assert_ne!(skip(&a).as_bytes(), &sha(&logical)[..]);
+        let (b, _) = file_with(8 * M, &[(3 * M, b"data")]);
+        assert_ne!(skip(&a), skip(&b));
+        // Same logical content, zeros written as data instead of a hole: the hole map differs.
+        let (c, logical_c) = file_with(8 * M, &[(2 * M, b"data"), (5 * M, &[0u8; 4096])]);
+        assert_eq!(logical, logical_c);
+        assert_ne!(skip(&a), skip(&c));
+        let (a2, _) = file_with(8 * M, &[(2 * M, b"data")]);
+        assert_eq!(skip(&a), skip(&a2));
+    }
+
+    #[test]
+    fn the_cap_bounds_what_is_hashed_and_marks_the_digest() {
+        let (t, logical) = file_with(0, &[(0, &[1u8; 10_000])]);
+        let d = hash_file(DigestAlgo::Sha256, t.as_file(), 10_000, 4096, Holes::Skip).unwrap();
+        assert!(!d.complete);
+        assert_ne!(d.digest.as_bytes(), &sha(&logical[..4096])[..]);
+        let again = hash_file(DigestAlgo::Sha256, t.as_file(), 10_000, 4096, Holes::Skip).unwrap();
+        assert_eq!(d.digest, again.digest);
+        let e = hash_logical(DigestAlgo::Sha256, t.as_file(), 4096).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EFBIG));
+        // A size taken before the file grew bounds the read.
+        let d = hash_file(DigestAlgo::Sha256, t.as_file(), 100, u64::MAX, Holes::Skip).unwrap();
+        assert_eq!(d.digest.as_bytes(), &sha(&logical[..100])[..]);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 
 use crate::baseline::owned::{OwnedIndex, OwnedReason};
 use crate::policy::Policy;
-use crate::scan::capture::{capture_entry, Capture, Dir, FileType, Stat};
+use crate::scan::capture::{capture_entry, capture_entry_capped, Capture, Dir, FileType, Stat};
 use crate::verify::logfamily;
 use rayon::prelude::*;
 use std::ffi::{OsStr, OsString};
@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 /// Directory depth beyond which the walk does not descend (each level holds a descriptor).
 pub const MAX_DEPTH: usize = 256;
+const _: () = assert!(MAX_DEPTH == 256, "TOO_DEEP's text names the limit");
 
 /// Top-level directories of the root that are never entered, whatever the policy says.
 const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -59,10 +60,19 @@ pub struct Issue {
 /// gap in the check.
 pub const VANISHED: &str = "vanished during the walk";
 
+/// What an [`Issue`] says of a directory at the depth limit: nothing under it is checked, so
+/// it is also a finding (an intruder can hide anything below it).
+pub const TOO_DEEP: &str = "deeper than 256 directories; not entered";
+
 impl Issue {
     /// Whether the path only vanished while being walked (the run checked everything there was).
     pub fn is_vanished(&self) -> bool {
         self.what == VANISHED
+    }
+
+    /// Whether this is a directory the walk did not enter because of [`MAX_DEPTH`].
+    pub fn is_too_deep(&self) -> bool {
+        self.what == TOO_DEEP
     }
 }
 
@@ -87,6 +97,8 @@ pub struct Pending {
     pub stat: Stat,
     pub owner: Option<(String, OwnedReason)>,
     hash: bool,
+    /// The policy's `max_hash_bytes`.
+    max_hash: u64,
     trusted: Option<[u8; 32]>,
     /// The parent directory and name still to be read; `None` once read or for directories.
     todo: Option<(Arc<Dir>, OsString)>,
@@ -126,7 +138,7 @@ impl Pending {
         let Some((dir, name)) = self.todo.take() else {
             return;
         };
-        let mut c = capture_entry(&dir, &name, &self.stat, self.hash);
+        let mut c = capture_entry_capped(&dir, &name, &self.stat, self.hash, self.max_hash);
         self.hashed = c.sha256.is_some();
         if c.issue.is_none() && c.stat.ftype == FileType::File {
             if let Some(t) = self.trusted {
@@ -355,6 +367,7 @@ impl<'a> Walker<'a> {
                 stat: item.stat,
                 owner: item.owner,
                 hash: item.hash,
+                max_hash: self.policy.max_hash_bytes(),
                 trusted: None,
                 todo: Some((parent.clone(), item.name)),
                 capture: None,
@@ -418,6 +431,7 @@ impl<'a> Walker<'a> {
             stat: item.stat,
             owner: item.owner,
             hash: false,
+            max_hash: self.policy.max_hash_bytes(),
             trusted: None,
             todo: None,
             capture: Some(entry_capture),
@@ -436,7 +450,7 @@ impl<'a> Walker<'a> {
             return Some("pseudo file system (proc, sysfs, ...); not entered".into());
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Some(format!("deeper than {MAX_DEPTH} directories; not entered"));
+            return Some(TOO_DEEP.into());
         }
         None
     }
@@ -537,6 +551,7 @@ impl<'a> Walker<'a> {
                 stat: item.stat,
                 owner: item.owner.take(),
                 hash: false,
+                max_hash: self.policy.max_hash_bytes(),
                 trusted: None,
                 todo: None,
                 capture: Some(cap),

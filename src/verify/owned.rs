@@ -313,7 +313,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
             hash::decode_rpm_hex(expected_hex, want);
             let got = match entry.open_regular(&sb) {
                 Ok(f) => {
-                    let r = hash::hash_reader(algo, &f)
+                    let r = hash::hash_logical(algo, &f, hash::DEFAULT_MAX_HASH_BYTES)
                         .map_err(|e| OpenError::Sys(Errno(e.raw_os_error().unwrap_or(libc::EIO))));
                     // Kept for the caps check: fgetxattr on it saves a path lookup.
                     opened = Some(f);
