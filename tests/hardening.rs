@@ -108,7 +108,10 @@ fn a_held_lock_times_out_with_its_own_status() {
         .unwrap();
     assert_eq!(out.status.code(), Some(22), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("baseline.lock") && err.contains("another quietwire run"), "{err}");
+    assert!(
+        err.contains("baseline.lock") && err.contains("another quietwire run"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let h = holder.wait_with_output().unwrap();
     assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
@@ -163,7 +166,10 @@ fn init_makes_the_baseline_directory_0700_under_any_umask() {
 fn assert_complete(file: &Path) {
     let b = std::fs::read_to_string(file).unwrap();
     let last = b.lines().last().unwrap_or_default();
-    assert!(last.contains("\"trailer\""), "incomplete baseline: {last:?}");
+    assert!(
+        last.contains("\"trailer\""),
+        "incomplete baseline: {last:?}"
+    );
 }
 
 /// Fault injection: SIGKILL `init`/`accept` at spread-out moments; the baseline is always a
@@ -172,12 +178,20 @@ fn assert_complete(file: &Path) {
 fn sigkill_at_random_moments_leaves_a_complete_baseline() {
     let root = TestRoot::new();
     for i in 0..400 {
-        write(&root, &format!("/srv/data/f{i:04}"), &format!("{i}\n").repeat(50));
+        write(
+            &root,
+            &format!("/srv/data/f{i:04}"),
+            &format!("{i}\n").repeat(50),
+        );
     }
     init(&root);
     for trial in 0u64..8 {
         write(&root, "/srv/data/f0000", &format!("trial {trial}\n"));
-        let args: &[&str] = if trial % 2 == 0 { &["accept", "--all"] } else { &["init", "--force"] };
+        let args: &[&str] = if trial % 2 == 0 {
+            &["accept", "--all"]
+        } else {
+            &["init", "--force"]
+        };
         let mut child = cmd(&root, args)
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -190,7 +204,10 @@ fn sigkill_at_random_moments_leaves_a_complete_baseline() {
     write(&root, "/srv/data/f0000", "final\n");
     let out = qw(&root, &["accept", "/srv/data/f0000"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(recorded_sha(&root, "/srv/data/f0000"), Some(sha256_hex("final\n")));
+    assert_eq!(
+        recorded_sha(&root, "/srv/data/f0000"),
+        Some(sha256_hex("final\n"))
+    );
     let out = qw(&root, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     // The killed runs' temp files are gone after that accept.
@@ -217,7 +234,11 @@ fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
         hex::encode(sha2::Sha256::digest(&pinned))
     };
     // The attacker's baseline: the same, with the shell accepted.
-    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    write(
+        &root,
+        "/srv/www/shell.php",
+        "<?php system($_GET['c']); ?>\n",
+    );
     let out = qw(&root, &["accept", "/srv/www/shell.php"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let evil = root.join("/var/lib/quietwire/evil");
@@ -227,7 +248,14 @@ fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
     let hook = tempfile::tempdir().unwrap();
     let child = cmd(
         &root,
-        &["check", "--unowned-only", "--format", "json", "--baseline-digest", &digest],
+        &[
+            "check",
+            "--unowned-only",
+            "--format",
+            "json",
+            "--baseline-digest",
+            &digest,
+        ],
     )
     .env("QW_TEST_PAUSE_BEFORE_BASELINE_READ", hook.path())
     .stdout(std::process::Stdio::piped())
@@ -236,7 +264,10 @@ fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
     .unwrap();
     let start = std::time::Instant::now();
     while !hook.path().join("waiting").exists() {
-        assert!(start.elapsed().as_secs() < 20, "the check never opened the baseline");
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the check never opened the baseline"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     std::fs::rename(&evil, &file).unwrap();
@@ -244,7 +275,11 @@ fn a_baseline_renamed_in_during_a_pinned_check_does_not_hide_a_file() {
     let out = child.wait_with_output().unwrap();
     let code = out.status.code();
     if code == Some(18) {
-        assert!(text(&out.stderr).contains("changed while it was being read"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("changed while it was being read"),
+            "{}",
+            text(&out.stderr)
+        );
         return;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -267,7 +302,11 @@ fn a_policy_dropped_in_to_blind_the_check_is_itself_a_high_finding() {
     let root = TestRoot::new();
     write(&root, "/srv/www/index.html", "hello\n");
     init(&root);
-    write(&root, "/srv/www/shell.php", "<?php system($_GET['c']); ?>\n");
+    write(
+        &root,
+        "/srv/www/shell.php",
+        "<?php system($_GET['c']); ?>\n",
+    );
     write(
         &root,
         "/etc/quietwire/policy.toml",
@@ -282,15 +321,26 @@ fn a_policy_dropped_in_to_blind_the_check_is_itself_a_high_finding() {
         .find(|f| f["path"] == "/etc/quietwire/policy.toml" && f["kind"] == "changed")
         .unwrap_or_else(|| panic!("no policy finding: {}", text(&out.stdout)));
     assert_eq!(policy["severity"], "high", "{policy}");
-    assert!(policy["note"].as_str().unwrap().contains("policy changed"), "{policy}");
-    assert_eq!(out.status.code().map(|c| c & 4), Some(4), "{}", text(&out.stderr));
+    assert!(
+        policy["note"].as_str().unwrap().contains("policy changed"),
+        "{policy}"
+    );
+    assert_eq!(
+        out.status.code().map(|c| c & 4),
+        Some(4),
+        "{}",
+        text(&out.stderr)
+    );
     let unchecked = findings
         .iter()
         .find(|f| f["path"] == "/srv/www/index.html")
         .unwrap_or_else(|| panic!("baselined file silently dropped: {}", text(&out.stdout)));
     assert_eq!(unchecked["kind"], "removed");
     let note = unchecked["note"].as_str().unwrap_or_default();
-    assert!(note.contains("no longer checked: policy changed"), "{unchecked}");
+    assert!(
+        note.contains("no longer checked: policy changed"),
+        "{unchecked}"
+    );
 }
 
 /// Run with a hang guard: a run still going after 20 s is killed and the test fails.
@@ -329,8 +379,14 @@ fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
         root.mkfifo(file, 0o600);
         let out = bounded(cmd(&root, args));
         let err = text(&out.stderr);
-        assert!(out.status.code().unwrap_or(0) >= 16, "{file}: {args:?}: {err}");
-        assert!(err.contains("not a regular file") && err.contains(file), "{file}: {err}");
+        assert!(
+            out.status.code().unwrap_or(0) >= 16,
+            "{file}: {args:?}: {err}"
+        );
+        assert!(
+            err.contains("not a regular file") && err.contains(file),
+            "{file}: {err}"
+        );
     }
 }
 

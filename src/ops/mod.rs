@@ -31,7 +31,11 @@ pub fn verified_baseline(file: &Path) -> Result<VerifiedBaseline, BaselineError>
             owned.insert(rec.path(), rec);
         }
     }
-    Ok((r.header().clone(), owned, r.file_sha256().unwrap_or_default()))
+    Ok((
+        r.header().clone(),
+        owned,
+        r.file_sha256().unwrap_or_default(),
+    ))
 }
 
 /// The current state of one path as the baseline walk would record it (`None`: absent or not

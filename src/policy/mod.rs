@@ -306,7 +306,9 @@ impl Policy {
             // way means a path in the root, never on the host), its last component not followed.
             None => (
                 crate::rootpath::resolve_in_root(root, Path::new(SYSTEM_POLICY), false)
-                    .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY))),
+                    .unwrap_or_else(|_| {
+                        crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY))
+                    }),
                 false,
             ),
         };
