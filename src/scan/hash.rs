@@ -98,25 +98,12 @@ thread_local! {
 
 /// Hash everything `reader` yields until EOF.
 pub fn hash_reader<R: Read>(algo: DigestAlgo, mut reader: R) -> std::io::Result<Digest> {
-    BUF.with(|cell| {
-        let mut guard = cell.try_borrow_mut();
-        let mut local;
-        // Re-entrancy cannot happen here, but fall back to a fresh buffer rather than panic.
-        let buf: &mut Vec<u8> = match guard {
-            Ok(ref mut b) => b,
-            Err(_) => {
-                local = Vec::new();
-                &mut local
-            }
-        };
-        if buf.len() < BUF_SIZE {
-            buf.resize(BUF_SIZE, 0);
-        }
+    with_buf(|buf| {
         let mut h = Hasher::new(algo);
         loop {
-            match reader.read(&mut buf[..]) {
+            match reader.read(buf) {
                 Ok(0) => break,
-                Ok(n) => h.update(&buf[..n]),
+                Ok(n) => h.update(buf.get(..n).unwrap_or_default()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
