@@ -463,3 +463,46 @@ fn lastlog_rewritten_in_place_is_quiet_and_shrunk_is_loud() {
         .unwrap();
     assert_loud(&r, "/var/log/lastlog");
 }
+
+/// Compress `from` into `to` with the command-line `tool` (xz, bzip2, zstd), as logrotate's
+/// `compresscmd` does, and remove `from`.
+fn compress_with(r: &Root, tool: &str, from: &str, to: &str) {
+    let out = std::process::Command::new(tool)
+        .arg("-c")
+        .arg(r.p(from))
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} not found ({e}): apt-get install xz-utils bzip2 zstd"));
+    assert!(out.status.success(), "{tool} failed");
+    fs::write(r.p(to), out.stdout).unwrap();
+    fs::remove_file(r.p(from)).unwrap();
+}
+
+#[test]
+fn xz_bzip2_and_zstd_archives_are_followed() {
+    for (tool, ext) in [("xz", "xz"), ("bzip2", "bz2"), ("zstd", "zst")] {
+        // Quiet: delaycompress with compresscmd TOOL.
+        let r = Root::new();
+        let l = "var/log/maillog";
+        r.put(&format!("{l}.1"), b"mail day 3\n", 3);
+        r.put(l, b"mail day 4\n", 4);
+        r.init();
+        compress_with(&r, tool, &format!("{l}.1"), &format!("{l}.2.{ext}"));
+        r.mv(l, &format!("{l}.1"));
+        r.put(l, b"mail day 5\n", 5);
+        assert_quiet(&r);
+
+        // Loud: compressed since the baseline with a line taken out.
+        let r = Root::new();
+        r.put("var/log/maillog.1", b"mail day 1\nsecret relay\n", 1);
+        r.put("var/log/maillog", b"mail day 2\n", 2);
+        r.init();
+        r.put("var/log/maillog.1", b"mail day 1\n", 1);
+        compress_with(
+            &r,
+            tool,
+            "var/log/maillog.1",
+            &format!("var/log/maillog.1.{ext}"),
+        );
+        assert_loud(&r, &format!("/var/log/maillog.1.{ext}"));
+    }
+}

@@ -183,18 +183,30 @@ impl logfamily::Reader for FamilyReader<'_> {
             return Err("replaced while being read".into());
         }
         let cap = logfamily::DECOMPRESS_CAP;
-        match compression {
-            None => logfamily::digest_stream(std::io::BufReader::new(f), prefixes, u64::MAX),
-            Some(logfamily::Compression::Gzip) => logfamily::digest_stream(
-                flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)),
-                prefixes,
-                cap,
-            )
-            .map_err(|e| format!("cannot decompress (gzip): {e}")),
-            Some(logfamily::Compression::Unsupported(what)) => {
-                Err(format!("{what}-compressed archives are not decompressed"))
+        let input = std::io::BufReader::new(f);
+        let Some(c) = compression else {
+            return logfamily::digest_stream(input, prefixes, u64::MAX);
+        };
+        let decoded = match c {
+            logfamily::Compression::Gzip => {
+                logfamily::digest_stream(flate2::read::MultiGzDecoder::new(input), prefixes, cap)
             }
-        }
+            logfamily::Compression::Bzip2 => {
+                logfamily::digest_stream(bzip2::read::MultiBzDecoder::new(input), prefixes, cap)
+            }
+            logfamily::Compression::Zstd => ruzstd::decoding::StreamingDecoder::new(input)
+                .map_err(|e| e.to_string())
+                .and_then(|d| logfamily::digest_stream(d, prefixes, cap)),
+            logfamily::Compression::Xz => {
+                // lzma-rs decodes xz only into a writer; the digest is one.
+                let mut input = input;
+                let mut sink = logfamily::StreamDigest::new(prefixes, cap);
+                lzma_rs::xz_decompress(&mut input, &mut sink)
+                    .map(|()| sink.finish())
+                    .map_err(|e| e.to_string())
+            }
+        };
+        decoded.map_err(|e| format!("cannot decompress ({}): {e}", c.name()))
     }
 }
 

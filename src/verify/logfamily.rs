@@ -28,9 +28,20 @@ pub const DECOMPRESS_CAP: u64 = 1 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     Gzip,
-    /// Recognised as a family member, but its content is not decompressed: reported as not
-    /// fully checked when it has to be.
-    Unsupported(&'static str),
+    Xz,
+    Bzip2,
+    Zstd,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
+            Compression::Zstd => "zstd",
+        }
+    }
 }
 
 /// Where a file name sits in its family.
@@ -46,9 +57,9 @@ pub struct Member {
 fn strip_compression(name: &str) -> (&str, Option<Compression>) {
     for (suffix, c) in [
         (".gz", Compression::Gzip),
-        (".xz", Compression::Unsupported("xz")),
-        (".bz2", Compression::Unsupported("bzip2")),
-        (".zst", Compression::Unsupported("zstd")),
+        (".xz", Compression::Xz),
+        (".bz2", Compression::Bzip2),
+        (".zst", Compression::Zstd),
     ] {
         if let Some(stem) = name.strip_suffix(suffix) {
             if !stem.is_empty() {
@@ -139,20 +150,81 @@ pub trait Reader {
     ) -> Result<Content, String>;
 }
 
+/// Digests of a stream as it is written: the whole and each requested prefix, at most `cap`
+/// bytes. A `Write` so that decoders that only write (xz) feed it as readers do.
+pub struct StreamDigest<'p> {
+    h: Sha256,
+    out: Content,
+    pos: u64,
+    prefixes: &'p BTreeSet<u64>,
+    cap: u64,
+}
+
+impl<'p> StreamDigest<'p> {
+    pub fn new(prefixes: &'p BTreeSet<u64>, cap: u64) -> StreamDigest<'p> {
+        let mut out = Content::default();
+        if prefixes.contains(&0) {
+            out.prefixes
+                .insert(0, hex::encode(Sha256::new().finalize()));
+        }
+        StreamDigest {
+            h: Sha256::new(),
+            out,
+            pos: 0,
+            prefixes,
+            cap,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) -> Result<(), String> {
+        let n = chunk.len();
+        let end = self.pos + n as u64;
+        if end > self.cap {
+            return Err(format!("more than {} bytes (not followed)", self.cap));
+        }
+        let pos = self.pos;
+        let mut at = pos;
+        for &p in self.prefixes.range(pos + 1..=end) {
+            let off = usize::try_from(p - pos).unwrap_or(n);
+            let start = usize::try_from(at - pos).unwrap_or(n);
+            self.h.update(chunk.get(start..off).unwrap_or_default());
+            self.out
+                .prefixes
+                .insert(p, hex::encode(self.h.clone().finalize()));
+            at = p;
+        }
+        let start = usize::try_from(at - pos).unwrap_or(n);
+        self.h.update(chunk.get(start..).unwrap_or_default());
+        self.pos = end;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Content {
+        self.out.len = self.pos;
+        self.out.digest = hex::encode(self.h.finalize());
+        self.out
+    }
+}
+
+impl std::io::Write for StreamDigest<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf).map_err(std::io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Hash a stream, also recording digests of the requested prefixes; at most `cap` bytes.
 pub fn digest_stream<R: Read>(
     mut r: R,
     prefixes: &BTreeSet<u64>,
     cap: u64,
 ) -> Result<Content, String> {
-    let mut h = Sha256::new();
-    let mut out = Content::default();
+    let mut d = StreamDigest::new(prefixes, cap);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pos: u64 = 0;
-    if prefixes.contains(&0) {
-        out.prefixes
-            .insert(0, hex::encode(Sha256::new().finalize()));
-    }
     loop {
         let n = match r.read(&mut buf) {
             Ok(0) => break,
@@ -160,26 +232,9 @@ pub fn digest_stream<R: Read>(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.to_string()),
         };
-        let chunk = buf.get(..n).unwrap_or_default();
-        let end = pos + n as u64;
-        if end > cap {
-            return Err(format!("more than {cap} bytes (not followed)"));
-        }
-        let mut at = pos;
-        for &p in prefixes.range(pos + 1..=end) {
-            let off = usize::try_from(p - pos).unwrap_or(n);
-            let start = usize::try_from(at - pos).unwrap_or(n);
-            h.update(chunk.get(start..off).unwrap_or_default());
-            out.prefixes.insert(p, hex::encode(h.clone().finalize()));
-            at = p;
-        }
-        let start = usize::try_from(at - pos).unwrap_or(n);
-        h.update(chunk.get(start..).unwrap_or_default());
-        pos = end;
+        d.update(buf.get(..n).unwrap_or_default())?;
     }
-    out.len = pos;
-    out.digest = hex::encode(h.finalize());
-    Ok(out)
+    Ok(d.finish())
 }
 
 /// What the family check concluded beyond findings.
