@@ -457,3 +457,45 @@ fn an_override_cannot_quiet_quietwires_own_files() {
         );
     }
 }
+
+/// Issue 13 point 4: a root whose `var/lib/quietwire` is a symlink to a host directory (absolute,
+/// or climbing with `..`) does not make `init` or `accept` write there: the link is resolved
+/// inside the root, as the root's own system would see it.
+#[test]
+fn a_symlinked_state_directory_does_not_lead_out_of_the_root() {
+    for relative in [false, true] {
+        let root = TestRoot::new();
+        let host = tempfile::tempdir().unwrap();
+        write(&root, "/etc/hosts", "127.0.0.1 localhost\n");
+        std::fs::create_dir_all(root.join("/var/lib")).unwrap();
+        let target = if relative {
+            // Far more `..` than the root is deep: they stop at the root, as after chroot.
+            PathBuf::from("../../../../../../../../..").join(host.path().strip_prefix("/").unwrap())
+        } else {
+            host.path().to_path_buf()
+        };
+        std::os::unix::fs::symlink(&target, root.join("/var/lib/quietwire")).unwrap();
+        let out = qw(&root, &["init"]);
+        let host_files: Vec<_> = std::fs::read_dir(host.path()).unwrap().collect();
+        assert!(
+            host_files.is_empty(),
+            "init wrote into the host directory: {host_files:?} ({})",
+            text(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let inside = root.join(host.path().to_str().unwrap()).join("baseline");
+        assert!(inside.is_file(), "baseline not at {}", inside.display());
+        write(&root, "/etc/hosts", "10.0.0.1 evil\n");
+        let out = qw(&root, &["accept", "/etc/hosts"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(std::fs::read_dir(host.path()).unwrap().count(), 0);
+        let out = qw(&root, &["check", "--unowned-only"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}

@@ -279,7 +279,8 @@ struct PolicyOut<'a> {
 }
 
 /// Said in `quietwire policy` before the rendering.
-const PROTECTED_NOTE: &str = "# The last rule, `quietwire-protected`, and class `quietwire` are built in and cannot be\n\
+const PROTECTED_NOTE: &str =
+    "# The last rule, `quietwire-protected`, and class `quietwire` are built in and cannot be\n\
 # overridden: quietwire's own files and the trusted keys are always watched and always high\n\
 # (quietwire-policy(5), PROTECTED PATHS).\n";
 
@@ -955,7 +956,11 @@ mod tests {
         "#;
         let p = Policy::from_override_str("x", over).unwrap();
         // Only /srv, and quietwire's own files, which are always watched.
-        let extra: Vec<_> = p.watch().iter().filter(|w| !p.protected().contains(w)).collect();
+        let extra: Vec<_> = p
+            .watch()
+            .iter()
+            .filter(|w| !p.protected().contains(w))
+            .collect();
         assert_eq!(extra, [&PathBuf::from("/srv")]);
         assert!(p.rules().is_empty());
         assert_eq!(class_of(&p, "/run/x").1, "normal");
@@ -1023,7 +1028,10 @@ mod tests {
             skip = true
             added = "none"
         "#
-        .replace("name = quietwire-protected", "name = \"quietwire-protected\"");
+        .replace(
+            "name = quietwire-protected",
+            "name = \"quietwire-protected\"",
+        );
         let no_watch = "version = 1\ninherit = false\n[class.normal]\nadded = \"none\"\n\
             [class.quiet]\nskip = true\n[[rule]]\nname = \"all\"\nclass = \"quiet\"\npaths = [\"/\"]\n\
             [signatures]\ntrusted_keys = [\"/srv/keys\"]\n";
@@ -1061,10 +1069,14 @@ mod tests {
         }
         let p = Policy::from_override_str("o", no_watch).unwrap();
         assert!(p.protected().contains(&PathBuf::from("/srv/keys")));
-        assert_eq!(p.classify(Path::new("/srv/keys/RPM-GPG-KEY")).class, PROTECTED_CLASS);
+        assert_eq!(
+            p.classify(Path::new("/srv/keys/RPM-GPG-KEY")).class,
+            PROTECTED_CLASS
+        );
         let d = Policy::builtin().unwrap();
         assert_eq!(
-            d.classify(Path::new("/etc/pki/rpm-gpg/RPM-GPG-KEY-x")).class,
+            d.classify(Path::new("/etc/pki/rpm-gpg/RPM-GPG-KEY-x"))
+                .class,
             PROTECTED_CLASS
         );
         assert!(d.rules().iter().all(|r| r.name != PROTECTED_RULE));
