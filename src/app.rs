@@ -269,11 +269,23 @@ fn lock_baseline(file: &Path) -> Result<Option<crate::baseline::lock::WriteLock>
         .map_err(baseline_failure)
 }
 
-fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> PathBuf {
-    state
-        .baseline
-        .clone()
-        .unwrap_or_else(|| crate::baseline::default_location(root))
+/// `--baseline FILE` as given (the administrator's choice), else the default inside the root.
+fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> Result<PathBuf, Failure> {
+    match &state.baseline {
+        Some(f) => Ok(f.clone()),
+        None => crate::baseline::default_location(root).map_err(|e| {
+            Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: cannot resolve inside the root: {e}",
+                    escape_path(&crate::rootpath::join_in_root(
+                        root,
+                        Path::new(crate::baseline::DEFAULT_LOCATION)
+                    ))
+                ),
+            )
+        }),
+    }
 }
 
 fn report_issues(issues: &[crate::scan::walk::Issue]) {
@@ -332,7 +344,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::{self, owned};
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
-    let baseline_path = baseline_file(root, &a.state);
+    let baseline_path = baseline_file(root, &a.state)?;
     let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
         crate::trust::Keyring::new()
@@ -354,7 +366,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut baselined_packages = None;
     let mut changes = match a.ops.packages_changed {
         true => {
-            let file = baseline_file(root, &a.state);
+            let file = baseline_file(root, &a.state)?;
             let (header, owned, read_sha256) =
                 crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
             same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
@@ -600,7 +612,7 @@ impl BaselineWrite {
         Ok(BaselineWrite {
             error_status,
             policy,
-            file: baseline_file(&root.root, state),
+            file: baseline_file(&root.root, state)?,
             index: crate::baseline::OwnedIndex::from_packages(&db.packages),
             snapshot: crate::baseline::owned::snapshot(&db.packages),
             sign_key: read_sign_key(sign)?,

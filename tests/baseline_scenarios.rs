@@ -156,7 +156,7 @@ impl Server {
     }
 
     fn baseline_file(&self) -> PathBuf {
-        baseline::default_location(&self.root)
+        baseline::default_location(&self.root).unwrap()
     }
 
     fn init(&self) -> baseline::InitStats {

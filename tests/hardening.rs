@@ -405,3 +405,97 @@ fn a_symlinked_policy_in_the_root_is_not_followed_nor_quoted() {
     assert!(!err.contains("SECRET-TOKEN"), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
 }
+
+/// Issue 13 point 1: an override can never quiet quietwire's own files. With a volatile rule on
+/// `/**`, or `inherit = false` and no `watch` at all, a changed binary and changed hook files
+/// are still high findings.
+#[test]
+fn an_override_cannot_quiet_quietwires_own_files() {
+    let blinds = [
+        "version = 1\n[[rule]]\nname = \"blind\"\npaths = [\"/**\"]\nclass = \"volatile\"\n",
+        "version = 1\ninherit = false\n[class.normal]\n",
+    ];
+    let own = [
+        "/usr/local/sbin/quietwire",
+        "/usr/libexec/quietwire/post-transaction",
+        "/etc/dnf/plugins/post-transaction-actions.d/quietwire.action",
+    ];
+    for blind in blinds {
+        let root = TestRoot::new();
+        for f in own {
+            write(&root, f, "original\n");
+        }
+        init(&root);
+        for f in own {
+            write(&root, f, "trojaned, and longer\n");
+        }
+        write(&root, "/etc/quietwire/policy.toml", blind);
+        let out = qw(&root, &["check", "--unowned-only", "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+        let findings = v["findings"].as_array().unwrap();
+        for f in own {
+            let found = findings
+                .iter()
+                .find(|x| x["path"] == f && x["kind"] == "changed")
+                .unwrap_or_else(|| panic!("{blind:?}: {f} not reported: {}", text(&out.stdout)));
+            assert_eq!(found["severity"], "high", "{found}");
+        }
+        let added = findings
+            .iter()
+            .find(|x| x["path"] == "/etc/quietwire/policy.toml" && x["kind"] == "added")
+            .unwrap_or_else(|| panic!("policy file not reported: {}", text(&out.stdout)));
+        assert_eq!(added["severity"], "high", "{added}");
+        assert_eq!(out.status.code().map(|c| c & 4), Some(4));
+        // What `quietwire policy` shows says so.
+        let out = qw(&root, &["policy"]);
+        let shown = text(&out.stdout);
+        assert!(
+            shown.contains("name = \"quietwire-protected\"")
+                && shown.contains("\"/usr/local/sbin/quietwire\""),
+            "{shown}"
+        );
+    }
+}
+
+/// Issue 13 point 4: a root whose `var/lib/quietwire` is a symlink to a host directory (absolute,
+/// or climbing with `..`) does not make `init` or `accept` write there: the link is resolved
+/// inside the root, as the root's own system would see it.
+#[test]
+fn a_symlinked_state_directory_does_not_lead_out_of_the_root() {
+    for relative in [false, true] {
+        let root = TestRoot::new();
+        let host = tempfile::tempdir().unwrap();
+        write(&root, "/etc/hosts", "127.0.0.1 localhost\n");
+        std::fs::create_dir_all(root.join("/var/lib")).unwrap();
+        let target = if relative {
+            // Far more `..` than the root is deep: they stop at the root, as after chroot.
+            PathBuf::from("../../../../../../../../..").join(host.path().strip_prefix("/").unwrap())
+        } else {
+            host.path().to_path_buf()
+        };
+        std::os::unix::fs::symlink(&target, root.join("/var/lib/quietwire")).unwrap();
+        let out = qw(&root, &["init"]);
+        let host_files: Vec<_> = std::fs::read_dir(host.path()).unwrap().collect();
+        assert!(
+            host_files.is_empty(),
+            "init wrote into the host directory: {host_files:?} ({})",
+            text(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let inside = root.join(host.path().to_str().unwrap()).join("baseline");
+        assert!(inside.is_file(), "baseline not at {}", inside.display());
+        write(&root, "/etc/hosts", "10.0.0.1 evil\n");
+        let out = qw(&root, &["accept", "/etc/hosts"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(std::fs::read_dir(host.path()).unwrap().count(), 0);
+        let out = qw(&root, &["check", "--unowned-only"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}

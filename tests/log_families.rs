@@ -109,7 +109,7 @@ impl Root {
             &self.policy,
             &self.owned,
             &[] as &[PackageSnapshot],
-            &baseline::default_location(&self.root),
+            &baseline::default_location(&self.root).unwrap(),
             false,
         )
         .unwrap();
@@ -120,7 +120,7 @@ impl Root {
             &self.root,
             &self.policy,
             &self.owned,
-            &baseline::default_location(&self.root),
+            &baseline::default_location(&self.root).unwrap(),
         )
         .unwrap()
         .findings

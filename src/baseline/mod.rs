@@ -31,9 +31,12 @@ use std::path::{Path, PathBuf};
 /// Where the baseline lives inside the checked root unless `--baseline FILE` is given.
 pub const DEFAULT_LOCATION: &str = "/var/lib/quietwire/baseline";
 
-/// The default baseline file for `root`.
-pub fn default_location(root: &Path) -> PathBuf {
-    crate::rootpath::join_in_root(root, Path::new(DEFAULT_LOCATION))
+/// The default baseline file for `root`, resolved as the root sees it: a symlinked
+/// `var/lib/quietwire` (or any directory above it) in an offline root leads to a directory inside
+/// that root, never to one of the host, so `init` and `accept` cannot be made to write over host
+/// files. The file itself is not followed (it is replaced by a rename).
+pub fn default_location(root: &Path) -> std::io::Result<PathBuf> {
+    crate::rootpath::resolve_in_root(root, Path::new(DEFAULT_LOCATION), false)
 }
 
 /// What `init` did.

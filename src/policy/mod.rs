@@ -37,6 +37,44 @@ pub const DEFAULT_CLASS: &str = "normal";
 /// Rule name reported for paths that no rule matches.
 pub const DEFAULT_RULE: &str = "default";
 
+/// Class and rule name given to quietwire's own files (see [`PROTECTED_PATHS`]).
+pub const PROTECTED_CLASS: &str = "quietwire";
+pub const PROTECTED_RULE: &str = "quietwire-protected";
+
+/// The files that define what quietwire does: its policy, the binary, the package-manager hooks,
+/// the units and their settings (data/README.md gives the install locations). The trusted keys of
+/// `[signatures]` are added per policy. A policy can neither stop watching them nor quiet them:
+/// whoever can edit the policy in a checked root must not be able to blind the check with it.
+pub const PROTECTED_PATHS: &[&str] = &[
+    "/etc/quietwire",
+    "/usr/local/sbin/quietwire",
+    "/usr/sbin/quietwire",
+    "/usr/bin/quietwire",
+    "/usr/libexec/quietwire",
+    "/usr/lib/systemd/system/quietwire-check.service",
+    "/usr/lib/systemd/system/quietwire-check.timer",
+    "/etc/systemd/system/quietwire-check.service",
+    "/etc/systemd/system/quietwire-check.service.d",
+    "/etc/systemd/system/quietwire-check.timer",
+    "/etc/systemd/system/quietwire-check.timer.d",
+    "/etc/systemd/system/timers.target.wants/quietwire-check.timer",
+    "/etc/dnf/plugins/post-transaction-actions.d/quietwire.action",
+    "/etc/dnf/libdnf5-plugins/actions.d/quietwire.actions",
+    "/etc/yum/post-actions/quietwire.action",
+    "/etc/logrotate.d/quietwire",
+    "/etc/sysconfig/quietwire",
+];
+
+/// The class of protected paths, whatever the policy says about a class of that name.
+pub static PROTECTED_SPEC: ClassSpec = ClassSpec {
+    skip: false,
+    log: false,
+    added: Level::High,
+    removed: Level::High,
+    content: Level::High,
+    metadata: Level::High,
+};
+
 /// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
 const MAX_POLICY_BYTES: u64 = 4 << 20;
 
@@ -240,6 +278,12 @@ struct PolicyOut<'a> {
     rule: &'a [Rule],
 }
 
+/// Said in `quietwire policy` before the rendering.
+const PROTECTED_NOTE: &str =
+    "# The last rule, `quietwire-protected`, and class `quietwire` are built in and cannot be\n\
+# overridden: quietwire's own files and the trusted keys are always watched and always high\n\
+# (quietwire-policy(5), PROTECTED PATHS).\n";
+
 /// Why a policy could not be loaded. Every variant names the file it came from.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -274,6 +318,9 @@ pub struct Policy {
     pattern_rule: Vec<usize>,
     /// Class of each rule, resolved once.
     rule_class: Vec<String>,
+    /// [`PROTECTED_PATHS`] and the trusted keys, normalised: always watched, always in
+    /// [`PROTECTED_CLASS`].
+    protected: Vec<PathBuf>,
 }
 
 /// The outcome of classifying one path.
@@ -371,8 +418,30 @@ impl Policy {
         &self.sources
     }
 
-    /// Classify an absolute path (inside the root): the last matching rule wins.
+    /// Classify an absolute path (inside the root): the last matching rule wins, except that a
+    /// protected path (and a directory above one that a rule made volatile, so that the walk
+    /// reaches it) is always in [`PROTECTED_CLASS`]: applied after the rules so that no rule,
+    /// however late, can quiet it.
     pub fn classify(&self, path: &Path) -> Classified<'_> {
+        let by_rules = self.classify_by_rules(path);
+        let protected = self.protected.iter().any(|p| path.starts_with(p))
+            || (by_rules.spec.skip && self.protected.iter().any(|p| p.starts_with(path)));
+        if protected {
+            return Classified {
+                rule: PROTECTED_RULE,
+                class: PROTECTED_CLASS,
+                spec: &PROTECTED_SPEC,
+            };
+        }
+        by_rules
+    }
+
+    /// The protected paths: quietwire's own files and the trusted keys.
+    pub fn protected(&self) -> &[PathBuf] {
+        &self.protected
+    }
+
+    fn classify_by_rules(&self, path: &Path) -> Classified<'_> {
         let winner = self
             .matcher
             .matches(path)
@@ -403,6 +472,19 @@ impl Policy {
     /// The complete effective policy as TOML (`inherit = false`, so it can be used as an override
     /// file that reproduces exactly this policy). What `quietwire policy` prints.
     pub fn to_toml(&self) -> String {
+        // Shown as the last rule so that the listing says what wins; `build` drops a rule of this
+        // name when the rendering is read back, and adds the real one again.
+        let mut rules = self.rules.clone();
+        rules.push(Rule {
+            name: PROTECTED_RULE.to_string(),
+            class: PROTECTED_CLASS.to_string(),
+            case_insensitive: false,
+            paths: self
+                .protected
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        });
         let out = PolicyOut {
             version: POLICY_VERSION,
             inherit: false,
@@ -416,14 +498,14 @@ impl Policy {
                 .then_some(self.max_hash_bytes),
             class: &self.classes,
             signatures: &self.signatures,
-            rule: &self.rules,
+            rule: &rules,
         };
         // Serialising plain strings, enums and tables cannot fail; keep a readable fallback anyway
         // rather than panicking.
         let body = toml::to_string_pretty(&out)
             .unwrap_or_else(|e| format!("# cannot render policy: {e}\n"));
         format!(
-            "# quietwire effective policy (from: {})\n{body}",
+            "# quietwire effective policy (from: {})\n{PROTECTED_NOTE}{body}",
             self.sources.join(", ")
         )
     }
@@ -551,6 +633,9 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         file: name.to_string(),
         message,
     };
+    let mut f = f;
+    // Re-added below from the built-in list, whatever a file (or a rendering read back) says.
+    f.rule.retain(|r| r.name != PROTECTED_RULE);
     let mut watch = Vec::new();
     for w in f.watch.unwrap_or_default() {
         let p = normal_absolute(&w).ok_or_else(|| {
@@ -562,7 +647,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
     }
     watch.sort();
     watch.dedup();
-    let classes: BTreeMap<String, ClassSpec> = f
+    let mut classes: BTreeMap<String, ClassSpec> = f
         .class
         .into_iter()
         .map(|(n, c)| {
@@ -577,6 +662,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
             (n, spec)
         })
         .collect();
+    classes.insert(PROTECTED_CLASS.to_string(), PROTECTED_SPEC.clone());
     if !classes.contains_key(DEFAULT_CLASS) {
         return Err(invalid(format!(
             "class `{DEFAULT_CLASS}` (for paths no rule matches) is not defined"
@@ -647,6 +733,18 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         globset::Glob::new(pat)
             .map_err(|e| invalid(format!("signatures.unsigned_allowed: {e}")))?;
     }
+    let mut protected: Vec<PathBuf> = PROTECTED_PATHS.iter().map(PathBuf::from).collect();
+    protected.extend(
+        signatures
+            .trusted_keys
+            .iter()
+            .filter_map(|k| normal_absolute(k)),
+    );
+    protected.sort();
+    protected.dedup();
+    watch.extend(protected.iter().cloned());
+    watch.sort();
+    watch.dedup();
     let max_hash_bytes = match &f.max_hash_bytes {
         None => crate::scan::hash::DEFAULT_MAX_HASH_BYTES,
         Some(b) => match b.bytes() {
@@ -666,6 +764,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         matcher,
         pattern_rule,
         rule_class,
+        protected,
     })
 }
 
@@ -856,7 +955,13 @@ mod tests {
             added = "low"
         "#;
         let p = Policy::from_override_str("x", over).unwrap();
-        assert_eq!(p.watch(), &[PathBuf::from("/srv")]);
+        // Only /srv, and quietwire's own files, which are always watched.
+        let extra: Vec<_> = p
+            .watch()
+            .iter()
+            .filter(|w| !p.protected().contains(w))
+            .collect();
+        assert_eq!(extra, [&PathBuf::from("/srv")]);
         assert!(p.rules().is_empty());
         assert_eq!(class_of(&p, "/run/x").1, "normal");
         assert_eq!(p.classify(Path::new("/srv/a")).spec.added, Level::Low);
@@ -905,6 +1010,76 @@ mod tests {
         assert!(bad.is_err());
         let bad = Policy::from_override_str("b", "version = 1\n[signatures]\nfoo = 1\n");
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn protected_paths_survive_any_override() {
+        let volatile_all = r#"
+            version = 1
+            [[rule]]
+            name = "hide"
+            class = "volatile"
+            paths = ["/**"]
+            [[rule]]
+            name = quietwire-protected
+            class = "volatile"
+            paths = ["/srv"]
+            [class.quietwire]
+            skip = true
+            added = "none"
+        "#
+        .replace(
+            "name = quietwire-protected",
+            "name = \"quietwire-protected\"",
+        );
+        let no_watch = "version = 1\ninherit = false\n[class.normal]\nadded = \"none\"\n\
+            [class.quiet]\nskip = true\n[[rule]]\nname = \"all\"\nclass = \"quiet\"\npaths = [\"/\"]\n\
+            [signatures]\ntrusted_keys = [\"/srv/keys\"]\n";
+        for text in [volatile_all.as_str(), no_watch] {
+            let p = Policy::from_override_str("/etc/quietwire/policy.toml", text).unwrap();
+            for f in [
+                "/etc/quietwire/policy.toml",
+                "/usr/local/sbin/quietwire",
+                "/usr/bin/quietwire",
+                "/usr/libexec/quietwire/post-transaction",
+                "/etc/dnf/plugins/post-transaction-actions.d/quietwire.action",
+                "/usr/lib/systemd/system/quietwire-check.timer",
+                "/etc/sysconfig/quietwire",
+            ] {
+                let c = p.classify(Path::new(f));
+                assert_eq!((c.rule, c.class), (PROTECTED_RULE, PROTECTED_CLASS), "{f}");
+                assert_eq!(*c.spec, PROTECTED_SPEC, "{f}");
+                assert!(p.is_watched(Path::new(f)), "{f}");
+            }
+            // The walk must reach them through directories a rule made volatile...
+            for d in ["/", "/usr", "/usr/local/sbin", "/etc/dnf/plugins"] {
+                assert!(!p.classify(Path::new(d)).spec.skip, "{d}");
+            }
+            // ...but their siblings stay as the policy says.
+            assert!(p.classify(Path::new("/usr/local/sbin/other")).spec.skip);
+            assert!(p.classify(Path::new("/srv/app")).spec.skip);
+            assert_eq!(p.classes().get(PROTECTED_CLASS), Some(&PROTECTED_SPEC));
+            // Shown as the last rule, and read back to the same policy.
+            let text = p.to_toml();
+            assert!(text.contains("built in and cannot be"), "{text}");
+            let q = Policy::from_override_str("rendered", &text).unwrap();
+            assert_eq!(q.digest(), p.digest());
+            assert_eq!(q.rules(), p.rules());
+            assert_eq!(q.protected(), p.protected());
+        }
+        let p = Policy::from_override_str("o", no_watch).unwrap();
+        assert!(p.protected().contains(&PathBuf::from("/srv/keys")));
+        assert_eq!(
+            p.classify(Path::new("/srv/keys/RPM-GPG-KEY")).class,
+            PROTECTED_CLASS
+        );
+        let d = Policy::builtin().unwrap();
+        assert_eq!(
+            d.classify(Path::new("/etc/pki/rpm-gpg/RPM-GPG-KEY-x"))
+                .class,
+            PROTECTED_CLASS
+        );
+        assert!(d.rules().iter().all(|r| r.name != PROTECTED_RULE));
     }
 
     #[test]
