@@ -424,8 +424,16 @@ impl Policy {
     /// however late, can quiet it.
     pub fn classify(&self, path: &Path) -> Classified<'_> {
         let by_rules = self.classify_by_rules(path);
-        let protected = self.protected.iter().any(|p| path.starts_with(p))
-            || (by_rules.spec.skip && self.protected.iter().any(|p| p.starts_with(path)));
+        let bytes = path_bytes(path);
+        let protected = self
+            .protected
+            .iter()
+            .any(|p| is_at_or_under(bytes, path_bytes(p)))
+            || (by_rules.spec.skip
+                && self
+                    .protected
+                    .iter()
+                    .any(|p| is_at_or_under(path_bytes(p), bytes)));
         if protected {
             return Classified {
                 rule: PROTECTED_RULE,
@@ -771,6 +779,16 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
 /// Byte form of a path, for callers that match on raw names.
 pub fn path_bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
+}
+
+/// Whether `path` is `dir` or lies below it, compared as bytes: `Path::starts_with` goes
+/// component by component, too slow for `classify`, which runs for every walked entry. Both are
+/// normalized absolute paths (no `.`, `..`, repeated or trailing `/`).
+fn is_at_or_under(path: &[u8], dir: &[u8]) -> bool {
+    match path.strip_prefix(dir) {
+        Some(rest) => rest.is_empty() || rest.first() == Some(&b'/') || dir == b"/",
+        None => false,
+    }
 }
 
 #[cfg(test)]
