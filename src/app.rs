@@ -243,7 +243,15 @@ fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
 }
 
 fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy, Failure> {
-    crate::policy::Policy::load(root, file).map_err(|e| Failure::new(exit::POLICY, e.to_string()))
+    let policy = crate::policy::Policy::load(root, file)
+        .map_err(|e| Failure::new(exit::POLICY, e.to_string()))?;
+    for w in policy.warnings() {
+        eprintln!(
+            "quietwire: warning: {}",
+            crate::escape::escape_bytes(w.as_bytes())
+        );
+    }
+    Ok(policy)
 }
 
 fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {

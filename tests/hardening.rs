@@ -405,3 +405,23 @@ fn a_symlinked_policy_in_the_root_is_not_followed_nor_quoted() {
     assert!(!err.contains("SECRET-TOKEN"), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
 }
+
+/// Issue 13 point 7: a watch entry the walk never enters is named on stderr, not silently
+/// dropped.
+#[test]
+fn a_watch_under_dev_is_named_in_a_warning() {
+    let root = TestRoot::new();
+    write(
+        &root,
+        "/etc/quietwire/policy.toml",
+        "version = 1\nwatch = [\"/dev/shm\"]\n",
+    );
+    let out = qw(&root, &["policy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: ")
+            && err.contains("policy.toml: watch: \"/dev/shm\" is ignored: /dev is never entered"),
+        "{err}"
+    );
+}

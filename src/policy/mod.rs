@@ -277,6 +277,8 @@ pub struct Policy {
     signatures: Signatures,
     /// Where the policy came from, for messages: `built-in default`, then the override file.
     sources: Vec<String>,
+    /// What the policy asks for but will not get, each naming its file; for stderr.
+    warnings: Vec<String>,
     /// Patterns without glob metacharacters (matched case-sensitively): the pattern's bytes to
     /// the last rule that names it. A path is looked up with each of its ancestors, which is
     /// what "a pattern that matches a directory matches everything under it" means for them.
@@ -350,6 +352,11 @@ impl Policy {
         }
         let base = parse_file("built-in default policy", DEFAULT_POLICY)?;
         build(name, merge(base, over), sources)
+    }
+
+    /// Settings that are accepted but cannot take effect (one line each, naming the file).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Watched trees, sorted in path order.
@@ -580,12 +587,23 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         message,
     };
     let mut watch = Vec::new();
+    let mut warnings = Vec::new();
     for w in f.watch.unwrap_or_default() {
         let p = normal_absolute(&w).ok_or_else(|| {
             invalid(format!(
                 "watch: {w:?} is not an absolute path without `.`/`..`"
             ))
         })?;
+        // The walk never enters these (pseudo file systems, live device nodes), whatever the
+        // policy says; a watch there would otherwise be a silent no-op.
+        if let Some(top) = crate::scan::walk::NEVER_ENTERED
+            .iter()
+            .find(|t| p.starts_with(t))
+        {
+            warnings.push(format!(
+                "{name}: watch: {w:?} is ignored: {top} is never entered (/proc, /sys and /dev never are)"
+            ));
+        }
         watch.push(p);
     }
     watch.sort();
@@ -708,6 +726,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         classes,
         rules: f.rule,
         sources,
+        warnings,
         literals,
         globs,
         rule_class,
@@ -961,6 +980,25 @@ mod tests {
         assert_eq!(class_of(&p, "/srv/app/keep/x.php").0, "one");
         assert_eq!(class_of(&p, "/srv/app/keep/y.php").0, "php");
         assert_eq!(class_of(&p, "/srv/app/loud/z").0, "root-any");
+    }
+
+    #[test]
+    fn watch_under_proc_sys_dev_is_a_warning_naming_the_entry() {
+        let p = Policy::from_override_str(
+            "/etc/quietwire/policy.toml",
+            "version = 1\nwatch = [\"/dev/shm\", \"/srv\", \"/proc\"]\n",
+        )
+        .unwrap();
+        let w = p.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("/etc/quietwire/policy.toml: watch: \"/dev/shm\" is ignored"));
+        assert!(w[0].contains("/dev is never entered"), "{w:?}");
+        assert!(w[1].contains("\"/proc\""), "{w:?}");
+        // Prefixes that only look alike are fine.
+        let p = Policy::from_override_str("o", "version = 1\nwatch = [\"/devel\", \"/system\"]\n")
+            .unwrap();
+        assert!(p.warnings().is_empty());
+        assert!(Policy::builtin().unwrap().warnings().is_empty());
     }
 
     #[test]
