@@ -243,7 +243,64 @@ fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
 }
 
 fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy, Failure> {
-    crate::policy::Policy::load(root, file).map_err(|e| Failure::new(exit::POLICY, e.to_string()))
+    let policy = crate::policy::Policy::load(root, file)
+        .map_err(|e| Failure::new(exit::POLICY, e.to_string()))?;
+    for w in policy.warnings() {
+        eprintln!(
+            "quietwire: warning: {}",
+            crate::escape::escape_bytes(w.as_bytes())
+        );
+    }
+    Ok(policy)
+}
+
+/// Warn (never fail: the comparison still runs) when the baseline could have been rewritten by
+/// someone other than root or the running user: it or its directory world-writable or owned by
+/// another user; and, on the running system only, when it was made on another host (copied in).
+fn warn_untrusted_baseline(root: &Path, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(file) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let dir_meta = std::fs::metadata(dir).ok();
+    for (what, path, m) in [
+        ("baseline", file, Some(&meta)),
+        ("baseline directory", dir, dir_meta.as_ref()),
+    ] {
+        let Some(m) = m else { continue };
+        if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
+            eprintln!(
+                "quietwire: warning: {what} {} is world-writable (mode {:04o}): anyone could rewrite it",
+                escape_path(path),
+                m.mode() & 0o7777
+            );
+        }
+        if m.uid() != 0 && m.uid() != me {
+            eprintln!(
+                "quietwire: warning: {what} {} is owned by uid {}, neither root nor this user: that user could rewrite it",
+                escape_path(path),
+                m.uid()
+            );
+        }
+    }
+    if root != Path::new("/") || !meta.is_file() {
+        return;
+    }
+    let Ok(header) = crate::baseline::read_header(file) else {
+        return;
+    };
+    let here = crate::baseline::format::hostname();
+    if !header.host.is_empty() && !here.is_empty() && header.host != here {
+        eprintln!(
+            "quietwire: warning: baseline {} was made on host {}, not on this host ({}): it describes another system",
+            escape_path(file),
+            crate::escape::escape_bytes(header.host.as_bytes()),
+            crate::escape::escape_bytes(here.as_bytes())
+        );
+    }
 }
 
 fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
@@ -345,6 +402,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
+    warn_untrusted_baseline(root, &baseline_path);
     let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
         crate::trust::Keyring::new()
@@ -704,6 +762,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
     // Held until the new baseline is in place and signed (dropped on return).
     let _lock = lock_baseline(&w.file)?;
+    warn_untrusted_baseline(root, &w.file);
     // Every accept records the current package snapshot, so each names what it newly accepts.
     let before = crate::baseline::read_header(&w.file)
         .map(|h| h.packages)

@@ -499,3 +499,103 @@ fn a_symlinked_state_directory_does_not_lead_out_of_the_root() {
         );
     }
 }
+
+/// Issue 13 point 7: a watch entry the walk never enters is named on stderr, not silently
+/// dropped.
+#[test]
+fn a_watch_under_dev_is_named_in_a_warning() {
+    let root = TestRoot::new();
+    write(
+        &root,
+        "/etc/quietwire/policy.toml",
+        "version = 1\nwatch = [\"/dev/shm\"]\n",
+    );
+    let out = qw(&root, &["policy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: ")
+            && err.contains("policy.toml: watch: \"/dev/shm\" is ignored: /dev is never entered"),
+        "{err}"
+    );
+}
+
+/// Issue 13 point 7: a baseline others could rewrite is named in a warning at check and accept.
+#[test]
+fn a_world_writable_or_foreign_owned_baseline_is_named_in_a_warning() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let file = baseline(&root);
+    let out = qw(&root, &["check", "--no-progress"]);
+    assert!(
+        !text(&out.stderr).contains("warning: baseline"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = qw(&root, &["check", "--no-progress"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: baseline {} is world-writable",
+            file.display()
+        )),
+        "{err}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let dir = root.join("/var/lib/quietwire");
+    std::os::unix::fs::chown(&dir, Some(4242), None).unwrap();
+    let out = qw(&root, &["accept", "/etc/a.conf"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: baseline directory {} is owned by uid 4242",
+            dir.display()
+        )),
+        "{err}"
+    );
+}
+
+/// Issue 13 point 7: on the running system (`--root /`), a baseline whose header names another
+/// host was copied in and is named in a warning; for an offline root it is expected.
+#[test]
+fn a_baseline_from_another_host_is_named_in_a_warning_on_the_running_system() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let text_b = std::fs::read_to_string(baseline(&root)).unwrap();
+    let (head, rest) = text_b.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+    h["host"] = "elsewhere.example".into();
+    let copied = root.join("/copied-baseline");
+    std::fs::write(&copied, format!("{h}\n{rest}")).unwrap();
+    // The pinned digest is wrong on purpose: the run stops (exit 18) before walking the host.
+    let zeros = "0".repeat(64);
+    let run = |r: &Path| {
+        Command::new(support::quietwire_bin())
+            .args(["check", "--no-progress", "--root"])
+            .arg(r)
+            .arg("--baseline")
+            .arg(&copied)
+            .args(["--baseline-digest", &zeros])
+            .output()
+            .unwrap()
+    };
+    let out = run(Path::new("/"));
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("was made on host elsewhere.example, not on this host"),
+        "{err}"
+    );
+    let out = run(root.path());
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("made on host"),
+        "{}",
+        text(&out.stderr)
+    );
+}

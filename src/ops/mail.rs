@@ -96,12 +96,62 @@ pub fn message(to: &[String], subject: &str, body: &[u8]) -> Result<Vec<u8>, Mai
     m.extend_from_slice(format!("To: {}\n", to.join(", ")).as_bytes());
     m.extend_from_slice(format!("Subject: {}\n", header_text(subject)).as_bytes());
     m.extend_from_slice(b"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n");
-    m.extend_from_slice(b"Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n");
-    m.extend_from_slice(body);
-    if !body.ends_with(b"\n") {
+    // RFC 5322 caps a line at 998 octets; a report naming a long path would exceed it and be
+    // truncated or rejected on the way. Only then is the body encoded, so that ordinary reports
+    // stay readable as they are.
+    if body.split(|&b| b == b'\n').any(|l| l.len() > MAX_LINE) {
+        m.extend_from_slice(b"Content-Transfer-Encoding: quoted-printable\n");
+        m.extend_from_slice(b"Auto-Submitted: auto-generated\n\n");
+        m.extend_from_slice(&quoted_printable(body));
+    } else {
+        m.extend_from_slice(b"Content-Transfer-Encoding: 8bit\n");
+        m.extend_from_slice(b"Auto-Submitted: auto-generated\n\n");
+        m.extend_from_slice(body);
+    }
+    if !m.ends_with(b"\n") {
         m.push(b'\n');
     }
     Ok(m)
+}
+
+/// Longest line RFC 5322 allows, without its line break.
+const MAX_LINE: usize = 998;
+
+/// Longest encoded line of quoted-printable (RFC 2045), soft break `=` included.
+const QP_LINE: usize = 76;
+
+/// Quoted-printable (RFC 2045 section 6.7): line breaks of the body stay hard breaks, long lines
+/// get soft breaks, and every byte that is not printable ASCII (or is `=`, or is white space at
+/// the end of a line) is written as `=XX`.
+fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 16);
+    let mut lines = body.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let mut col = 0;
+        for (i, &b) in line.iter().enumerate() {
+            let at_end = i + 1 == line.len();
+            let literal =
+                (b == b' ' || b == b'\t') && !at_end || (b'!'..=b'~').contains(&b) && b != b'=';
+            let width = if literal { 1 } else { 3 };
+            // Leave room for the soft break `=` unless this is the line's last byte.
+            let room = if at_end { QP_LINE } else { QP_LINE - 1 };
+            if col + width > room {
+                out.extend_from_slice(b"=\n");
+                col = 0;
+            }
+            if literal {
+                out.push(b);
+            } else {
+                out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+            col += width;
+        }
+        if lines.peek().is_some() {
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 /// Pipe `message` to `sendmail -t -oi` (recipients from the headers; a lone `.` line does not
@@ -161,5 +211,58 @@ mod tests {
         assert!(message(&["a@x\nBcc: b@y".into()], "s", b"").is_err());
         assert!(message(&["-oQ/tmp".into()], "s", b"").is_err());
         assert!(message(&["a@x, b@y".into()], "s", b"").is_err());
+    }
+
+    /// RFC 2045 decoding, enough for the test: soft breaks and `=XX`.
+    fn qp_decode(text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&b) = text.get(i) {
+            if b != b'=' {
+                out.push(b);
+                i += 1;
+            } else if text.get(i + 1) == Some(&b'\n') {
+                i += 2;
+            } else {
+                let hex = std::str::from_utf8(&text[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_are_quoted_printable_and_decode_back() {
+        let path = format!("/srv/{}", "a=b é\t ".repeat(700));
+        let body = format!("Added (high):\n  {path} \n\nend\n");
+        assert!(path.len() > 5000);
+        let m = message(&["root@x".into()], "s", body.as_bytes()).unwrap();
+        let (head, enc) = m
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .map(|i| (&m[..i], &m[i + 2..]))
+            .unwrap();
+        let head = String::from_utf8(head.to_vec()).unwrap();
+        assert!(
+            head.contains("\nContent-Transfer-Encoding: quoted-printable"),
+            "{head}"
+        );
+        for line in m.split(|&b| b == b'\n') {
+            assert!(line.len() <= 998, "line of {} octets", line.len());
+        }
+        for line in enc.split(|&b| b == b'\n') {
+            assert!(line.len() <= 76, "encoded line of {} octets", line.len());
+            assert!(line
+                .iter()
+                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)));
+            assert!(!line.ends_with(b" ") && !line.ends_with(b"\t"));
+        }
+        assert_eq!(String::from_utf8(qp_decode(enc)).unwrap(), body);
+        // An ordinary report is left as it is.
+        let m = message(&["root@x".into()], "s", b"short = fine\n").unwrap();
+        let m = String::from_utf8(m).unwrap();
+        assert!(m.contains("Content-Transfer-Encoding: 8bit\n"));
+        assert!(m.ends_with("\n\nshort = fine\n"));
     }
 }

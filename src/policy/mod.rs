@@ -17,7 +17,7 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -74,6 +74,14 @@ pub static PROTECTED_SPEC: ClassSpec = ClassSpec {
     content: Level::High,
     metadata: Level::High,
 };
+
+/// Most patterns compiled into one glob set (see `Policy::globs`).
+const GLOBS_PER_SET: usize = 256;
+
+/// Whether a pattern is a plain path: none of the characters `globset` gives a meaning.
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
+}
 
 /// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
 const MAX_POLICY_BYTES: u64 = 4 << 20;
@@ -313,9 +321,17 @@ pub struct Policy {
     signatures: Signatures,
     /// Where the policy came from, for messages: `built-in default`, then the override file.
     sources: Vec<String>,
-    /// All patterns of all rules (each also as `P/**`); `pattern_rule[i]` is the rule of pattern i.
-    matcher: GlobSet,
-    pattern_rule: Vec<usize>,
+    /// What the policy asks for but will not get, each naming its file; for stderr.
+    warnings: Vec<String>,
+    /// Patterns without glob metacharacters (matched case-sensitively): the pattern's bytes to
+    /// the last rule that names it. A path is looked up with each of its ancestors, which is
+    /// what "a pattern that matches a directory matches everything under it" means for them.
+    /// Thousands of generated literal paths would otherwise make one huge automaton.
+    literals: HashMap<Vec<u8>, usize>,
+    /// The real globs (each also as `P/**`), in rule order, in sets of at most
+    /// [`GLOBS_PER_SET`] so that no single automaton grows past what the glob library builds
+    /// quickly; each set comes with the rule of each of its patterns.
+    globs: Vec<(GlobSet, Vec<usize>)>,
     /// Class of each rule, resolved once.
     rule_class: Vec<String>,
     /// [`PROTECTED_PATHS`] and the trusted keys, normalised: always watched, always in
@@ -385,6 +401,11 @@ impl Policy {
         build(name, merge(base, over), sources)
     }
 
+    /// Settings that are accepted but cannot take effect (one line each, naming the file).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Watched trees, sorted in path order.
     pub fn watch(&self) -> &[PathBuf] {
         &self.watch
@@ -450,12 +471,26 @@ impl Policy {
     }
 
     fn classify_by_rules(&self, path: &Path) -> Classified<'_> {
-        let winner = self
-            .matcher
-            .matches(path)
-            .into_iter()
-            .filter_map(|i| self.pattern_rule.get(i).copied())
+        let mut winner = path
+            .ancestors()
+            .filter_map(|a| self.literals.get(path_bytes(a)).copied())
             .max();
+        // Sets hold ascending rule numbers: from the last set back, the first set that matches
+        // holds the winning glob, and a set whose rules all precede the winner so far cannot win.
+        for (set, rules) in self.globs.iter().rev() {
+            if rules.last().copied() <= winner {
+                break;
+            }
+            let best = set
+                .matches(path)
+                .into_iter()
+                .filter_map(|i| rules.get(i).copied())
+                .max();
+            if best.is_some() {
+                winner = winner.max(best);
+                break;
+            }
+        }
         let (rule, class) = match winner {
             Some(r) => (
                 self.rules.get(r).map_or(DEFAULT_RULE, |r| r.name.as_str()),
@@ -645,12 +680,23 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
     // Re-added below from the built-in list, whatever a file (or a rendering read back) says.
     f.rule.retain(|r| r.name != PROTECTED_RULE);
     let mut watch = Vec::new();
+    let mut warnings = Vec::new();
     for w in f.watch.unwrap_or_default() {
         let p = normal_absolute(&w).ok_or_else(|| {
             invalid(format!(
                 "watch: {w:?} is not an absolute path without `.`/`..`"
             ))
         })?;
+        // The walk never enters these (pseudo file systems, live device nodes), whatever the
+        // policy says; a watch there would otherwise be a silent no-op.
+        if let Some(top) = crate::scan::walk::NEVER_ENTERED
+            .iter()
+            .find(|t| p.starts_with(t))
+        {
+            warnings.push(format!(
+                "{name}: watch: {w:?} is ignored: {top} is never entered (/proc, /sys and /dev never are)"
+            ));
+        }
         watch.push(p);
     }
     watch.sort();
@@ -681,6 +727,8 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
             "class `{DEFAULT_CLASS}` cannot be volatile (`skip = true`): nothing would be watched"
         )));
     }
+    let mut literals: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut globs = Vec::new();
     let mut builder = GlobSetBuilder::new();
     let mut pattern_rule = Vec::new();
     let mut rule_class = Vec::new();
@@ -703,6 +751,12 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
                 )));
             }
             let trimmed = pat.trim_end_matches('/');
+            if !rule.case_insensitive && is_literal(trimmed) {
+                let key = if trimmed.is_empty() { "/" } else { trimmed };
+                // Rules are visited in order, so the last rule naming a path is kept.
+                literals.insert(key.as_bytes().to_vec(), ri);
+                continue;
+            }
             let mut variants = vec![if trimmed.is_empty() { "/" } else { trimmed }.to_string()];
             // A pattern that matches a directory also matches everything under it.
             if !trimmed.ends_with("/**") {
@@ -717,12 +771,21 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
                     .map_err(|e| invalid(format!("rule `{}`: {e}", rule.name)))?;
                 builder.add(glob);
                 pattern_rule.push(ri);
+                if pattern_rule.len() >= GLOBS_PER_SET {
+                    let set = std::mem::replace(&mut builder, GlobSetBuilder::new())
+                        .build()
+                        .map_err(|e| invalid(format!("rules: {e}")))?;
+                    globs.push((set, std::mem::take(&mut pattern_rule)));
+                }
             }
         }
     }
-    let matcher = builder
-        .build()
-        .map_err(|e| invalid(format!("rules: {e}")))?;
+    if !pattern_rule.is_empty() {
+        let set = builder
+            .build()
+            .map_err(|e| invalid(format!("rules: {e}")))?;
+        globs.push((set, pattern_rule));
+    }
     let sig_file = f.signatures.unwrap_or_default();
     let defaults = Signatures::default();
     let signatures = Signatures {
@@ -769,8 +832,9 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         classes,
         rules: f.rule,
         sources,
-        matcher,
-        pattern_rule,
+        warnings,
+        literals,
+        globs,
         rule_class,
         protected,
     })
@@ -940,6 +1004,118 @@ mod tests {
         let p = Policy::from_override_str("test", over).unwrap();
         assert_eq!(class_of(&p, "/etc/passwd").1, "generated");
         assert_eq!(class_of(&p, "/usr/bin/ls").1, "system");
+    }
+
+    #[test]
+    fn many_literal_and_wildcard_globs_build_and_keep_last_match_order() {
+        use std::fmt::Write as _;
+        let mut over = String::from("version = 1\n");
+        // Interleaved so that literal and wildcard rules override each other both ways.
+        for i in 0..20_000 {
+            let _ = write!(
+                over,
+                "[[rule]]\nname = \"lit{i}\"\nclass = \"log\"\npaths = [\"/srv/d{}/f{i}\"]\n",
+                i % 1000
+            );
+            if i % 10 == 0 {
+                let g = i / 10;
+                let _ = write!(
+                    over,
+                    "[[rule]]\nname = \"glob{g}\"\nclass = \"history\"\npaths = [\"/srv/d{g}/*.php\"]\n"
+                );
+            }
+        }
+        over.push_str(
+            "[[rule]]\nname = \"last\"\nclass = \"generated\"\npaths = [\"/srv/d5/f5\"]\n",
+        );
+        let p = Policy::from_override_str("many", &over).unwrap();
+        let builtin = Policy::builtin().unwrap().rules().len();
+        assert_eq!(p.rules().len(), builtin + 22_001);
+        // A literal path and everything under it.
+        assert_eq!(class_of(&p, "/srv/d7/f1007").0, "lit1007");
+        assert_eq!(class_of(&p, "/srv/d7/f1007/x/y").0, "lit1007");
+        assert_eq!(class_of(&p, "/srv/d7/f1007x").0, "default");
+        // glob7 (rule after lit70) matches /srv/d7/f7.php; no literal names that path.
+        assert_eq!(class_of(&p, "/srv/d7/f7.php").0, "glob7");
+        // A literal rule after the glob wins under it; one before it loses.
+        let over2 = format!(
+            "{over}[[rule]]\nname = \"late-lit\"\nclass = \"log\"\npaths = [\"/srv/d3/a.php\"]\n"
+        );
+        let q = Policy::from_override_str("many", &over2).unwrap();
+        assert_eq!(class_of(&q, "/srv/d3/a.php").0, "late-lit");
+        assert_eq!(class_of(&q, "/srv/d3/b.php").0, "glob3");
+        // Across glob sets: the last glob rule and one of the first.
+        assert_eq!(class_of(&p, "/srv/d1999/x.php").0, "glob1999");
+        assert_eq!(class_of(&p, "/srv/d1/x.php").0, "glob1");
+        assert_eq!(class_of(&p, "/srv/d199/f199").0, "lit199");
+        // The final literal rule beats the earlier literal rule of the same path.
+        assert_eq!(class_of(&p, "/srv/d5/f5").0, "last");
+        // Default rules still classify.
+        assert_eq!(class_of(&p, "/etc/passwd").1, "credentials");
+        assert_eq!(class_of(&p, "/nothing/here").0, "default");
+
+        // 20,000 real globs in one automaton failed ("error building NFA").
+        let mut over = String::from("version = 1\n");
+        for i in 0..20_000 {
+            let _ = write!(
+                over,
+                "[[rule]]\nname = \"g{i}\"\nclass = \"log\"\npaths = [\"/srv/x{}/*.{i}\"]\n",
+                i % 100
+            );
+        }
+        let p = Policy::from_override_str("wild", &over).unwrap();
+        assert_eq!(class_of(&p, "/srv/x42/a.19942").0, "g19942");
+        assert_eq!(class_of(&p, "/srv/x0/a.0/b").0, "g0");
+        assert_eq!(class_of(&p, "/srv/x1/a.0").0, "default");
+    }
+
+    #[test]
+    fn literal_pattern_under_glob_and_glob_under_literal() {
+        let over = r#"
+            version = 1
+            [[rule]]
+            name = "tree"
+            class = "log"
+            paths = ["/srv/app"]
+            [[rule]]
+            name = "php"
+            class = "webexec"
+            paths = ["/srv/app/**/*.php"]
+            [[rule]]
+            name = "one"
+            class = "history"
+            paths = ["/srv/app/keep/x.php"]
+            [[rule]]
+            name = "root-any"
+            class = "generated"
+            case_insensitive = true
+            paths = ["/srv/APP/LOUD"]
+        "#;
+        let p = Policy::from_override_str("t", over).unwrap();
+        assert_eq!(class_of(&p, "/srv/app/a.txt").0, "tree");
+        assert_eq!(class_of(&p, "/srv/app/b/a.php").0, "php");
+        assert_eq!(class_of(&p, "/srv/app/keep/x.php").0, "one");
+        assert_eq!(class_of(&p, "/srv/app/keep/y.php").0, "php");
+        assert_eq!(class_of(&p, "/srv/app/loud/z").0, "root-any");
+    }
+
+    #[test]
+    fn watch_under_proc_sys_dev_is_a_warning_naming_the_entry() {
+        let p = Policy::from_override_str(
+            "/etc/quietwire/policy.toml",
+            "version = 1\nwatch = [\"/dev/shm\", \"/srv\", \"/proc\"]\n",
+        )
+        .unwrap();
+        let w = p.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("/etc/quietwire/policy.toml: watch: \"/dev/shm\" is ignored"));
+        assert!(w[0].contains("/dev is never entered"), "{w:?}");
+        assert!(w[1].contains("\"/proc\""), "{w:?}");
+        // Prefixes that only look alike are fine.
+        let p = Policy::from_override_str("o", "version = 1\nwatch = [\"/devel\", \"/system\"]\n")
+            .unwrap();
+        assert!(p.warnings().is_empty());
+        assert!(Policy::builtin().unwrap().warnings().is_empty());
     }
 
     #[test]

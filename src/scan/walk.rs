@@ -37,7 +37,7 @@ pub const MAX_DEPTH: usize = 256;
 const _: () = assert!(MAX_DEPTH == 256, "TOO_DEEP's text names the limit");
 
 /// Top-level directories of the root that are never entered, whatever the policy says.
-const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
+pub const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 /// One path as the baseline records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
