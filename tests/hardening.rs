@@ -599,3 +599,69 @@ fn a_baseline_from_another_host_is_named_in_a_warning_on_the_running_system() {
         text(&out.stderr)
     );
 }
+
+/// Unmounts a test mount when the test ends, passed or not.
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+/// Issue 13 fault injection: a disk that fills up while `accept` writes the new baseline
+/// (ENOSPC, on a 64 KiB tmpfs) fails the run with the file system's error, leaves the previous
+/// baseline byte for byte and no temp file, and `check` still works against it.
+#[test]
+fn a_full_disk_during_a_baseline_write_keeps_the_previous_baseline() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(mnt)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "mount a small tmpfs (the tests run as root)"
+    );
+    let _unmount = Unmount(mnt);
+    let file = mnt.join("baseline");
+    let f = file.to_str().unwrap();
+    let out = qw(&root, &["init", "--baseline", f]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let before = std::fs::read(&file).unwrap();
+    // Enough new paths that the next baseline no longer fits in 64 KiB.
+    for i in 0..2000 {
+        write(
+            &root,
+            &format!("/etc/many/{i:04}-{}", "x".repeat(100)),
+            "x\n",
+        );
+    }
+    let out = qw(&root, &["accept", "--all", "--baseline", f]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "accept on a full disk: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the previous baseline is intact"
+    );
+    let temps: Vec<_> = std::fs::read_dir(mnt)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    let out = qw(&root, &["check", "--unowned-only", "--baseline", f]);
+    assert_eq!(
+        out.status.code().map(|c| c & 1),
+        Some(1),
+        "check against the previous baseline reports the added paths: {}",
+        text(&out.stderr)
+    );
+}
