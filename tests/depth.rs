@@ -4,25 +4,13 @@
 
 mod support;
 
+use support::{qw, text};
+
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
 use support::TestRoot;
 
 const DEPTH: usize = 300;
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn root_watching_srv() -> TestRoot {
     let root = TestRoot::new();

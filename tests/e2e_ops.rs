@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::{qw, text};
+
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,19 +14,6 @@ use std::process::{Command, Output};
 use support::{build_packages, TestRoot, INSTALL_ALL};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn write(root: &TestRoot, path: &str, content: &str) {
     let p = root.join(path);

@@ -6,22 +6,11 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use support::{qw, text};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::TestRoot;
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A small xorshift generator seeded from the clock; the seed is printed so a failure can be
 /// replayed with `QW_SEED`.

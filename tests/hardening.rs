@@ -4,25 +4,13 @@
 
 mod support;
 
+use support::{qw, qw_cmd as cmd, text};
+
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::TestRoot;
-
-fn cmd(root: &TestRoot, args: &[&str]) -> Command {
-    let mut c = Command::new(support::quietwire_bin());
-    c.args(args).arg("--root").arg(root.path());
-    c
-}
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    cmd(root, args).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn write(root: &TestRoot, path: &str, content: &str) {
     let p = root.join(path);

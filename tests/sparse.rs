@@ -8,24 +8,13 @@
 
 mod support;
 
+use support::{qw, text};
+
 use serde_json::Value;
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::process::{Command, Output};
+use std::process::Output;
 use support::TestRoot;
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)

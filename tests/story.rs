@@ -13,20 +13,13 @@
 
 mod support;
 
+use support::qw;
+
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use support::{build_packages, TestRoot, INSTALL_ALL};
-
-fn qw(root: &TestRoot, args: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .output()
-        .unwrap()
-}
 
 fn write(root: &TestRoot, path: &str, content: &str) {
     let p = root.join(path);

@@ -146,3 +146,22 @@ pub use run::{require_tool, run as run_command, RpmOutput};
 pub fn quietwire_bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_quietwire"))
 }
+
+/// The quietwire binary with `args`, on `root` (`--root` appended).
+pub fn qw_cmd(root: &TestRoot, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(quietwire_bin());
+    c.args(args).arg("--root").arg(root.path());
+    c
+}
+
+/// Run the quietwire binary with `args` on `root` (`--root` appended).
+pub fn qw(root: &TestRoot, args: &[&str]) -> std::process::Output {
+    qw_cmd(root, args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", quietwire_bin().display()))
+}
+
+/// Command output as text, lossily.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
