@@ -4,10 +4,9 @@
 
 mod support;
 
-use support::{qw, text};
+use support::{fake_sendmail, qw, text};
 
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use support::TestRoot;
 
 const DEPTH: usize = 300;
@@ -91,13 +90,7 @@ fn a_tree_deeper_than_the_limit_appearing_after_init_is_a_finding() {
 
     // The mail goes out for it (a finding, not only a gap).
     let dir = tempfile::tempdir().unwrap();
-    let sendmail = dir.path().join("sendmail");
-    std::fs::write(
-        &sendmail,
-        format!("#!/bin/sh\ncat > '{}/message'\n", dir.path().display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sendmail = fake_sendmail(dir.path(), 0);
     let out = qw(
         &root,
         &[

@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::fake_sendmail;
+
 use support::{qw, text};
 
 use serde_json::Value;
@@ -260,20 +262,6 @@ fn accept_by_report_refuses_only_the_path_that_changed_again() {
 }
 
 /// A stand-in sendmail that records its arguments and the message, then exits with `code`.
-fn fake_sendmail(dir: &Path, code: i32) -> PathBuf {
-    let script = dir.join("sendmail");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{d}/args'\ncat > '{d}/message'\nexit {code}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
-}
-
 #[test]
 fn mail_through_sendmail_only_with_findings_and_failures_are_errors() {
     let root = baselined();

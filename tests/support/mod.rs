@@ -165,3 +165,20 @@ pub fn qw(root: &TestRoot, args: &[&str]) -> std::process::Output {
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// A stand-in for sendmail in `dir` that saves its arguments (`dir/args`) and the message
+/// (`dir/message`) and exits with `code`.
+pub fn fake_sendmail(dir: &std::path::Path, code: i32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("sendmail");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{d}/args'\ncat > '{d}/message'\nexit {code}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
