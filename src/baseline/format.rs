@@ -690,7 +690,11 @@ fn keep_previous(file: &Path) -> Result<(), BaselineError> {
             .and_then(|f| f.sync_all())
             .map_err(|e| BaselineError::io(&tmp, e))?;
     }
-    std::fs::rename(&tmp, &prev).map_err(|e| BaselineError::io(&prev, e))
+    std::fs::rename(&tmp, &prev).map_err(|e| {
+        // The link under the temporary name would outlive the failed run otherwise.
+        let _ = std::fs::remove_file(&tmp);
+        BaselineError::io(&prev, e)
+    })
 }
 
 /// Current time in seconds since the epoch (0 if the clock is before it).
