@@ -188,7 +188,7 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
                     "quietwire: mail to {} not sent: {e}; the report was still written",
                     a.mail_to.join(", ")
                 );
-                status = status.max(crate::exit::MAIL);
+                status = crate::exit::combine(status, crate::exit::MAIL);
             }
         }
     }

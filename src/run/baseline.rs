@@ -220,10 +220,10 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
         stats.entries
     );
     if !stats.unmatched.is_empty() {
-        return Ok(exit::NOT_FOUND.max(w.error_status));
+        return Ok(exit::combine(exit::NOT_FOUND, w.error_status));
     }
     if !refused.is_empty() {
-        return Ok(exit::REFUSED.max(w.error_status));
+        return Ok(exit::combine(exit::REFUSED, w.error_status));
     }
     Ok(w.error_status)
 }

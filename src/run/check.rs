@@ -39,7 +39,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     if !a.unowned_only {
         warn_keys(&keyring, &db);
     }
-    error_status = error_status.max(report_unloadable(&db));
+    error_status = exit::combine(error_status, report_unloadable(&db));
     let current = crate::baseline::owned::snapshot(&db.packages);
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
     let mut baselined_owned = std::collections::HashMap::new();
@@ -182,7 +182,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             }
             _ => eprintln!("quietwire: package {name} is not installed"),
         }
-        error_status = exit::NOT_FOUND.max(error_status);
+        error_status = exit::combine(exit::NOT_FOUND, error_status);
     }
     let shown: Vec<Finding> = if a.verbose || a.format == ReportFormat::Json {
         findings.clone()
@@ -252,8 +252,9 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             run_failed,
         },
     );
-    error_status = error_status.max(delivery);
-    if let Some(e) = baseline_error {
+    error_status = exit::combine(error_status, delivery);
+    if let Some(mut e) = baseline_error {
+        e.status = exit::combine(e.status, error_status);
         return Err(e);
     }
     // Errors outrank findings: a partial check must not look like a clean or merely dirty one.
