@@ -1,4 +1,4 @@
-//! The command-line interface definition (clap derive). `main.rs` parses it and calls `app`;
+//! The command-line interface definition (clap derive). `main.rs` parses it and calls `run`;
 //! the man page test reads every subcommand and option from here.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

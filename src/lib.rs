@@ -1,9 +1,8 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
 //! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`; `cli` defines the
-//! command line and `app` runs it.
+//! command line and `run` runs it.
 
-pub mod app;
 pub mod baseline;
 pub mod cli;
 pub mod escape;
@@ -14,6 +13,7 @@ pub mod policy;
 pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
+pub mod run;
 pub mod scan;
 pub mod trust;
 pub mod verify;

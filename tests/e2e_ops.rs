@@ -633,3 +633,35 @@ fn accept_package_takes_only_that_packages_baselined_files() {
         "unowned edit still reported: {after:?}"
     );
 }
+
+/// Two errors in one run: a package named with --package is not installed (21) and the mail
+/// fails (24). The gap in the check outranks the failed delivery (quietwire(8) EXIT STATUS);
+/// `max()` of the two used to say 24.
+#[test]
+fn exit_status_precedence_not_found_outranks_failed_mail() {
+    let root = baselined();
+    let dir = tempfile::tempdir().unwrap();
+    let failing = fake_sendmail(dir.path(), 1);
+    write(&root, "/etc/dropped.conf", "ELF");
+    let out = qw(
+        &root,
+        &[
+            "check",
+            "--no-progress",
+            "--package",
+            "no-such-package",
+            "--mail-to",
+            "admin@example.com",
+            "--sendmail",
+            failing.to_str().unwrap(),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("no-such-package is not installed"), "{err}");
+    assert!(err.contains("not sent"), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(quietwire::exit::NOT_FOUND as i32),
+        "{err}"
+    );
+}

@@ -1,6 +1,6 @@
 //! Running quietwire as an operations tool (issue 5): what changed in the rpmdb since the
 //! baseline (`changes`), the report file for review-then-accept (`report`), and mail delivery
-//! (`mail`). `app::check` calls [`deliver`] once the findings are final; nothing here computes a
+//! (`mail`). `run::check` calls [`deliver`] once the findings are final; nothing here computes a
 //! finding except the `.rpmnew`/`.rpmsave`/`.rpmorig` leftovers of `--packages-changed`.
 
 pub mod changes;
@@ -188,7 +188,7 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
                     "quietwire: mail to {} not sent: {e}; the report was still written",
                     a.mail_to.join(", ")
                 );
-                status = status.max(crate::exit::MAIL);
+                status = crate::exit::combine(status, crate::exit::MAIL);
             }
         }
     }

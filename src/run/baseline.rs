@@ -1,0 +1,268 @@
+//! `init`, `accept` and `keygen`: writing (and signing) the baseline.
+
+use super::{
+    baseline_failure, baseline_file, be_nice, load_keyring, load_policy, lock_baseline,
+    open_db_with_keys, report_issues, warn_keys, warn_untrusted_baseline, with_jobs, Failure,
+};
+use crate::cli::{AcceptArgs, InitArgs, RootArgs};
+use crate::escape::escape_path;
+use crate::exit;
+use crate::rpmdb::Database;
+use std::path::{Path, PathBuf};
+
+pub(super) fn init(a: &InitArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
+    with_jobs(a.tuning.jobs, || init_in_pool(a))?
+}
+
+/// What `init` and `accept` need before they write a baseline.
+struct BaselineWrite {
+    /// `exit::RPMDB` when records of the database were skipped, else clean.
+    error_status: u8,
+    db: Database,
+    policy: crate::policy::Policy,
+    file: PathBuf,
+    index: crate::baseline::OwnedIndex,
+    snapshot: Vec<crate::baseline::PackageSnapshot>,
+    sign_key: Option<ed25519_dalek::SigningKey>,
+}
+
+impl BaselineWrite {
+    fn prepare(
+        root: &RootArgs,
+        state: &crate::cli::StateArgs,
+        sign: &crate::cli::SignArgs,
+    ) -> Result<BaselineWrite, Failure> {
+        let policy = load_policy(&root.root, state.policy.as_deref())?;
+        // The snapshot records each header's trust status, judged with the keys `check` uses.
+        let keyring = load_keyring(&root.root, &policy)?;
+        let (db, error_status) = open_db_with_keys(root, &keyring)?;
+        warn_keys(&keyring, &db);
+        Ok(BaselineWrite {
+            error_status,
+            policy,
+            file: baseline_file(&root.root, state)?,
+            index: crate::baseline::OwnedIndex::from_packages(&db.packages),
+            snapshot: crate::baseline::owned::snapshot(&db.packages),
+            sign_key: read_sign_key(sign)?,
+            db,
+        })
+    }
+
+    /// Print each untrusted package the snapshot accepts as trusted state, leaving out those
+    /// `before` (the previous snapshot) already held with the same header and status.
+    fn print_accepted_trust(&self, before: &[crate::baseline::PackageSnapshot]) {
+        for p in &self.snapshot {
+            let untrusted = matches!(
+                p.trust.as_deref(),
+                Some("unsigned" | "unknown-key" | "unsupported")
+            );
+            let known = before
+                .iter()
+                .any(|b| b.same_header(p) && b.trust == p.trust && b.trust_key == p.trust_key);
+            if !untrusted || known {
+                continue;
+            }
+            let key = p
+                .trust_key
+                .as_deref()
+                .map(|k| format!(" (key {k})"))
+                .unwrap_or_default();
+            eprintln!(
+                "quietwire: package {}: {}{key}: accepted as trusted state",
+                p.nevra,
+                p.trust.as_deref().unwrap_or_default()
+            );
+        }
+    }
+
+    /// After the baseline was written: print its SHA-256 (for the off-host record) and sign it
+    /// when asked.
+    fn after_write(&self) -> Result<(), Failure> {
+        use crate::trust::sign;
+        let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
+        let digest = sign::file_sha256(&self.file).map_err(fail)?;
+        eprintln!(
+            "quietwire: baseline sha256 {digest} {}",
+            escape_path(&self.file)
+        );
+        if let Some(k) = &self.sign_key {
+            let sig = sign::sign_baseline(&self.file, k).map_err(fail)?;
+            eprintln!("quietwire: baseline signed: {}", escape_path(&sig));
+        }
+        Ok(())
+    }
+}
+
+fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
+    let root = &a.root.root;
+    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    if let Some(dir) = w.file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(dir).is_err() {
+            let fail = |e: std::io::Error| {
+                Failure::new(exit::BASELINE, format!("{}: {e}", escape_path(dir)))
+            };
+            std::fs::create_dir_all(dir).map_err(fail)?;
+            // The baseline tells an attacker what is not watched: not for other users' eyes,
+            // whatever the umask was.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+        }
+    }
+    let _lock = lock_baseline(&w.file)?;
+    let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
+        .map_err(baseline_failure)?;
+    w.after_write()?;
+    w.print_accepted_trust(&[]);
+    report_issues(&stats.issues);
+    eprintln!(
+        "quietwire: baseline {} created with {} entries",
+        w.file.display(),
+        stats.entries
+    );
+    Ok(w.error_status)
+}
+
+pub(super) fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
+    be_nice(a.tuning.nice)?;
+    with_jobs(a.tuning.jobs, || accept_in_pool(a))?
+}
+
+fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
+    let root = &a.root.root;
+    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+    // Held until the new baseline is in place and signed (dropped on return).
+    let _lock = lock_baseline(&w.file)?;
+    warn_untrusted_baseline(root, &w.file);
+    // Every accept records the current package snapshot, so each names what it newly accepts.
+    let before = crate::baseline::read_header(&w.file)
+        .map(|h| h.packages)
+        .unwrap_or_default();
+    if a.packages {
+        let entries =
+            crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;
+        w.after_write()?;
+        w.print_accepted_trust(&before);
+        eprintln!(
+            "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
+            w.file.display(),
+            w.snapshot.len()
+        );
+        return Ok(w.error_status);
+    }
+    let mut refused = Vec::new();
+    let selection = if let Some(report) = &a.report {
+        use crate::ops::report::Reported;
+        let reported = crate::ops::report::load(report)
+            .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+        let mut states = std::collections::BTreeMap::new();
+        for (path, r) in reported {
+            match r {
+                Reported::State(s) => {
+                    states.insert(path, s);
+                }
+                Reported::NoState => refused.push((
+                    path,
+                    "the report holds no state to accept for it (run a full check with --report-file)".into(),
+                )),
+                Reported::Package(p) => refused.push((
+                    path,
+                    format!("verified against package {p}: accept cannot change rpm's verdict (reinstall the package or restore the file)"),
+                )),
+            }
+        }
+        crate::baseline::Selection::Report(states)
+    } else if a.all {
+        crate::baseline::Selection::All
+    } else if !a.package.is_empty() {
+        let (named, not_installed) = crate::verify::owned::select_packages(&w.db, &a.package);
+        if let Some(arg) = not_installed.first() {
+            return Err(Failure::new(
+                exit::NOT_FOUND,
+                format!("package {arg} is not installed"),
+            ));
+        }
+        let nevras = named
+            .iter()
+            .filter_map(|&i| w.db.packages.get(i))
+            .map(|p| p.nevra());
+        crate::baseline::Selection::Owners(nevras.collect())
+    } else {
+        crate::baseline::Selection::Patterns(
+            a.patterns
+                .iter()
+                .map(|p| pattern_in_root(root, p))
+                .collect(),
+        )
+    };
+    let stats =
+        crate::baseline::accept(root, &w.policy, &w.index, &w.snapshot, &w.file, &selection)
+            .map_err(baseline_failure)?;
+    w.after_write()?;
+    w.print_accepted_trust(&before);
+    report_issues(&stats.issues);
+    refused.extend(stats.refused.iter().cloned());
+    refused.sort();
+    for (path, why) in &refused {
+        eprintln!("quietwire: {}: refused: {why}", escape_path(path));
+    }
+    for p in &stats.unmatched {
+        eprintln!(
+            "quietwire: {p}: matches nothing in the baseline or on disk; nothing accepted for it"
+        );
+    }
+    eprintln!(
+        "quietwire: baseline {}: {} updated, {} added, {} removed ({} entries)",
+        w.file.display(),
+        stats.updated,
+        stats.added,
+        stats.removed,
+        stats.entries
+    );
+    if !stats.unmatched.is_empty() {
+        return Ok(exit::combine(exit::NOT_FOUND, w.error_status));
+    }
+    if !refused.is_empty() {
+        return Ok(exit::combine(exit::REFUSED, w.error_status));
+    }
+    Ok(w.error_status)
+}
+
+/// A pattern as the baseline names paths: absolute inside the root. A relative pattern is taken
+/// from the current directory when checking the running system, else from the root's `/`.
+fn pattern_in_root(root: &Path, pattern: &str) -> String {
+    if pattern.starts_with('/') {
+        return pattern.to_string();
+    }
+    let base = if root == Path::new("/") {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+    } else {
+        PathBuf::from("/")
+    };
+    format!(
+        "{}/{}",
+        base.display().to_string().trim_end_matches('/'),
+        pattern
+    )
+}
+
+fn read_sign_key(
+    args: &crate::cli::SignArgs,
+) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
+    args.sign_key
+        .as_deref()
+        .map(crate::trust::sign::read_signing_key)
+        .transpose()
+        .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
+}
+
+pub(super) fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
+    let (secret, public) = crate::trust::sign::keygen(&a.out)
+        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    eprintln!(
+        "quietwire: secret key {} (keep it off the checked host), public key {}",
+        escape_path(&secret),
+        escape_path(&public)
+    );
+    Ok(exit::CLEAN)
+}

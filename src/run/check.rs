@@ -1,0 +1,417 @@
+//! `check`: verify package-owned files, compare with the baseline, report and deliver.
+
+use super::{
+    baseline_failure, baseline_file, be_nice, io_failure, load_keyring, load_keyring_paths,
+    load_policy, open_db_with_keys, report_issues, report_unloadable, warn_keys,
+    warn_untrusted_baseline, with_jobs, Failure,
+};
+use crate::cli::{CheckArgs, ReportFormat};
+use crate::escape::escape_path;
+use crate::exit;
+use crate::rpmdb::Database;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
+    be_nice(a.nice)?;
+    with_jobs(a.jobs, || check_in_pool(a))?
+}
+
+/// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
+/// baseline comparison all use it.
+fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
+    use crate::verify::finding::{Finding, FindingKind, Severity};
+    use crate::verify::{self, owned};
+    let root = &a.root.root;
+    let policy = load_policy(root, a.state.policy.as_deref())?;
+    let baseline_path = baseline_file(root, &a.state)?;
+    warn_untrusted_baseline(root, &baseline_path);
+    let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
+    let keyring = if a.unowned_only {
+        crate::trust::Keyring::new()
+    } else if a.keys.keys.is_empty() {
+        load_keyring(root, &policy)?
+    } else {
+        load_keyring_paths(&a.keys.keys)?
+    };
+    let (db, mut error_status) = open_db_with_keys(&a.root, &keyring)?;
+    if !a.unowned_only {
+        warn_keys(&keyring, &db);
+    }
+    error_status = exit::combine(error_status, report_unloadable(&db));
+    let current = crate::baseline::owned::snapshot(&db.packages);
+    // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
+    let mut baselined_owned = std::collections::HashMap::new();
+    // The baseline's package snapshot, when there is a baseline: package trust is judged
+    // against it (see verify::signature).
+    let mut baselined_packages = None;
+    let mut changes = match a.ops.packages_changed {
+        true => {
+            let file = baseline_file(root, &a.state)?;
+            let (header, owned, read_sha256) =
+                crate::ops::verified_baseline(&file).map_err(baseline_failure)?;
+            same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
+            baselined_owned = owned;
+            baselined_packages = Some(header.packages.clone());
+            Some(crate::ops::changes::diff(
+                header.created,
+                &header.packages,
+                &current,
+            ))
+        }
+        false => None,
+    };
+    let opts = owned::VerifyOptions {
+        // 0: the current pool, which `--jobs` sized already.
+        jobs: 0,
+        packages: changes
+            .as_ref()
+            .map_or_else(|| a.packages.clone(), |c| c.to_verify()),
+        verbose: a.verbose && a.format == ReportFormat::Rpm,
+        progress: !a.no_progress,
+        ..Default::default()
+    };
+    let nothing_changed = changes.as_ref().is_some_and(|c| c.to_verify().is_empty());
+    let report = if a.unowned_only || nothing_changed {
+        owned::OwnedReport::default()
+    } else {
+        owned::verify_packages(root, &db, &opts)
+            .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?
+    };
+    let mut findings = owned::to_findings(&db, &report);
+    if let Some(c) = &changes {
+        crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
+        findings.extend(crate::ops::changes::leftovers_on_disk(root, &db, c));
+    }
+    if !a.unowned_only {
+        crate::verify::signature::mark_tampered(&db.packages, &mut findings);
+    }
+
+    let mut states = std::collections::HashMap::new();
+    let mut issues = Vec::new();
+    let mut baseline_error = None;
+    if !a.owned_only && !a.ops.packages_changed {
+        let file = baseline_path.clone();
+        let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+        let opts = crate::baseline::CompareOptions {
+            trust_ctime: a.trust_ctime,
+        };
+        let compared = crate::baseline::compare_with(root, &policy, &index, &file, opts);
+        match compared {
+            Ok(outcome) => {
+                same_baseline(
+                    &file,
+                    &mut baseline_sha256,
+                    &outcome.baseline_sha256,
+                    &a.baseline_trust,
+                )?;
+                // The text and JSON reports carry them; rpm's format cannot.
+                if a.format == ReportFormat::Rpm {
+                    report_issues(&outcome.issues);
+                }
+                if outcome.policy_changed {
+                    findings.push(policy_changed_finding(
+                        a.state.policy.as_deref(),
+                        &outcome.header.policy_digest,
+                        &policy,
+                    ));
+                }
+                // A %config file the administrator edited differs from its package forever; once
+                // its state is accepted into the baseline it is only worth a note.
+                let accepted: std::collections::HashSet<&[u8]> = outcome
+                    .owned_unchanged
+                    .iter()
+                    .map(|p| p.as_os_str().as_bytes())
+                    .collect();
+                for f in findings.iter_mut() {
+                    if f.kind == FindingKind::Changed && accepted.contains(f.path.as_slice()) {
+                        f.kind = FindingKind::Noted;
+                        f.severity = Severity::Info;
+                        f.note =
+                            Some("differs from its package, matches the accepted baseline".into());
+                    }
+                }
+                findings.extend(outcome.findings.iter().map(Finding::from));
+                let c = crate::ops::changes::diff(
+                    outcome.header.created,
+                    &outcome.header.packages,
+                    &current,
+                );
+                crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
+                baselined_packages = Some(outcome.header.packages.clone());
+                states = crate::ops::states(&outcome.findings);
+                changes = Some(c);
+                issues = outcome.issues;
+            }
+            Err(crate::baseline::BaselineError::NotFound { file })
+                if a.state.baseline.is_none() =>
+            {
+                eprintln!(
+                    "quietwire: no baseline at {}: unowned files were not checked; create one with `quietwire init`",
+                    file.display()
+                );
+            }
+            Err(e) => baseline_error = Some(baseline_failure(e)),
+        }
+    }
+
+    if !a.unowned_only {
+        if a.owned_only && baselined_packages.is_none() {
+            // --owned-only does not compare the baseline; its snapshot still says which
+            // package trust was accepted. An unreadable baseline leaves today's verdicts.
+            baselined_packages = crate::baseline::read_header(&baseline_path)
+                .ok()
+                .map(|h| h.packages);
+        }
+        findings.extend(trust_findings(
+            &db,
+            root,
+            &policy,
+            &opts.packages,
+            baselined_packages.as_deref(),
+        ));
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for name in &report.not_installed {
+        // rpm prints this on stdout among its verify lines; keep it there for the rpm format.
+        match a.format {
+            ReportFormat::Rpm => {
+                writeln!(out, "package {name} is not installed").map_err(io_failure)?
+            }
+            _ => eprintln!("quietwire: package {name} is not installed"),
+        }
+        error_status = exit::combine(exit::NOT_FOUND, error_status);
+    }
+    let shown: Vec<Finding> = if a.verbose || a.format == ReportFormat::Json {
+        findings.clone()
+    } else {
+        findings
+            .iter()
+            .filter(|f| f.severity > Severity::Info)
+            .cloned()
+            .collect()
+    };
+    match a.format {
+        ReportFormat::Rpm if opts.verbose => {
+            crate::report::rpm::render_results(&mut out, &db, &report.results, true)
+                .map_err(io_failure)?
+        }
+        ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
+        ReportFormat::Text => {
+            out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))
+                .map_err(io_failure)?;
+            crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
+                .map_err(io_failure)?
+        }
+        ReportFormat::Json => {
+            let mut doc = crate::ops::report::document(&shown, &issues, changes.as_ref(), &states);
+            if let Some(summary) = doc.get_mut("summary").and_then(|v| v.as_object_mut()) {
+                summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
+            }
+            serde_json::to_writer(&mut out, &doc)
+                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
+            writeln!(out).map_err(io_failure)?;
+        }
+    }
+    if a.format == ReportFormat::Rpm {
+        // rpm's lines stay byte-exact on stdout; what rpm does not check goes to stderr.
+        for f in findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Untrusted && f.severity > Severity::Info)
+        {
+            if let crate::verify::Source::Header { nevra, .. } = &f.source {
+                eprintln!(
+                    "quietwire: {} package {}: {}",
+                    f.severity.name(),
+                    nevra,
+                    f.note.as_deref().unwrap_or_default()
+                );
+            }
+        }
+    }
+    out.flush().map_err(io_failure)?;
+    if a.ops.packages_changed && changes.as_ref().is_some_and(|c| c.is_empty()) {
+        eprintln!("quietwire: no package changed since the baseline's package snapshot");
+    }
+    let mail_text: Vec<Finding> = match a.verbose {
+        true => findings.clone(),
+        false => crate::ops::loud(&findings).cloned().collect(),
+    };
+    let run_failed = baseline_error.is_some() || error_status != exit::CLEAN;
+    let delivery = crate::ops::deliver(
+        &a.ops,
+        root,
+        &crate::ops::Delivery {
+            findings: &findings,
+            shown: &mail_text,
+            issues: &issues,
+            changes: changes.as_ref(),
+            states: &states,
+            run_failed,
+        },
+    );
+    error_status = exit::combine(error_status, delivery);
+    if let Some(mut e) = baseline_error {
+        e.status = exit::combine(e.status, error_status);
+        return Err(e);
+    }
+    // Errors outrank findings: a partial check must not look like a clean or merely dirty one.
+    if error_status != exit::CLEAN {
+        return Ok(error_status);
+    }
+    Ok(verify::finding::exit_bits(&findings))
+}
+
+/// Package-level findings for the packages `check` looks at.
+fn trust_findings(
+    db: &Database,
+    root: &Path,
+    policy: &crate::policy::Policy,
+    wanted: &[String],
+    baseline: Option<&[crate::baseline::PackageSnapshot]>,
+) -> Vec<crate::verify::Finding> {
+    let selected: Vec<usize> = db
+        .packages
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|w| crate::verify::owned::matches_arg(p, w))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let inside = db
+        .located
+        .file
+        .strip_prefix(root)
+        .map(|r| Path::new("/").join(r))
+        .unwrap_or_else(|_| db.located.file.clone());
+    crate::verify::signature::findings(
+        &db.packages,
+        selected,
+        policy.signatures(),
+        inside.as_os_str().as_bytes(),
+        baseline,
+    )
+}
+
+/// JSON summary additions: the baseline's SHA-256 and the count of each signature status.
+fn trust_summary(
+    db: &Database,
+    baseline_sha256: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+    for p in &db.packages {
+        *counts.entry(p.signature.name()).or_default() += 1;
+    }
+    let mut m = serde_json::Map::new();
+    m.insert("baseline_sha256".into(), serde_json::json!(baseline_sha256));
+    m.insert("signatures".into(), serde_json::json!(counts));
+    m
+}
+
+/// A policy that differs from the one the baseline was written under can blind the check (a
+/// volatile rule on `/**` dropped next to a web shell), so the change itself is a high finding
+/// (exit bit 4, in the report and the mail), not a note. It names the override file(s) in force.
+fn policy_changed_finding(
+    override_file: Option<&Path>,
+    baselined: &str,
+    policy: &crate::policy::Policy,
+) -> crate::verify::finding::Finding {
+    use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+    let path = override_file.map_or_else(
+        || crate::policy::SYSTEM_POLICY.as_bytes().to_vec(),
+        |p| p.as_os_str().as_bytes().to_vec(),
+    );
+    Finding {
+        path,
+        kind: FindingKind::Changed,
+        source: Source::Baseline {
+            policy_rule: None,
+            package: None,
+        },
+        changes: vec![],
+        severity: Severity::High,
+        rule: "baseline.policy_changed".into(),
+        note: Some(format!(
+            "policy changed since the baseline was written (policy digest {baselined} then, {} now; in force: {}); accept --all records the new policy",
+            policy.digest(),
+            policy.sources().join(", ")
+        )),
+        rpm: None,
+    }
+}
+
+/// The pin and signature were checked on the digest of one open of the baseline; the records
+/// came from another. With a pin or key both must be the same bytes, or a rename in between
+/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// may legitimately have replaced it: the report then names the digest of what was read.
+fn same_baseline(
+    file: &Path,
+    checked: &mut Option<String>,
+    read: &str,
+    args: &crate::cli::BaselineTrustArgs,
+) -> Result<(), Failure> {
+    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    match checked.as_deref() {
+        Some(v) if !v.eq_ignore_ascii_case(read) && pinned => Err(Failure::new(
+            exit::BASELINE,
+            format!(
+                "{}: the baseline changed while it was being read (SHA-256 {v} checked, {read} read): it was replaced or modified",
+                escape_path(file)
+            ),
+        )),
+        _ => {
+            *checked = Some(read.to_string());
+            Ok(())
+        }
+    }
+}
+
+/// The baseline's SHA-256 (None when there is no baseline file), after checking the pin and the
+/// signature the command line asks for. Either failing is exit status 18.
+fn check_baseline_trust(
+    file: &Path,
+    args: &crate::cli::BaselineTrustArgs,
+) -> Result<Option<String>, Failure> {
+    use crate::trust::sign;
+    let digest = match crate::baseline::format::file_sha256(file) {
+        Ok(d) => Some(d),
+        Err(crate::baseline::BaselineError::NotFound { .. }) => None,
+        Err(e) => return Err(baseline_failure(e)),
+    };
+    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    let Some(actual) = digest else {
+        if pinned {
+            return Err(Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: no baseline, so it cannot match the given digest or key",
+                    file.display()
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    if let Some(want) = &args.baseline_digest {
+        if !want.trim().eq_ignore_ascii_case(&actual) {
+            return Err(Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: baseline SHA-256 is {actual}, not the pinned {}: the baseline was changed or replaced",
+                    file.display(),
+                    want.trim()
+                ),
+            ));
+        }
+    }
+    if let Some(key) = &args.verify_key {
+        sign::verify_baseline(file, &actual, key)
+            .map_err(|e| Failure::new(exit::BASELINE, format!("baseline signature: {e}")))?;
+    }
+    Ok(Some(actual))
+}

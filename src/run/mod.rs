@@ -1,0 +1,310 @@
+//! Runs the parsed command line: the glue between the CLI and the library modules. One module
+//! per command family: [`check`], [`baseline`] (`init`, `accept`, `keygen`) and [`query`]
+//! (`packages`, `owner`, `policy`); this module dispatches and holds what they share (the
+//! [`Failure`] type, loading the policy, the keys, the rpmdb and the baseline's location).
+
+mod baseline;
+mod check;
+mod query;
+
+use crate::cli::{Cli, Command, RootArgs};
+use crate::escape::escape_path;
+use crate::exit;
+use crate::rpmdb::{self, Database};
+use std::path::{Path, PathBuf};
+
+/// A failure that ends the command, with the exit status it maps to.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub status: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<rpmdb::DbError> for Failure {
+    fn from(e: rpmdb::DbError) -> Failure {
+        Failure::new(exit::RPMDB, e.to_string())
+    }
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    // A reader that stopped early (`quietwire packages | head`) is not an error of ours.
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return Failure::new(exit::CLEAN, "");
+    }
+    Failure::new(exit::FAILURE, format!("writing output: {e}"))
+}
+
+/// Run a command; returns the exit status. Errors are reported on stderr here, one line each.
+pub fn run(cli: Cli) -> u8 {
+    crate::scan::walk::raise_open_file_limit();
+    let result = match cli.command {
+        Command::Check(a) => check::check(&a),
+        Command::Init(a) => baseline::init(&a),
+        Command::Accept(a) => baseline::accept(&a),
+        Command::Policy(a) => query::policy(&a),
+        Command::Packages(a) => query::packages(&a),
+        Command::Owner(a) => query::owner(&a),
+        Command::Keygen(a) => baseline::keygen(&a),
+    };
+    match result {
+        Ok(status) => status,
+        Err(f) if f.message.is_empty() => f.status,
+        Err(f) => {
+            eprintln!("quietwire: {}", f.message);
+            f.status
+        }
+    }
+}
+
+/// Open the database, reporting each skipped record on stderr. The returned status is
+/// `exit::RPMDB` when records were skipped (the listing is incomplete), else clean.
+fn open_db(root: &RootArgs) -> Result<(Database, u8), Failure> {
+    Ok(report_bad_records(rpmdb::open(
+        &root.root,
+        root.dbpath.as_deref(),
+    )?))
+}
+
+/// Name every skipped record on stderr; a database with skipped records is an error status.
+fn report_bad_records(db: Database) -> (Database, u8) {
+    for bad in &db.bad {
+        eprintln!("quietwire: {}: {bad}; skipped", db.located.file.display());
+    }
+    let status = if db.bad.is_empty() {
+        exit::CLEAN
+    } else {
+        exit::RPMDB
+    };
+    (db, status)
+}
+
+fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy, Failure> {
+    let policy = crate::policy::Policy::load(root, file)
+        .map_err(|e| Failure::new(exit::POLICY, e.to_string()))?;
+    for w in policy.warnings() {
+        eprintln!(
+            "quietwire: warning: {}",
+            crate::escape::escape_bytes(w.as_bytes())
+        );
+    }
+    Ok(policy)
+}
+
+/// Warn (never fail: the comparison still runs) when the baseline could have been rewritten by
+/// someone other than root or the running user: it or its directory world-writable or owned by
+/// another user; and, on the running system only, when it was made on another host (copied in).
+fn warn_untrusted_baseline(root: &Path, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(file) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail and has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let dir_meta = std::fs::metadata(dir).ok();
+    for (what, path, m) in [
+        ("baseline", file, Some(&meta)),
+        ("baseline directory", dir, dir_meta.as_ref()),
+    ] {
+        let Some(m) = m else { continue };
+        if m.mode() & 0o002 != 0 && m.mode() & 0o1000 == 0 {
+            eprintln!(
+                "quietwire: warning: {what} {} is world-writable (mode {:04o}): anyone could rewrite it",
+                escape_path(path),
+                m.mode() & 0o7777
+            );
+        }
+        if m.uid() != 0 && m.uid() != me {
+            eprintln!(
+                "quietwire: warning: {what} {} is owned by uid {}, neither root nor this user: that user could rewrite it",
+                escape_path(path),
+                m.uid()
+            );
+        }
+    }
+    if root != Path::new("/") || !meta.is_file() {
+        return;
+    }
+    let Ok(header) = crate::baseline::read_header(file) else {
+        return;
+    };
+    let here = crate::baseline::format::hostname();
+    if !header.host.is_empty() && !here.is_empty() && header.host != here {
+        eprintln!(
+            "quietwire: warning: baseline {} was made on host {}, not on this host ({}): it describes another system",
+            escape_path(file),
+            crate::escape::escape_bytes(header.host.as_bytes()),
+            crate::escape::escape_bytes(here.as_bytes())
+        );
+    }
+}
+
+fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
+    let status = match e {
+        crate::baseline::BaselineError::Locked { .. } => exit::LOCKED,
+        _ => exit::BASELINE,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// The writers' lock on `file` (see `baseline::lock`). A missing directory means a missing
+/// baseline: no lock then, so that the reader reports the baseline as missing.
+fn lock_baseline(file: &Path) -> Result<Option<crate::baseline::lock::WriteLock>, Failure> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    crate::baseline::lock::lock_for_write(file)
+        .map(Some)
+        .map_err(baseline_failure)
+}
+
+/// `--baseline FILE` as given (the administrator's choice), else the default inside the root.
+fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> Result<PathBuf, Failure> {
+    match &state.baseline {
+        Some(f) => Ok(f.clone()),
+        None => crate::baseline::default_location(root).map_err(|e| {
+            Failure::new(
+                exit::BASELINE,
+                format!(
+                    "{}: cannot resolve inside the root: {e}",
+                    escape_path(&crate::rootpath::join_in_root(
+                        root,
+                        Path::new(crate::baseline::DEFAULT_LOCATION)
+                    ))
+                ),
+            )
+        }),
+    }
+}
+
+fn report_issues(issues: &[crate::scan::walk::Issue]) {
+    for i in issues {
+        eprintln!("quietwire: warning: {}: {}", escape_path(&i.path), i.what);
+    }
+}
+
+/// Report packages whose file list could not be loaded; returns the error status to use.
+fn report_unloadable(db: &Database) -> u8 {
+    let mut status = exit::CLEAN;
+    for p in db.packages.iter().filter(|p| p.file_error.is_some()) {
+        // rpm fails such a package silently; an integrity check must say why nothing was checked.
+        eprintln!(
+            "quietwire: {}: package {} (#{}): file list cannot be loaded: {}; its files were not verified",
+            db.located.file.display(),
+            p.nevra(),
+            p.hnum,
+            p.file_error.as_deref().unwrap_or_default()
+        );
+        status = exit::RPMDB;
+    }
+    status
+}
+
+/// `--nice`: lower this thread's priorities before any worker thread is created.
+fn be_nice(nice: bool) -> Result<(), Failure> {
+    if nice {
+        crate::nice::lower_priority()
+            .map_err(|e| Failure::new(exit::FAILURE, format!("--nice: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Run `f` on a pool of `jobs` threads (`None` or 0: the global pool, one thread per CPU).
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
+    match jobs {
+        Some(n) if n > 0 => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start threads: {e}"))),
+        _ => Ok(f()),
+    }
+}
+
+// ---- trust anchors (issue 7): package signatures and the baseline's own integrity ----
+
+/// Open the database judging header signatures with `keys` (see [`open_db`]).
+fn open_db_with_keys(
+    root: &RootArgs,
+    keys: &crate::trust::Keyring,
+) -> Result<(Database, u8), Failure> {
+    Ok(report_bad_records(rpmdb::open_with_keys(
+        &root.root,
+        root.dbpath.as_deref(),
+        keys,
+    )?))
+}
+
+fn key_failure(e: crate::trust::KeyError) -> Failure {
+    Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
+}
+
+/// Key files that could not be used, and (when signed packages exist) the lack of any key.
+/// Printed once the database is open, so a missing rpmdb stays a one-line error.
+fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
+    for w in &keys.warnings {
+        eprintln!("quietwire: warning: trusted keys: {w}");
+    }
+    let signed = db
+        .packages
+        .iter()
+        .any(|p| matches!(p.signature, crate::trust::SigStatus::UnknownKey { .. }));
+    if keys.is_empty() && signed {
+        eprintln!(
+            "quietwire: warning: no trusted OpenPGP keys loaded (from {}): signed packages are reported as unknown-key",
+            keys.source
+        );
+    }
+}
+
+/// Keys named on the command line (host paths); each must exist.
+fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failure> {
+    let mut keys = crate::trust::Keyring::new();
+    for p in paths {
+        keys.add_path(p).map_err(key_failure)?;
+    }
+    keys.source = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(keys)
+}
+
+/// The policy's `signatures.trusted_keys`, paths inside the root (symlinks resolved inside it).
+/// A missing path is not an error (a minimal system may have no vendor keys): it yields none.
+fn load_keyring(
+    root: &Path,
+    policy: &crate::policy::Policy,
+) -> Result<crate::trust::Keyring, Failure> {
+    let mut keys = crate::trust::Keyring::new();
+    for k in &policy.signatures().trusted_keys {
+        let host = crate::rootpath::resolve_in_root(root, Path::new(k), true)
+            .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(k)));
+        match keys.add_path(&host) {
+            Ok(_) => {}
+            Err(crate::trust::KeyError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(key_failure(e)),
+        }
+    }
+    keys.source = format!(
+        "signatures.trusted_keys {} inside the root",
+        policy.signatures().trusted_keys.join(", ")
+    );
+    Ok(keys)
+}
