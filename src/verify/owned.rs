@@ -9,8 +9,8 @@
 use super::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
+use crate::scan::fs::{Entry, Errno, OpenError, Root};
 use crate::scan::hash;
-use crate::scan::root::{Entry, Errno, OpenError, Root};
 use crate::scan::users::Ids;
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
@@ -441,7 +441,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
         };
         let mut buf = [0u8; 64];
         let raw = match &opened {
-            Some(f) => crate::scan::root::file_capability_xattr(f, &mut buf),
+            Some(f) => crate::scan::fs::file_capability_xattr(f, &mut buf),
             None => entry.capability_xattr(&mut buf),
         };
         let have: Option<CapSet> = match raw {
