@@ -340,7 +340,7 @@ impl<'a, O: Owners> Walker<'a, O> {
                     return Ok(None);
                 }
                 let owner = owned.owner(&path);
-                let record = owner.map_or(true, |(_, why)| why.is_some());
+                let record = owner.is_none_or(|(_, why)| why.is_some());
                 let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
                 if !record && stat.ftype != FileType::Dir {
                     return Ok(None);
@@ -528,7 +528,7 @@ impl<'a, O: Owners> Walker<'a, O> {
         };
         let class = self.policy.classify(&path);
         let owner = self.owned.owner(&path);
-        let record = owner.map_or(true, |(_, why)| why.is_some());
+        let record = owner.is_none_or(|(_, why)| why.is_some());
         let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
         let hash = stat.ftype == FileType::File
             && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
