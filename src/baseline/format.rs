@@ -188,7 +188,7 @@ impl Record {
     }
 
     /// Build a record from a walk entry.
-    pub fn from_entry(e: &crate::scan::walk::WalkEntry) -> Record {
+    pub fn from_entry(e: &crate::scan::walk::WalkEntry<super::OwnedReason>) -> Record {
         let c = &e.capture;
         let st = &c.stat;
         Record {

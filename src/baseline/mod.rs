@@ -19,7 +19,10 @@ pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 
 use crate::policy::Policy;
 use crate::scan::capture::{Dir, FileType};
-use crate::scan::walk::{BatchDirs, Batched, Issue, Pending, Walker};
+use crate::scan::walk::{BatchDirs, Batched, Issue, Owners, Walker};
+
+/// A walk entry not read yet, carrying why an owned path is recorded.
+type Pending = crate::scan::walk::Pending<OwnedReason>;
 use crate::verify::logfamily;
 use crate::verify::unowned::{judge, Probe};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -36,7 +39,7 @@ pub const DEFAULT_LOCATION: &str = "/var/lib/quietwire/baseline";
 /// that root, never to one of the host, so `init` and `accept` cannot be made to write over host
 /// files. The file itself is not followed (it is replaced by a rename).
 pub fn default_location(root: &Path) -> std::io::Result<PathBuf> {
-    crate::rootpath::resolve_in_root(root, Path::new(DEFAULT_LOCATION), false)
+    crate::scan::fs::resolve_in_root(root, Path::new(DEFAULT_LOCATION), false)
 }
 
 /// What `init` did.
@@ -171,20 +174,19 @@ impl logfamily::Reader for FamilyReader<'_> {
         compression: Option<logfamily::Compression>,
         prefixes: &std::collections::BTreeSet<u64>,
     ) -> Result<logfamily::Content, String> {
-        use std::os::unix::fs::MetadataExt;
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err("not a file path".into());
         };
-        let dir = self.root.open_dir_path(parent).map_err(|e| e.to_string())?;
-        let seen = dir.lstat(name).map_err(|e| e.to_string())?;
+        let os = |e: crate::scan::Errno| std::io::Error::from(e).to_string();
+        let dir = self.root.open_dir_path(parent).map_err(os)?;
+        let seen = dir.lstat(name).map_err(os)?;
         if seen.ftype != FileType::File {
             return Err("not a regular file".into());
         }
-        let f = std::fs::File::from(dir.open_file(name).map_err(|e| e.to_string())?);
-        let now = f.metadata().map_err(|e| e.to_string())?;
-        if now.ino() != seen.ino {
-            return Err("replaced while being read".into());
-        }
+        let (f, _) = dir.open_regular(name, &seen).map_err(|e| match e {
+            crate::scan::OpenError::Sys(e) => os(e),
+            crate::scan::OpenError::Swapped => "replaced while being read".to_string(),
+        })?;
         let cap = logfamily::DECOMPRESS_CAP;
         let input = std::io::BufReader::new(f);
         let Some(c) = compression else {
@@ -253,13 +255,15 @@ fn open_walk<'p>(
     root: &Path,
     policy: &'p Policy,
     owned: &'p OwnedIndex,
-) -> Result<(Walker<'p>, Dir), BaselineError> {
+) -> Result<(Walker<'p, OwnedIndex>, Dir), BaselineError> {
     let root_err = |source| BaselineError::Root {
         root: root.to_path_buf(),
         source,
     };
     let walker = Walker::new(root, policy, owned).map_err(root_err)?;
-    let dir = Dir::open_root(root).map_err(root_err)?;
+    let dir = Dir::open_root(root)
+        .map_err(std::io::Error::from)
+        .map_err(root_err)?;
     Ok((walker, dir))
 }
 
@@ -338,7 +342,7 @@ fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
 /// pairs accumulates.
 struct Merge<'p> {
     reader: format::FileReader,
-    walker: Walker<'p>,
+    walker: Walker<'p, OwnedIndex>,
     root_dir: Dir,
     policy: &'p Policy,
     owned: &'p OwnedIndex,
@@ -741,4 +745,20 @@ pub fn accept_packages(
 /// Read only the header of a baseline (and nothing else: its integrity is checked by `compare`).
 pub fn read_header(baseline_file: &Path) -> Result<Header, BaselineError> {
     Ok(format::Reader::open(baseline_file)?.header().clone())
+}
+
+/// The walk learns from the owned index which package paths to skip and which to record.
+impl Owners for OwnedIndex {
+    type Reason = OwnedReason;
+
+    fn owner(&self, path: &Path) -> Option<(&str, Option<OwnedReason>)> {
+        self.get(path).map(|o| (o.nevra.as_str(), o.reason()))
+    }
+
+    fn recorded(&self) -> Vec<PathBuf> {
+        self.iter()
+            .filter(|(_, o)| o.reason().is_some())
+            .map(|(p, _)| p.to_path_buf())
+            .collect()
+    }
 }

@@ -219,7 +219,7 @@ pub fn leftovers_on_disk(
                 let Some(parent) = inside.parent() else {
                     continue;
                 };
-                let Ok(dir) = crate::rootpath::resolve_in_root(root, parent, true) else {
+                let Ok(dir) = crate::scan::fs::resolve_in_root(root, parent, true) else {
                     continue;
                 };
                 let Some(name) = inside.file_name() else {

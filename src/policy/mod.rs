@@ -368,9 +368,9 @@ impl Policy {
             // Inside a checked root: resolved as the root sees it (an absolute symlink on the
             // way means a path in the root, never on the host), its last component not followed.
             None => (
-                crate::rootpath::resolve_in_root(root, Path::new(SYSTEM_POLICY), false)
+                crate::scan::fs::resolve_in_root(root, Path::new(SYSTEM_POLICY), false)
                     .unwrap_or_else(|_| {
-                        crate::rootpath::join_in_root(root, Path::new(SYSTEM_POLICY))
+                        crate::scan::fs::join_in_root(root, Path::new(SYSTEM_POLICY))
                     }),
                 false,
             ),

@@ -40,7 +40,7 @@ pub fn line(path: &[u8], v: &RpmVerdict, verbose: bool) -> Vec<u8> {
         out.push(b' ');
         out.extend_from_slice(path);
         if let Some(e) = v.errno.filter(|&e| e != libc::ENOENT) {
-            out.extend_from_slice(format!(" ({})", crate::scan::root::strerror(e)).as_bytes());
+            out.extend_from_slice(format!(" ({})", crate::scan::fs::strerror(e)).as_bytes());
         }
     } else {
         out.extend_from_slice(&columns(v.result));

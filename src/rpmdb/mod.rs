@@ -146,8 +146,8 @@ pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
     let dirs: Vec<PathBuf> = dirs
         .iter()
         .map(|d| {
-            crate::rootpath::resolve_in_root(root, d, true)
-                .unwrap_or_else(|_| crate::rootpath::join_in_root(root, d))
+            crate::scan::fs::resolve_in_root(root, d, true)
+                .unwrap_or_else(|_| crate::scan::fs::join_in_root(root, d))
         })
         .collect();
     let mut tried = Vec::new();

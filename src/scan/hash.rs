@@ -2,9 +2,61 @@
 //!
 //! Owns no policy: callers decide which algorithm and which descriptor. Never opens files.
 
-use crate::rpmdb::DigestAlgo;
+use super::fs;
 use std::cell::RefCell;
 use std::io::Read;
+
+/// A file digest algorithm, by OpenPGP hash id (what rpm's FILEDIGESTALGO stores; an absent
+/// tag means MD5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum DigestAlgo {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    /// An id rpm's crypto backend would not know; rpm falls back to MD5 for it.
+    Unknown(u32),
+}
+
+impl DigestAlgo {
+    pub fn from_pgp_id(id: u32) -> DigestAlgo {
+        match id {
+            1 => DigestAlgo::Md5,
+            2 => DigestAlgo::Sha1,
+            8 => DigestAlgo::Sha256,
+            9 => DigestAlgo::Sha384,
+            10 => DigestAlgo::Sha512,
+            11 => DigestAlgo::Sha224,
+            other => DigestAlgo::Unknown(other),
+        }
+    }
+
+    /// Digest length in bytes (an unknown id is hashed as MD5, like rpm).
+    pub fn digest_len(self) -> usize {
+        match self {
+            DigestAlgo::Md5 | DigestAlgo::Unknown(_) => 16,
+            DigestAlgo::Sha1 => 20,
+            DigestAlgo::Sha224 => 28,
+            DigestAlgo::Sha256 => 32,
+            DigestAlgo::Sha384 => 48,
+            DigestAlgo::Sha512 => 64,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgo::Md5 => "md5",
+            DigestAlgo::Sha1 => "sha1",
+            DigestAlgo::Sha224 => "sha224",
+            DigestAlgo::Sha256 => "sha256",
+            DigestAlgo::Sha384 => "sha384",
+            DigestAlgo::Sha512 => "sha512",
+            DigestAlgo::Unknown(_) => "unknown",
+        }
+    }
+}
 
 /// Read buffer size: large reads keep syscall overhead negligible next to hashing.
 pub const BUF_SIZE: usize = 256 * 1024;
@@ -138,28 +190,6 @@ pub struct FileDigest {
 const SPARSE_TAG: &[u8] = b"quietwire sparse file v1\0";
 const CAPPED_TAG: &[u8] = b"quietwire capped digest v1\0";
 
-/// Where the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after `from` starts; `None`
-/// for "no more data". A file system without hole support reports the whole file as data.
-fn seek(f: &std::fs::File, from: u64, whence: libc::c_int) -> std::io::Result<Option<u64>> {
-    use std::os::fd::AsRawFd;
-    let Ok(off) = libc::off_t::try_from(from) else {
-        return Ok(None);
-    };
-    // SAFETY: lseek on a descriptor we own; it only moves the (unshared) file offset.
-    let r = unsafe { libc::lseek(f.as_raw_fd(), off, whence) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENXIO) => Ok(None),
-            // No SEEK_DATA/SEEK_HOLE here: all of it is data.
-            Some(libc::EINVAL) if whence == libc::SEEK_HOLE => Ok(Some(u64::MAX)),
-            Some(libc::EINVAL) if whence == libc::SEEK_DATA => Ok(Some(from)),
-            _ => Err(e),
-        };
-    }
-    Ok(Some(r as u64))
-}
-
 /// The data extents of `f` within its first `size` bytes, in order, as `(start, end)`.
 /// Ends at `size` however the file grows meanwhile, so a file being written cannot keep the
 /// caller reading; the caller compares `fstat` before and after.
@@ -168,13 +198,15 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
     let mut pos = 0u64;
     let mut data = 0u64;
     while pos < size {
-        let Some(start) = seek(f, pos, libc::SEEK_DATA)? else {
+        let Some(start) = fs::seek(f, pos, libc::SEEK_DATA)? else {
             break;
         };
         if start >= size {
             break;
         }
-        let end = seek(f, start, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
+        let end = fs::seek(f, start, libc::SEEK_HOLE)?
+            .unwrap_or(size)
+            .min(size);
         if end <= start {
             return Err(std::io::Error::other(
                 "inconsistent hole map (changed while read)",

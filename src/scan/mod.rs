@@ -1,15 +1,18 @@
-//! Safe per-file capture inside a checked root: confined path resolution ([`root`]), content
-//! digests ([`hash`]), file capabilities ([`caps`]) and the root's own user/group names
-//! ([`users`]). The unowned walk ([`walk`]) and its per-path capture ([`capture`]) belong to the
-//! baseline.
+//! Reading the checked root's files. [`fs`] is the one file-access layer: every system call on
+//! the root's files (and all of the crate's `unsafe` file access) with one `Stat` and one
+//! `Errno`, confined to the root, never opening a FIFO, socket or device. On top of it: content
+//! digests ([`hash`]), file capabilities ([`caps`]), the root's own user/group names
+//! ([`users`]), the per-path capture the baseline records ([`capture`]) and the unowned walk
+//! ([`walk`]) that yields those captures in path order.
 //!
-//! Nothing here knows about packages or verdicts; `verify` decides what to look at.
+//! Nothing here knows about packages, baselines or verdicts: `verify` and `baseline` decide what
+//! to look at (the walk asks an [`walk::Owners`] which paths are package-owned).
 
 pub mod caps;
 pub mod capture;
+pub mod fs;
 pub mod hash;
-pub mod root;
 pub mod users;
 pub mod walk;
 
-pub use root::{Entry, Errno, OpenError, Root, Stat};
+pub use fs::{Dir, Entry, Errno, FileType, OpenError, Root, Stat};

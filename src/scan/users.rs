@@ -4,7 +4,7 @@
 //!
 //! The host's user database is never consulted.
 
-use super::root::Root;
+use super::fs::Root;
 use std::collections::HashMap;
 use std::io::Read;
 

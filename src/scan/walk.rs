@@ -21,10 +21,9 @@
 //! hashing is parallel across directories, not only within one, and a caller can decide per
 //! entry (`--trust-ctime`) before anything is read. Entries still come out in path order.
 
-use crate::baseline::owned::{OwnedIndex, OwnedReason};
 use crate::policy::Policy;
-use crate::scan::capture::{capture_entry, capture_entry_capped, Capture, Dir, FileType, Stat};
-use crate::verify::logfamily;
+use crate::scan::capture::{capture_entry, capture_entry_capped, Capture};
+use crate::scan::fs::{self, Dir, Errno, FileType, Stat};
 use rayon::prelude::*;
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -39,14 +38,35 @@ const _: () = assert!(MAX_DEPTH == 256, "TOO_DEEP's text names the limit");
 /// Top-level directories of the root that are never entered, whatever the policy says.
 pub const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
 
+/// What the walk needs to know about package ownership (the baseline's owned index implements
+/// it): which paths a package owns, and which of those the baseline records anyway, and why.
+/// The walk skips owned paths it is not told to record and only carries the reason through.
+pub trait Owners: Sync {
+    /// Why an owned path is recorded (opaque to the walk).
+    type Reason: Copy + Send + Sync + std::fmt::Debug + PartialEq + Eq;
+    /// `None` when no package owns `path`; else its owner and, when the baseline records the
+    /// path anyway, why.
+    fn owner(&self, path: &Path) -> Option<(&str, Option<Self::Reason>)>;
+    /// Every owned path the baseline records (those outside the watched trees are captured
+    /// one by one).
+    fn recorded(&self) -> Vec<PathBuf>;
+}
+
+/// Logs that are record databases rewritten in place (one slot per user), not appended to:
+/// `lastlog` is sparse and may be huge. They are not hashed; only a shrink or a replacement
+/// without a rotation is reported for them.
+pub fn record_database(name: &OsStr) -> bool {
+    matches!(name.to_str(), Some("lastlog" | "faillog" | "tallylog"))
+}
+
 /// One path as the baseline records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WalkEntry {
+pub struct WalkEntry<R> {
     /// Absolute path inside the root, byte-exact.
     pub path: PathBuf,
     pub capture: Capture,
     /// For a package-owned file the baseline records: its owner and why it is recorded.
-    pub owner: Option<(String, OwnedReason)>,
+    pub owner: Option<(String, R)>,
 }
 
 /// Something the walk could not do for one path; the run goes on.
@@ -78,12 +98,12 @@ impl Issue {
 
 /// A listed directory entry, `lstat`ed and (for non-directories the baseline records) captured.
 #[derive(Debug)]
-struct Item {
+struct Item<R> {
     name: OsString,
     stat: Stat,
     /// Whether the baseline records this path (false for owned paths rpm vouches for).
     record: bool,
-    owner: Option<(String, OwnedReason)>,
+    owner: Option<(String, R)>,
     /// Whether a regular file's content is to be hashed.
     hash: bool,
 }
@@ -91,11 +111,11 @@ struct Item {
 /// An entry the walk has listed and `lstat`ed, in path order, whose content and xattrs are not
 /// read yet (directories are captured already). [`Pending::read`] may run on any thread.
 #[derive(Debug)]
-pub struct Pending {
+pub struct Pending<R> {
     pub path: PathBuf,
     /// The `lstat` the walk saw (reading checks that the opened file is still this inode).
     pub stat: Stat,
-    pub owner: Option<(String, OwnedReason)>,
+    pub owner: Option<(String, R)>,
     hash: bool,
     /// The policy's `max_hash_bytes`.
     max_hash: u64,
@@ -108,7 +128,7 @@ pub struct Pending {
     hashed: bool,
 }
 
-impl Pending {
+impl<R> Pending<R> {
     /// Whether reading will hash the content.
     pub fn wants_hash(&self) -> bool {
         self.hash
@@ -149,7 +169,7 @@ impl Pending {
         self.capture = Some(c);
     }
 
-    fn into_entry(mut self, walker: &mut Walker<'_>) -> WalkEntry {
+    fn into_entry<O: Owners<Reason = R>>(mut self, walker: &mut Walker<'_, O>) -> WalkEntry<R> {
         self.read();
         let capture = self.capture.unwrap_or(Capture {
             stat: self.stat,
@@ -173,28 +193,28 @@ impl Pending {
 }
 
 #[derive(Debug)]
-struct Frame {
+struct Frame<R> {
     dir: Arc<Dir>,
     path: PathBuf,
     /// Device of the watched tree this directory belongs to.
     dev: u64,
-    items: Vec<Item>,
+    items: Vec<Item<R>>,
     next: usize,
 }
 
 /// The walk, an iterator of [`WalkEntry`] in path order. Issues accumulate in [`Walker::issues`].
-pub struct Walker<'a> {
+pub struct Walker<'a, O: Owners> {
     root: Dir,
     policy: &'a Policy,
-    owned: &'a OwnedIndex,
+    owned: &'a O,
     /// Watched trees not yet started, in reverse order (popped from the end).
     tops: Vec<PathBuf>,
     /// Watched trees that lie inside another one: a walk may cross into their file system.
     nested: Vec<PathBuf>,
-    stack: Vec<Frame>,
+    stack: Vec<Frame<O::Reason>>,
     /// Owned recorded paths outside the watched trees, in reverse order.
     extras: Vec<PathBuf>,
-    peeked: Option<Pending>,
+    peeked: Option<Pending<O::Reason>>,
     issues: Vec<Issue>,
 }
 
@@ -202,9 +222,9 @@ fn never_entered(path: &Path) -> bool {
     NEVER_ENTERED.iter().any(|p| path.starts_with(p))
 }
 
-impl<'a> Walker<'a> {
+impl<'a, O: Owners> Walker<'a, O> {
     /// Prepare a walk of `root` (the host directory holding the checked system).
-    pub fn new(root: &Path, policy: &'a Policy, owned: &'a OwnedIndex) -> io::Result<Walker<'a>> {
+    pub fn new(root: &Path, policy: &'a Policy, owned: &'a O) -> io::Result<Walker<'a, O>> {
         let root = Dir::open_root(root)?;
         let mut tops = Vec::new();
         let mut nested = Vec::new();
@@ -218,15 +238,14 @@ impl<'a> Walker<'a> {
         }
         tops.reverse();
         let mut extras: Vec<PathBuf> = owned
-            .iter()
-            .filter(|(p, o)| {
-                o.reason().is_some()
-                    && p.is_absolute()
+            .recorded()
+            .into_iter()
+            .filter(|p| {
+                p.is_absolute()
                     && !policy.is_watched(p)
                     && !never_entered(p)
                     && !p.ancestors().any(|a| policy.classify(a).spec.skip)
             })
-            .map(|(p, _)| p.to_path_buf())
             .collect();
         extras.sort();
         extras.reverse();
@@ -283,24 +302,27 @@ impl<'a> Walker<'a> {
     }
 
     /// List and prepare one directory: lstat, classify and capture its entries (in parallel).
-    fn prepare(&mut self, dir: &Dir, dir_path: &Path) -> Vec<Item> {
+    fn prepare(&mut self, dir: &Dir, dir_path: &Path) -> Vec<Item<O::Reason>> {
         let names = match dir.entries() {
             Ok(n) => n,
             Err(e) => {
-                self.issue(dir_path, format!("cannot list directory: {e}"));
+                self.issue(
+                    dir_path,
+                    format!("cannot list directory: {}", io::Error::from(e)),
+                );
                 return Vec::new();
             }
         };
         let policy = self.policy;
         let owned = self.owned;
-        let results: Vec<Result<Option<Item>, Issue>> = names
+        let results: Vec<Result<Option<Item<O::Reason>>, Issue>> = names
             .into_par_iter()
             .with_min_len(64)
             .map(|name| {
                 let path = dir_path.join(&name);
                 let stat = match dir.lstat(&name) {
                     Ok(s) => s,
-                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    Err(Errno(libc::ENOENT)) => {
                         return Err(Issue {
                             path,
                             what: VANISHED.into(),
@@ -309,7 +331,7 @@ impl<'a> Walker<'a> {
                     Err(e) => {
                         return Err(Issue {
                             path,
-                            what: format!("cannot lstat: {e}"),
+                            what: format!("cannot lstat: {}", io::Error::from(e)),
                         })
                     }
                 };
@@ -317,13 +339,9 @@ impl<'a> Walker<'a> {
                 if class.spec.skip || never_entered(&path) {
                     return Ok(None);
                 }
-                let owner = owned.get(&path);
-                let reason = owner.and_then(|o| o.reason());
-                let record = owner.is_none() || reason.is_some();
-                let owner = match (owner, reason) {
-                    (Some(o), Some(r)) => Some((o.nevra.clone(), r)),
-                    _ => None,
-                };
+                let owner = owned.owner(&path);
+                let record = owner.is_none_or(|(_, why)| why.is_some());
+                let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
                 if !record && stat.ftype != FileType::Dir {
                     return Ok(None);
                 }
@@ -331,7 +349,7 @@ impl<'a> Walker<'a> {
                 // change can be told apart from a package update (digest comparison).
                 let hash = stat.ftype == FileType::File
                     && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-                    && !(class.spec.log && logfamily::record_database(&name));
+                    && !(class.spec.log && record_database(&name));
                 Ok(Some(Item {
                     name,
                     stat,
@@ -358,9 +376,9 @@ impl<'a> Walker<'a> {
         &mut self,
         parent: &Arc<Dir>,
         path: PathBuf,
-        item: Item,
+        item: Item<O::Reason>,
         tree_dev: u64,
-    ) -> Option<Pending> {
+    ) -> Option<Pending<O::Reason>> {
         if item.stat.ftype != FileType::Dir {
             return item.record.then(|| Pending {
                 path,
@@ -416,12 +434,12 @@ impl<'a> Walker<'a> {
                 }
                 entry_capture = cap;
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            Err(Errno(libc::ENOENT)) => {
                 self.issue(&path, VANISHED);
                 return None;
             }
             Err(e) => {
-                let what = format!("cannot open directory: {e}");
+                let what = format!("cannot open directory: {}", io::Error::from(e));
                 self.issue(&path, what.clone());
                 entry_capture = capture_dir(Some(what));
             }
@@ -456,7 +474,7 @@ impl<'a> Walker<'a> {
     }
 
     /// Start a watched tree: resolve its top without following symlinks and visit it.
-    fn start_top(&mut self, top: PathBuf) -> Option<Pending> {
+    fn start_top(&mut self, top: PathBuf) -> Option<Pending<O::Reason>> {
         let (parent, name) = match (top.parent(), top.file_name()) {
             (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
             // The root itself: visit its entries as a tree on the root's device.
@@ -479,8 +497,8 @@ impl<'a> Walker<'a> {
         }
         let pdir = match self.root.open_dir_path(&parent) {
             Ok(d) => d,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {
+            Err(Errno(libc::ENOENT)) => return None,
+            Err(Errno(libc::ELOOP | libc::ENOTDIR)) => {
                 self.issue(
                     &top,
                     "a component above this watched tree is a symlink or not a directory; not walked",
@@ -488,7 +506,7 @@ impl<'a> Walker<'a> {
                 return None;
             }
             Err(e) => {
-                self.issue(&top, format!("cannot open: {e}"));
+                self.issue(&top, format!("cannot open: {}", io::Error::from(e)));
                 return None;
             }
         };
@@ -498,27 +516,23 @@ impl<'a> Walker<'a> {
     }
 
     /// Prepare a single named entry of `dir` (a watched tree's top, or an extra owned path).
-    fn prepare_one(&mut self, dir: &Dir, dir_path: &Path, name: &OsStr) -> Option<Item> {
+    fn prepare_one(&mut self, dir: &Dir, dir_path: &Path, name: &OsStr) -> Option<Item<O::Reason>> {
         let path = dir_path.join(name);
         let stat = match dir.lstat(name) {
             Ok(s) => s,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+            Err(Errno(libc::ENOENT)) => return None,
             Err(e) => {
-                self.issue(&path, format!("cannot lstat: {e}"));
+                self.issue(&path, format!("cannot lstat: {}", io::Error::from(e)));
                 return None;
             }
         };
         let class = self.policy.classify(&path);
-        let owner = self.owned.get(&path);
-        let reason = owner.and_then(|o| o.reason());
-        let record = owner.is_none() || reason.is_some();
-        let owner = match (owner, reason) {
-            (Some(o), Some(r)) => Some((o.nevra.clone(), r)),
-            _ => None,
-        };
+        let owner = self.owned.owner(&path);
+        let record = owner.is_none_or(|(_, why)| why.is_some());
+        let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
         let hash = stat.ftype == FileType::File
             && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-            && !(class.spec.log && logfamily::record_database(name));
+            && !(class.spec.log && record_database(name));
         Some(Item {
             name: name.to_os_string(),
             stat,
@@ -529,16 +543,19 @@ impl<'a> Walker<'a> {
     }
 
     /// Capture one owned recorded path outside the watched trees.
-    fn capture_extra(&mut self, path: PathBuf) -> Option<Pending> {
+    fn capture_extra(&mut self, path: PathBuf) -> Option<Pending<O::Reason>> {
         let (parent, name) = (
             path.parent()?.to_path_buf(),
             path.file_name()?.to_os_string(),
         );
         let dir = match self.root.open_dir_path(&parent) {
             Ok(d) => d,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return None,
+            Err(Errno(libc::ENOENT)) => return None,
             Err(e) => {
-                self.issue(&path, format!("cannot open parent directory: {e}"));
+                self.issue(
+                    &path,
+                    format!("cannot open parent directory: {}", io::Error::from(e)),
+                );
                 return None;
             }
         };
@@ -563,7 +580,7 @@ impl<'a> Walker<'a> {
     }
 
     /// The next entry of the depth-first walk over the watched trees.
-    fn next_tree_entry(&mut self) -> Option<Pending> {
+    fn next_tree_entry(&mut self) -> Option<Pending<O::Reason>> {
         loop {
             let Some(frame) = self.stack.last_mut() else {
                 let top = self.tops.pop()?;
@@ -597,9 +614,9 @@ impl<'a> Walker<'a> {
     }
 }
 
-impl Walker<'_> {
+impl<O: Owners> Walker<'_, O> {
     /// The next entry in path order, listed and `lstat`ed but not read (see [`Pending::read`]).
-    pub fn next_pending(&mut self) -> Option<Pending> {
+    pub fn next_pending(&mut self) -> Option<Pending<O::Reason>> {
         loop {
             if self.peeked.is_none() {
                 self.peeked = self.next_tree_entry();
@@ -622,16 +639,16 @@ impl Walker<'_> {
 
     /// Turn a pending entry into a walk entry, reading it first if not done yet (on this
     /// thread) and recording a read problem as an issue.
-    pub fn finish(&mut self, p: Pending) -> WalkEntry {
+    pub fn finish(&mut self, p: Pending<O::Reason>) -> WalkEntry<O::Reason> {
         p.into_entry(self)
     }
 }
 
 /// Serial walk: every entry read on the calling thread. [`Batched`] reads on all cores.
-impl Iterator for Walker<'_> {
-    type Item = WalkEntry;
+impl<O: Owners> Iterator for Walker<'_, O> {
+    type Item = WalkEntry<O::Reason>;
 
-    fn next(&mut self) -> Option<WalkEntry> {
+    fn next(&mut self) -> Option<WalkEntry<O::Reason>> {
         let p = self.next_pending()?;
         Some(self.finish(p))
     }
@@ -652,17 +669,7 @@ pub const MAX_OPEN_DIRS: u64 = MAX_DEPTH as u64 + 3 * BATCH_DIRS as u64;
 /// with a small `LimitNOFILE` would otherwise see directories fail with EMFILE deep in a tree.
 /// Best effort: a refusal leaves the limit as it is.
 pub fn raise_open_file_limit() {
-    let want = MAX_OPEN_DIRS + 512;
-    // SAFETY: getrlimit/setrlimit with a valid out/in struct.
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 || lim.rlim_cur >= want {
-        return;
-    }
-    lim.rlim_cur = want.min(lim.rlim_max);
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    fs::raise_open_file_limit_to(MAX_OPEN_DIRS + 512);
 }
 
 /// Counts the distinct directories of a batch being filled (entries come grouped by directory).
@@ -673,7 +680,7 @@ pub struct BatchDirs {
 }
 
 impl BatchDirs {
-    pub fn see(&mut self, p: &Pending) {
+    pub fn see<R>(&mut self, p: &Pending<R>) {
         if let Some(k) = p.dir_key() {
             if self.last != Some(k) {
                 self.last = Some(k);
@@ -688,16 +695,16 @@ impl BatchDirs {
 
 /// The walk with entries read on all cores (the current rayon pool), batch by batch, still
 /// yielded in path order. While one batch is read, the calling thread lists the next.
-pub struct Batched<'a> {
-    walker: Walker<'a>,
-    ready: std::collections::VecDeque<WalkEntry>,
+pub struct Batched<'a, O: Owners> {
+    walker: Walker<'a, O>,
+    ready: std::collections::VecDeque<WalkEntry<O::Reason>>,
     /// Listed, not read yet: the batch after the one being yielded.
-    ahead: Vec<Pending>,
+    ahead: Vec<Pending<O::Reason>>,
     hashed: u64,
 }
 
-impl<'a> Batched<'a> {
-    pub fn new(walker: Walker<'a>) -> Batched<'a> {
+impl<'a, O: Owners> Batched<'a, O> {
+    pub fn new(walker: Walker<'a, O>) -> Batched<'a, O> {
         Batched {
             walker,
             ready: std::collections::VecDeque::new(),
@@ -715,7 +722,7 @@ impl<'a> Batched<'a> {
         self.hashed
     }
 
-    fn list_batch(walker: &mut Walker<'_>) -> Vec<Pending> {
+    fn list_batch(walker: &mut Walker<'_, O>) -> Vec<Pending<O::Reason>> {
         let mut batch = Vec::new();
         let mut dirs = BatchDirs::default();
         while !dirs.full(batch.len()) {
@@ -751,10 +758,10 @@ impl<'a> Batched<'a> {
     }
 }
 
-impl Iterator for Batched<'_> {
-    type Item = WalkEntry;
+impl<O: Owners> Iterator for Batched<'_, O> {
+    type Item = WalkEntry<O::Reason>;
 
-    fn next(&mut self) -> Option<WalkEntry> {
+    fn next(&mut self) -> Option<WalkEntry<O::Reason>> {
         if self.ready.is_empty() {
             self.refill();
         }

@@ -114,12 +114,7 @@ pub fn member(name: &str) -> Member {
     }
 }
 
-/// Logs that are record databases rewritten in place (one slot per user), not appended to:
-/// `lastlog` is sparse and may be huge. They are not hashed; only a shrink or a replacement
-/// without a rotation is reported for them.
-pub fn record_database(name: &std::ffi::OsStr) -> bool {
-    matches!(name.to_str(), Some("lastlog" | "faillog" | "tallylog"))
-}
+pub use crate::scan::walk::record_database;
 
 /// One log-class path as the comparison saw it.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@
 use super::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
+use crate::scan::fs::{Entry, Errno, OpenError, Root};
 use crate::scan::hash;
-use crate::scan::root::{Entry, Errno, OpenError, Root};
 use crate::scan::users::Ids;
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
@@ -386,7 +386,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     }
 
     if flags & vf::MODE != 0 {
-        let (mut m_exp, mut m_disk) = (exp.mode, sb.mode & 0xffff);
+        let (mut m_exp, mut m_disk) = (exp.mode, sb.st_mode() & 0xffff);
         if ghost {
             m_exp &= !S_IFMT;
             m_disk &= !S_IFMT;
@@ -395,9 +395,9 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
         if m_exp != m_disk || acl_extended {
             res |= vf::MODE;
             let actual = if acl_extended && m_exp == m_disk {
-                Value::Text(format!("{:o} with extended ACL", sb.mode & 0xffff))
+                Value::Text(format!("{:o} with extended ACL", sb.st_mode() & 0xffff))
             } else {
-                Value::Mode(sb.mode & 0xffff)
+                Value::Mode(sb.st_mode() & 0xffff)
             };
             changes.push(change(Attr::Mode, Value::Mode(exp.mode), actual));
         }
@@ -406,9 +406,9 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     if flags & vf::RDEV != 0 {
         let chr = |m: u32| m & S_IFMT == libc::S_IFCHR;
         let blk = |m: u32| m & S_IFMT == libc::S_IFBLK;
-        let differs = if chr(exp.mode) != chr(sb.mode) || blk(exp.mode) != blk(sb.mode) {
+        let differs = if chr(exp.mode) != chr(sb.st_mode()) || blk(exp.mode) != blk(sb.st_mode()) {
             true
-        } else if (chr(exp.mode) || blk(exp.mode)) && (chr(sb.mode) || blk(sb.mode)) {
+        } else if (chr(exp.mode) || blk(exp.mode)) && (chr(sb.st_mode()) || blk(sb.st_mode())) {
             // Only the low 16 bits: (major & 0xff) << 8 | (minor & 0xff) in glibc's encoding.
             (sb.rdev & 0xffff) as u32 != exp.rdev & 0xffff
         } else {
@@ -428,7 +428,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
             } else {
                 Value::Absent
             };
-            changes.push(change(Attr::Rdev, expected, dev_of(sb.mode, sb.rdev)));
+            changes.push(change(Attr::Rdev, expected, dev_of(sb.st_mode(), sb.rdev)));
         }
     }
 
@@ -441,7 +441,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
         };
         let mut buf = [0u8; 64];
         let raw = match &opened {
-            Some(f) => crate::scan::root::file_capability_xattr(f, &mut buf),
+            Some(f) => crate::scan::fs::file_capability_xattr(f, &mut buf),
             None => entry.capability_xattr(&mut buf),
         };
         let have: Option<CapSet> = match raw {
