@@ -398,14 +398,15 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
 /// baseline comparison all use it.
 fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::verify::finding::{Finding, FindingKind, Severity};
-    use crate::verify::{self, owned};
+    use crate::rpmdb::verify as owned;
+    use crate::verify;
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
     warn_untrusted_baseline(root, &baseline_path);
     let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
-        crate::trust::Keyring::new()
+        crate::rpmdb::trust::Keyring::new()
     } else if a.keys.keys.is_empty() {
         load_keyring(root, &policy)?
     } else {
@@ -430,7 +431,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
             baselined_owned = owned;
             baselined_packages = Some(header.packages.clone());
-            Some(crate::ops::changes::diff(
+            Some(crate::baseline::changes::diff(
                 header.created,
                 &header.packages,
                 &current,
@@ -458,7 +459,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut findings = owned::to_findings(&db, &report);
     if let Some(c) = &changes {
         crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
-        findings.extend(crate::ops::changes::leftovers_on_disk(root, &db, c));
+        findings.extend(crate::baseline::changes::leftovers_on_disk(root, &db, c));
     }
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
@@ -509,12 +510,12 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
-                let c = crate::ops::changes::diff(
+                let c = crate::baseline::changes::diff(
                     outcome.header.created,
                     &outcome.header.packages,
                     &current,
                 );
-                crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
+                crate::baseline::changes::explain_leftovers(&mut findings, &c, &index);
                 baselined_packages = Some(outcome.header.packages.clone());
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);
@@ -708,7 +709,7 @@ impl BaselineWrite {
     /// After the baseline was written: print its SHA-256 (for the off-host record) and sign it
     /// when asked.
     fn after_write(&self) -> Result<(), Failure> {
-        use crate::trust::sign;
+        use crate::baseline::sign;
         let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
         let digest = sign::file_sha256(&self.file).map_err(fail)?;
         eprintln!(
@@ -804,7 +805,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     } else if a.all {
         crate::baseline::Selection::All
     } else if !a.package.is_empty() {
-        let (named, not_installed) = crate::verify::owned::select_packages(&w.db, &a.package);
+        let (named, not_installed) = crate::rpmdb::verify::select_packages(&w.db, &a.package);
         if let Some(arg) = not_installed.first() {
             return Err(Failure::new(
                 exit::NOT_FOUND,
@@ -890,7 +891,7 @@ fn policy(a: &PolicyArgs) -> Result<u8, Failure> {
 /// Open the database judging header signatures with `keys` (see [`open_db`]).
 fn open_db_with_keys(
     root: &RootArgs,
-    keys: &crate::trust::Keyring,
+    keys: &crate::rpmdb::trust::Keyring,
 ) -> Result<(Database, u8), Failure> {
     Ok(report_bad_records(rpmdb::open_with_keys(
         &root.root,
@@ -899,20 +900,20 @@ fn open_db_with_keys(
     )?))
 }
 
-fn key_failure(e: crate::trust::KeyError) -> Failure {
+fn key_failure(e: crate::rpmdb::trust::KeyError) -> Failure {
     Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
 }
 
 /// Key files that could not be used, and (when signed packages exist) the lack of any key.
 /// Printed once the database is open, so a missing rpmdb stays a one-line error.
-fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
+fn warn_keys(keys: &crate::rpmdb::trust::Keyring, db: &Database) {
     for w in &keys.warnings {
         eprintln!("quietwire: warning: trusted keys: {w}");
     }
     let signed = db
         .packages
         .iter()
-        .any(|p| matches!(p.signature, crate::trust::SigStatus::UnknownKey { .. }));
+        .any(|p| matches!(p.signature, crate::rpmdb::trust::SigStatus::UnknownKey { .. }));
     if keys.is_empty() && signed {
         eprintln!(
             "quietwire: warning: no trusted OpenPGP keys loaded (from {}): signed packages are reported as unknown-key",
@@ -922,8 +923,8 @@ fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
 }
 
 /// Keys named on the command line (host paths); each must exist.
-fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failure> {
-    let mut keys = crate::trust::Keyring::new();
+fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::rpmdb::trust::Keyring, Failure> {
+    let mut keys = crate::rpmdb::trust::Keyring::new();
     for p in paths {
         keys.add_path(p).map_err(key_failure)?;
     }
@@ -940,14 +941,14 @@ fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failur
 fn load_keyring(
     root: &Path,
     policy: &crate::policy::Policy,
-) -> Result<crate::trust::Keyring, Failure> {
-    let mut keys = crate::trust::Keyring::new();
+) -> Result<crate::rpmdb::trust::Keyring, Failure> {
+    let mut keys = crate::rpmdb::trust::Keyring::new();
     for k in &policy.signatures().trusted_keys {
         let host = crate::rootpath::resolve_in_root(root, Path::new(k), true)
             .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(k)));
         match keys.add_path(&host) {
             Ok(_) => {}
-            Err(crate::trust::KeyError::Io { source, .. })
+            Err(crate::rpmdb::trust::KeyError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(key_failure(e)),
         }
@@ -975,7 +976,7 @@ fn trust_findings(
             wanted.is_empty()
                 || wanted
                     .iter()
-                    .any(|w| crate::verify::owned::matches_arg(p, w))
+                    .any(|w| crate::rpmdb::verify::matches_arg(p, w))
         })
         .map(|(i, _)| i)
         .collect();
@@ -1073,7 +1074,7 @@ fn check_baseline_trust(
     file: &Path,
     args: &crate::cli::BaselineTrustArgs,
 ) -> Result<Option<String>, Failure> {
-    use crate::trust::sign;
+    use crate::baseline::sign;
     let digest = match crate::baseline::format::file_sha256(file) {
         Ok(d) => Some(d),
         Err(crate::baseline::BaselineError::NotFound { .. }) => None,
@@ -1116,13 +1117,13 @@ fn read_sign_key(
 ) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
     args.sign_key
         .as_deref()
-        .map(crate::trust::sign::read_signing_key)
+        .map(crate::baseline::sign::read_signing_key)
         .transpose()
         .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
 }
 
 fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
-    let (secret, public) = crate::trust::sign::keygen(&a.out)
+    let (secret, public) = crate::baseline::sign::keygen(&a.out)
         .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     eprintln!(
         "quietwire: secret key {} (keep it off the checked host), public key {}",

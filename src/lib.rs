@@ -15,5 +15,4 @@ pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
 pub mod scan;
-pub mod trust;
 pub mod verify;

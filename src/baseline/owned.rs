@@ -4,7 +4,7 @@
 //! digest, such as /etc/passwd in RHEL's `setup`).
 
 use crate::rpmdb::{DigestAlgo, FileState, Package};
-use crate::trust::SigStatus;
+use crate::rpmdb::trust::SigStatus;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! Paths are printed raw, as rpm does (this format exists for scripts that parse rpm's output).
 
 use crate::verify::finding::{Finding, RpmVerdict};
-use crate::verify::owned::{attr_char, state_text, vf};
+use crate::rpmdb::verify::{attr_char, state_text, vf};
 use std::io::Write;
 
 /// rpm's 9 result columns (`VS()`): `S M 5 D L U G T P`, `?` for read/readlink failures.
@@ -70,7 +70,7 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
 pub fn render_results(
     out: &mut dyn Write,
     db: &crate::rpmdb::Database,
-    results: &[crate::verify::OwnedResult],
+    results: &[crate::rpmdb::verify::OwnedResult],
     verbose: bool,
 ) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
@@ -78,7 +78,7 @@ pub fn render_results(
         let Some(f) = db.packages.get(r.pkg).and_then(|p| p.files.get(r.file)) else {
             continue;
         };
-        if !crate::verify::owned::rpm_prints(r.result, f, verbose) {
+        if !crate::rpmdb::verify::rpm_prints(r.result, f, verbose) {
             continue;
         }
         let v = RpmVerdict {
@@ -97,7 +97,7 @@ pub fn render_results(
 mod tests {
     use super::*;
     use crate::rpmdb::FileState;
-    use crate::verify::owned::ff;
+    use crate::rpmdb::verify::ff;
 
     fn v(result: u32, errno: Option<i32>, flags: u32, state: FileState) -> RpmVerdict {
         RpmVerdict {

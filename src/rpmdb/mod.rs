@@ -11,6 +11,8 @@ pub mod bytes;
 pub mod ndb;
 pub mod package;
 pub mod sqlite;
+pub mod trust;
+pub mod verify;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -263,11 +265,11 @@ pub fn open(root: &Path, dbpath: Option<&Path>) -> Result<Database, DbError> {
     open_located(located)
 }
 
-/// [`open`], judging every header's signature with `keys` (see [`crate::trust`]).
+/// [`open`], judging every header's signature with `keys` (see [`trust`]).
 pub fn open_with_keys(
     root: &Path,
     dbpath: Option<&Path>,
-    keys: &crate::trust::Keyring,
+    keys: &trust::Keyring,
 ) -> Result<Database, DbError> {
     open_located_with_keys(locate(root, dbpath)?, Some(keys))
 }
@@ -280,7 +282,7 @@ pub fn open_located(located: Located) -> Result<Database, DbError> {
 /// [`open_located`], judging signatures when `keys` is given.
 pub fn open_located_with_keys(
     located: Located,
-    keys: Option<&crate::trust::Keyring>,
+    keys: Option<&trust::Keyring>,
 ) -> Result<Database, DbError> {
     use rayon::prelude::*;
     // Parsing and checking the header digests is most of the time: spread it over the current

@@ -150,7 +150,7 @@ pub struct Package {
     /// Length of the stored blob in bytes.
     pub blob_len: usize,
     /// The header signature's verdict (`NotChecked` unless read with a keyring).
-    pub signature: crate::trust::SigStatus,
+    pub signature: super::trust::SigStatus,
 }
 
 impl Package {
@@ -187,7 +187,7 @@ impl Package {
     pub fn from_blob_with_keys(
         hnum: u32,
         blob: &[u8],
-        keys: Option<&crate::trust::Keyring>,
+        keys: Option<&super::trust::Keyring>,
     ) -> Result<Package, BlobError> {
         let h = HeaderBlob::parse(blob)?;
         let ident = identity_from_crate(blob)?;
@@ -209,7 +209,7 @@ impl Package {
         let header_digest = h.digest_status()?;
         let signature = match keys {
             Some(k) => k.check_header(&h, &ident.name, header_digest),
-            None => crate::trust::SigStatus::NotChecked,
+            None => super::trust::SigStatus::NotChecked,
         };
         Ok(Package {
             hnum,

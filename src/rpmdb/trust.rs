@@ -1,5 +1,5 @@
-//! Trust anchors: which OpenPGP keys are trusted, whether an installed package's header is signed
-//! by one of them, and (in [`sign`]) the Ed25519 signature that protects the baseline.
+//! Trust anchors: which OpenPGP keys are trusted, and whether an installed package's header is
+//! signed by one of them (the baseline's own Ed25519 signature is `crate::baseline::sign`).
 //!
 //! An installed header is judged on its immutable region (`HeaderBlob::immutable_region`, the
 //! bytes rpm hashes and signs): SHA256HEADER/SHA1HEADER must match it, and RSAHEADER (else
@@ -10,7 +10,6 @@
 //!
 //! This module reads key files; it never opens the rpmdb.
 
-pub mod sign;
 
 use crate::rpmdb::blob::HeaderBlob;
 use crate::rpmdb::HeaderDigest;

@@ -6,7 +6,7 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use super::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
+use crate::verify::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::hash;
@@ -992,7 +992,7 @@ mod tests {
                 install_tid: None,
                 sha256_header: None,
                 header_digest: crate::rpmdb::HeaderDigest::Missing,
-                signature: crate::trust::SigStatus::NotChecked,
+                signature: crate::rpmdb::trust::SigStatus::NotChecked,
                 sigmd5: None,
                 digest_algo: algo,
                 has_file_digests: true,

@@ -1,4 +1,4 @@
-//! Package-level findings from header signature verdicts ([`crate::trust::SigStatus`]), and the
+//! Package-level findings from header signature verdicts ([`crate::rpmdb::trust::SigStatus`]), and the
 //! note that marks every file verdict of a tampered header. Never reads keys or the rpmdb: the
 //! verdicts are computed while the database is read.
 //!
@@ -14,7 +14,7 @@ use super::finding::{Finding, FindingKind, Severity, Source};
 use crate::baseline::PackageSnapshot;
 use crate::policy::Signatures;
 use crate::rpmdb::Package;
-use crate::trust::SigStatus;
+use crate::rpmdb::trust::SigStatus;
 
 /// Note added to each file finding of a package whose header was altered after signing.
 pub const TAMPERED_NOTE: &str =
