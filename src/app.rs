@@ -397,9 +397,9 @@ fn check(a: &CheckArgs) -> Result<u8, Failure> {
 /// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
 /// baseline comparison all use it.
 fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
-    use crate::verify::finding::{Finding, FindingKind, Severity};
     use crate::rpmdb::verify as owned;
     use crate::verify;
+    use crate::verify::finding::{Finding, FindingKind, Severity};
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
@@ -417,7 +417,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         warn_keys(&keyring, &db);
     }
     error_status = error_status.max(report_unloadable(&db));
-    let current = crate::baseline::owned::snapshot(&db.packages);
+    let current = crate::pkgdb::PackageDb::snapshot(&db);
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
     let mut baselined_owned = std::collections::HashMap::new();
     // The baseline's package snapshot, when there is a baseline: package trust is judged
@@ -470,7 +470,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut baseline_error = None;
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
-        let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+        let index = crate::pkgdb::PackageDb::owned_index(&db);
         let opts = crate::baseline::CompareOptions {
             trust_ctime: a.trust_ctime,
         };
@@ -515,7 +515,12 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     &outcome.header.packages,
                     &current,
                 );
-                crate::baseline::changes::explain_leftovers(&mut findings, &c, &index);
+                crate::baseline::changes::explain_leftovers(
+                    &mut findings,
+                    &c,
+                    &index,
+                    crate::pkgdb::PackageDb::leftover_suffixes(&db),
+                );
                 baselined_packages = Some(outcome.header.packages.clone());
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);
@@ -672,8 +677,8 @@ impl BaselineWrite {
             error_status,
             policy,
             file: baseline_file(&root.root, state)?,
-            index: crate::baseline::OwnedIndex::from_packages(&db.packages),
-            snapshot: crate::baseline::owned::snapshot(&db.packages),
+            index: crate::pkgdb::PackageDb::owned_index(&db),
+            snapshot: crate::pkgdb::PackageDb::snapshot(&db),
             sign_key: read_sign_key(sign)?,
             db,
         })
@@ -910,10 +915,12 @@ fn warn_keys(keys: &crate::rpmdb::trust::Keyring, db: &Database) {
     for w in &keys.warnings {
         eprintln!("quietwire: warning: trusted keys: {w}");
     }
-    let signed = db
-        .packages
-        .iter()
-        .any(|p| matches!(p.signature, crate::rpmdb::trust::SigStatus::UnknownKey { .. }));
+    let signed = db.packages.iter().any(|p| {
+        matches!(
+            p.signature,
+            crate::rpmdb::trust::SigStatus::UnknownKey { .. }
+        )
+    });
     if keys.is_empty() && signed {
         eprintln!(
             "quietwire: warning: no trusted OpenPGP keys loaded (from {}): signed packages are reported as unknown-key",

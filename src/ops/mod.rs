@@ -6,12 +6,12 @@
 pub mod mail;
 pub mod report;
 
+use crate::baseline::changes::PackageChanges;
 use crate::baseline::{BaselineError, Header, Record};
 use crate::cli::CheckOpsArgs;
 use crate::scan::capture::{capture_entry, Dir};
 use crate::scan::walk::{Issue, WalkEntry};
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
-use crate::baseline::changes::PackageChanges;
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! `<9 columns>  <attr> <path>[ (<state>)]` and `missing   <attr> <path>[ (<strerror>)][ (<state>)]`.
 //! Paths are printed raw, as rpm does (this format exists for scripts that parse rpm's output).
 
-use crate::verify::finding::{Finding, RpmVerdict};
 use crate::rpmdb::verify::{attr_char, state_text, vf};
+use crate::verify::finding::{Finding, RpmVerdict};
 use std::io::Write;
 
 /// rpm's 9 result columns (`VS()`): `S M 5 D L U G T P`, `?` for read/readlink failures.
@@ -96,8 +96,8 @@ pub fn render_results(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rpmdb::FileState;
     use crate::rpmdb::verify::ff;
+    use crate::rpmdb::FileState;
 
     fn v(result: u32, errno: Option<i32>, flags: u32, state: FileState) -> RpmVerdict {
         RpmVerdict {

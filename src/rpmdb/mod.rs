@@ -8,6 +8,7 @@
 pub mod bdb;
 pub mod blob;
 pub mod bytes;
+pub mod db;
 pub mod ndb;
 pub mod package;
 pub mod sqlite;
@@ -18,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use bytes::{Endian, FormatError};
+pub use db::LEFTOVER_SUFFIXES;
 pub use package::{DigestAlgo, FileInfo, FileState, HeaderDigest, Package};
 
 /// Largest database file read into memory; beyond it the file is rejected rather than

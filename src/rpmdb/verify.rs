@@ -6,12 +6,14 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use crate::verify::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::hash;
 use crate::scan::root::{Entry, Errno, OpenError, Root};
 use crate::scan::users::Ids;
+use crate::verify::finding::{
+    Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value,
+};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;
