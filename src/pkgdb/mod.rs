@@ -6,16 +6,16 @@
 //! [`PackageDb`] is the seam: installed packages ([`InstalledPackage`]), the owned-file table
 //! ([`OwnedIndex`]: per path, the digest the package vouches for or [`OwnedReason`] why it does
 //! not), the package-set snapshot the baseline keeps ([`PackageSnapshot`]), the leftover
-//! suffixes its transactions create, and header trust ([`SigStatus`]). Verifying owned files by
-//! the source's own rules is the second half of the seam,
-//! [`crate::verify::owned::OwnedRules`], which produces neutral findings.
+//! suffixes its transactions create, and header trust ([`SigStatus`]). Verifying owned files
+//! is done by the source's own rules (rpm: `crate::rpmdb::verify`, rpm -V's rules), which
+//! produce [`crate::verify::Finding`]s.
 //!
-//! RPM (`src/rpmdb/`) is the first implementation. To add a package manager (dpkg, WordPress
-//! manifests), implement [`PackageDb`] and `verify::owned::OwnedRules` in `src/NAME/`, and open
-//! it where the run layer opens the rpmdb today (`app::open_db_with_keys`), the one place that
-//! chooses the source. Nothing outside an implementation's module knows its flag numbers or file
-//! formats: it maps them onto [`FileClass`], [`OwnedReason`] and the finding's per-attribute
-//! results.
+//! RPM (`src/rpmdb/`, `rpmdb/db.rs`) is the first implementation. To add a package manager
+//! (dpkg, WordPress manifests), implement [`PackageDb`] and its verification rules in
+//! `src/NAME/`, and open it where the run layer opens the rpmdb today
+//! (`app::open_db_with_keys`), the one place that chooses the source. Nothing outside an
+//! implementation's module interprets its flag numbers or file formats: it maps them onto
+//! [`FileClass`] and [`OwnedReason`].
 
 use std::collections::HashMap;
 use std::ffi::OsString;

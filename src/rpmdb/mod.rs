@@ -4,6 +4,10 @@
 //! hash in either byte order, ndb), reads every `(hnum, header blob)` record, validates each blob
 //! (`blob`) and turns the good ones into [`Package`]s. A bad record costs one [`BadRecord`], not
 //! the database.
+//!
+//! It is the rpm implementation of the package seam ([`crate::pkgdb::PackageDb`], in `db`):
+//! `verify` holds rpm -V's rules for owned files, `trust` judges header signatures. Only this
+//! module interprets rpm's FILEFLAGS, FILEVERIFYFLAGS and FILESTATES numbers.
 
 pub mod bdb;
 pub mod blob;
