@@ -1,6 +1,7 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
-//! Data flow: `rpmdb` → `policy` → `scan` → `verify` → `baseline` → `report`; `cli` defines the
+//! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation) → `policy` → `scan`
+//! → `verify` → `baseline` → `report`; `cli` defines the
 //! command line and `run` runs it.
 
 pub mod baseline;
@@ -9,11 +10,11 @@ pub mod escape;
 pub mod exit;
 pub mod nice;
 pub mod ops;
+pub mod pkgdb;
 pub mod policy;
 pub mod report;
 pub mod rootpath;
 pub mod rpmdb;
 pub mod run;
 pub mod scan;
-pub mod trust;
 pub mod verify;

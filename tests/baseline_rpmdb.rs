@@ -4,7 +4,7 @@
 
 mod common;
 
-use quietwire::baseline::{self, OwnedIndex, OwnedReason};
+use quietwire::baseline::{self, OwnedReason};
 use quietwire::policy::Policy;
 use quietwire::rpmdb::{self, Backend, Endian, Located};
 
@@ -18,7 +18,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
         backend: Backend::BerkeleyDb(Endian::Little),
     })
     .unwrap();
-    let idx = OwnedIndex::from_packages(&db.packages);
+    let idx = quietwire::pkgdb::PackageDb::owned_index(&db);
     assert!(idx.len() > 1000, "{} owned paths", idx.len());
     let mut by_reason = std::collections::BTreeMap::new();
     for p in &db.packages {
@@ -67,7 +67,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
     std::fs::write(&host, "edited by the admin\n").unwrap();
     let policy = Policy::builtin().unwrap();
     let file = t.path().join("baseline");
-    let snap = baseline::owned::snapshot(&db.packages);
+    let snap = quietwire::pkgdb::PackageDb::snapshot(&db);
     baseline::init(t.path(), &policy, &idx, &snap, &file, false).unwrap();
     let header = baseline::read_header(&file).unwrap();
     assert_eq!(header.packages.len(), db.packages.len());

@@ -3,7 +3,8 @@
 //! package ownership comes from an `OwnedIndex` built here.
 
 use quietwire::baseline::{
-    self, BaselineError, Finding, Kind, OwnedFile, OwnedIndex, PackageSnapshot, Selection,
+    self, BaselineError, Finding, Kind, OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot,
+    Selection,
 };
 use quietwire::policy::{Level, Policy};
 use quietwire::rpmdb::DigestAlgo;
@@ -147,10 +148,18 @@ impl Server {
             PathBuf::from(path),
             OwnedFile {
                 nevra: nevra.into(),
-                flags,
-                verify_flags: vflags,
                 digest: digest.into(),
                 algo: DigestAlgo::Sha256,
+                // What the rpm source derives from these rpm flags (rpmdb::db::owned_reason).
+                reason: if flags & (1 << 6) != 0 {
+                    Some(OwnedReason::Ghost)
+                } else if vflags & 1 == 0 {
+                    Some(OwnedReason::NoDigestVerify)
+                } else if flags & 1 != 0 {
+                    Some(OwnedReason::Config)
+                } else {
+                    None
+                },
             },
         );
     }

@@ -6,7 +6,7 @@ mod support;
 
 use quietwire::report;
 use quietwire::rpmdb;
-use quietwire::verify::owned::{rpm_exit_code, to_findings, verify_packages, VerifyOptions};
+use quietwire::rpmdb::verify::{rpm_exit_code, to_findings, verify_packages, VerifyOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use support::{assert_lines_eq_sorted, build_packages, TestRoot, INSTALL_ALL};

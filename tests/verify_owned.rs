@@ -9,7 +9,7 @@ mod common;
 
 use quietwire::report;
 use quietwire::rpmdb;
-use quietwire::verify::owned::{rpm_exit_code, to_findings, verify_packages, VerifyOptions};
+use quietwire::rpmdb::verify::{rpm_exit_code, to_findings, verify_packages, VerifyOptions};
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

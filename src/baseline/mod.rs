@@ -8,10 +8,12 @@
 //!
 //! Nothing here prints; callers render findings and issues.
 
+pub mod changes;
 pub mod finding;
 pub mod format;
 pub mod lock;
 pub mod owned;
+pub mod sign;
 
 pub use finding::{Attr, Change, Finding, Kind, Source, Value};
 pub use format::{BaselineError, Header, Record};

@@ -1,18 +1,17 @@
-//! Running quietwire as an operations tool (issue 5): what changed in the rpmdb since the
-//! baseline (`changes`), the report file for review-then-accept (`report`), and mail delivery
-//! (`mail`). `run::check` calls [`deliver`] once the findings are final; nothing here computes a
-//! finding except the `.rpmnew`/`.rpmsave`/`.rpmorig` leftovers of `--packages-changed`.
+//! Running quietwire as an operations tool (issue 5): the report file for review-then-accept
+//! (`report`) and mail delivery (`mail`); what changed in the package database since the baseline
+//! is `crate::baseline::changes`. `run::check` calls [`deliver`] once the findings are final;
+//! nothing here computes a finding.
 
-pub mod changes;
 pub mod mail;
 pub mod report;
 
+use crate::baseline::changes::PackageChanges;
 use crate::baseline::{BaselineError, Header, Record};
 use crate::cli::CheckOpsArgs;
 use crate::scan::capture::{capture_entry, Dir};
 use crate::scan::walk::{Issue, WalkEntry};
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
-use changes::PackageChanges;
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

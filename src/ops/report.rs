@@ -7,7 +7,7 @@
 //! path whose state differs from it now. Renderers here never open files; `write_atomic` and
 //! `load` are the only I/O.
 
-use super::changes::PackageChanges;
+use crate::baseline::changes::PackageChanges;
 use crate::baseline::{PackageSnapshot, Record};
 use crate::verify::finding::{Finding, Source};
 use serde_json::{json, Value as J};
@@ -74,7 +74,7 @@ fn snap(p: &PackageSnapshot) -> J {
 /// The top-level `"package_changes"` object.
 pub fn changes_json(c: &PackageChanges) -> J {
     let pair = |(o, n): &(PackageSnapshot, PackageSnapshot)| {
-        let (name, arch) = super::changes::name_arch(&n.nevra);
+        let (name, arch) = crate::baseline::changes::name_arch(&n.nevra);
         json!({ "name": name, "arch": arch, "old": snap(o), "new": snap(n) })
     };
     json!({

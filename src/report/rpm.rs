@@ -2,8 +2,8 @@
 //! `<9 columns>  <attr> <path>[ (<state>)]` and `missing   <attr> <path>[ (<strerror>)][ (<state>)]`.
 //! Paths are printed raw, as rpm does (this format exists for scripts that parse rpm's output).
 
+use crate::rpmdb::verify::{attr_char, state_text, vf};
 use crate::verify::finding::{Finding, RpmVerdict};
-use crate::verify::owned::{attr_char, state_text, vf};
 use std::io::Write;
 
 /// rpm's 9 result columns (`VS()`): `S M 5 D L U G T P`, `?` for read/readlink failures.
@@ -70,7 +70,7 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
 pub fn render_results(
     out: &mut dyn Write,
     db: &crate::rpmdb::Database,
-    results: &[crate::verify::OwnedResult],
+    results: &[crate::rpmdb::verify::OwnedResult],
     verbose: bool,
 ) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
@@ -78,7 +78,7 @@ pub fn render_results(
         let Some(f) = db.packages.get(r.pkg).and_then(|p| p.files.get(r.file)) else {
             continue;
         };
-        if !crate::verify::owned::rpm_prints(r.result, f, verbose) {
+        if !crate::rpmdb::verify::rpm_prints(r.result, f, verbose) {
             continue;
         }
         let v = RpmVerdict {
@@ -96,8 +96,8 @@ pub fn render_results(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpmdb::verify::ff;
     use crate::rpmdb::FileState;
-    use crate::verify::owned::ff;
 
     fn v(result: u32, errno: Option<i32>, flags: u32, state: FileState) -> RpmVerdict {
         RpmVerdict {

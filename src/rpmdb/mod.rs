@@ -4,18 +4,26 @@
 //! hash in either byte order, ndb), reads every `(hnum, header blob)` record, validates each blob
 //! (`blob`) and turns the good ones into [`Package`]s. A bad record costs one [`BadRecord`], not
 //! the database.
+//!
+//! It is the rpm implementation of the package seam ([`crate::pkgdb::PackageDb`], in `db`):
+//! `verify` holds rpm -V's rules for owned files, `trust` judges header signatures. Only this
+//! module interprets rpm's FILEFLAGS, FILEVERIFYFLAGS and FILESTATES numbers.
 
 pub mod bdb;
 pub mod blob;
 pub mod bytes;
+pub mod db;
 pub mod ndb;
 pub mod package;
 pub mod sqlite;
+pub mod trust;
+pub mod verify;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use bytes::{Endian, FormatError};
+pub use db::LEFTOVER_SUFFIXES;
 pub use package::{DigestAlgo, FileInfo, FileState, HeaderDigest, Package};
 
 /// Largest database file read into memory; beyond it the file is rejected rather than
@@ -263,11 +271,11 @@ pub fn open(root: &Path, dbpath: Option<&Path>) -> Result<Database, DbError> {
     open_located(located)
 }
 
-/// [`open`], judging every header's signature with `keys` (see [`crate::trust`]).
+/// [`open`], judging every header's signature with `keys` (see [`trust`]).
 pub fn open_with_keys(
     root: &Path,
     dbpath: Option<&Path>,
-    keys: &crate::trust::Keyring,
+    keys: &trust::Keyring,
 ) -> Result<Database, DbError> {
     open_located_with_keys(locate(root, dbpath)?, Some(keys))
 }
@@ -280,7 +288,7 @@ pub fn open_located(located: Located) -> Result<Database, DbError> {
 /// [`open_located`], judging signatures when `keys` is given.
 pub fn open_located_with_keys(
     located: Located,
-    keys: Option<&crate::trust::Keyring>,
+    keys: Option<&trust::Keyring>,
 ) -> Result<Database, DbError> {
     use rayon::prelude::*;
     // Parsing and checking the header digests is most of the time: spread it over the current

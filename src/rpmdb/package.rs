@@ -1,12 +1,10 @@
 //! The installed-package model built from a validated header blob.
 
 use super::blob::{BlobError, HeaderBlob, HEADER_MAGIC};
+pub use crate::pkgdb::DigestAlgo;
 use rpm::IndexTag;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-
-/// File digest algorithm (FILEDIGESTALGO); hashing lives in `scan::hash`.
-pub use crate::scan::hash::DigestAlgo;
 
 /// rpm's `rpmfileState` (FILESTATES). rpm has no names for unknown values, so they are kept raw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +100,7 @@ pub struct Package {
     /// Length of the stored blob in bytes.
     pub blob_len: usize,
     /// The header signature's verdict (`NotChecked` unless read with a keyring).
-    pub signature: crate::trust::SigStatus,
+    pub signature: super::trust::SigStatus,
 }
 
 impl Package {
@@ -139,7 +137,7 @@ impl Package {
     pub fn from_blob_with_keys(
         hnum: u32,
         blob: &[u8],
-        keys: Option<&crate::trust::Keyring>,
+        keys: Option<&super::trust::Keyring>,
     ) -> Result<Package, BlobError> {
         let h = HeaderBlob::parse(blob)?;
         let ident = identity_from_crate(blob)?;
@@ -161,7 +159,7 @@ impl Package {
         let header_digest = h.digest_status()?;
         let signature = match keys {
             Some(k) => k.check_header(&h, &ident.name, header_digest),
-            None => crate::trust::SigStatus::NotChecked,
+            None => super::trust::SigStatus::NotChecked,
         };
         Ok(Package {
             hnum,

@@ -42,8 +42,8 @@ impl BaselineWrite {
             error_status,
             policy,
             file: baseline_file(&root.root, state)?,
-            index: crate::baseline::OwnedIndex::from_packages(&db.packages),
-            snapshot: crate::baseline::owned::snapshot(&db.packages),
+            index: crate::pkgdb::PackageDb::owned_index(&db),
+            snapshot: crate::pkgdb::PackageDb::snapshot(&db),
             sign_key: read_sign_key(sign)?,
             db,
         })
@@ -79,7 +79,7 @@ impl BaselineWrite {
     /// After the baseline was written: print its SHA-256 (for the off-host record) and sign it
     /// when asked.
     fn after_write(&self) -> Result<(), Failure> {
-        use crate::trust::sign;
+        use crate::baseline::sign;
         let fail = |e: sign::SignError| Failure::new(exit::BASELINE, e.to_string());
         let digest = sign::file_sha256(&self.file).map_err(fail)?;
         eprintln!(
@@ -175,7 +175,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     } else if a.all {
         crate::baseline::Selection::All
     } else if !a.package.is_empty() {
-        let (named, not_installed) = crate::verify::owned::select_packages(&w.db, &a.package);
+        let (named, not_installed) = crate::rpmdb::verify::select_packages(&w.db, &a.package);
         if let Some(arg) = not_installed.first() {
             return Err(Failure::new(
                 exit::NOT_FOUND,
@@ -251,13 +251,13 @@ fn read_sign_key(
 ) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
     args.sign_key
         .as_deref()
-        .map(crate::trust::sign::read_signing_key)
+        .map(crate::baseline::sign::read_signing_key)
         .transpose()
         .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
 }
 
 pub(super) fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
-    let (secret, public) = crate::trust::sign::keygen(&a.out)
+    let (secret, public) = crate::baseline::sign::keygen(&a.out)
         .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     eprintln!(
         "quietwire: secret key {} (keep it off the checked host), public key {}",

@@ -21,15 +21,16 @@ pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
 /// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
 /// baseline comparison all use it.
 fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
+    use crate::rpmdb::verify as owned;
+    use crate::verify;
     use crate::verify::finding::{Finding, FindingKind, Severity};
-    use crate::verify::{self, owned};
     let root = &a.root.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
     warn_untrusted_baseline(root, &baseline_path);
     let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
     let keyring = if a.unowned_only {
-        crate::trust::Keyring::new()
+        crate::rpmdb::trust::Keyring::new()
     } else if a.keys.keys.is_empty() {
         load_keyring(root, &policy)?
     } else {
@@ -40,7 +41,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         warn_keys(&keyring, &db);
     }
     error_status = exit::combine(error_status, report_unloadable(&db));
-    let current = crate::baseline::owned::snapshot(&db.packages);
+    let current = crate::pkgdb::PackageDb::snapshot(&db);
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
     let mut baselined_owned = std::collections::HashMap::new();
     // The baseline's package snapshot, when there is a baseline: package trust is judged
@@ -54,7 +55,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
             baselined_owned = owned;
             baselined_packages = Some(header.packages.clone());
-            Some(crate::ops::changes::diff(
+            Some(crate::baseline::changes::diff(
                 header.created,
                 &header.packages,
                 &current,
@@ -82,7 +83,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut findings = owned::to_findings(&db, &report);
     if let Some(c) = &changes {
         crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
-        findings.extend(crate::ops::changes::leftovers_on_disk(root, &db, c));
+        findings.extend(crate::baseline::changes::leftovers_on_disk(root, &db, c));
     }
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
@@ -93,7 +94,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
     let mut baseline_error = None;
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
-        let index = crate::baseline::OwnedIndex::from_packages(&db.packages);
+        let index = crate::pkgdb::PackageDb::owned_index(&db);
         let opts = crate::baseline::CompareOptions {
             trust_ctime: a.trust_ctime,
         };
@@ -133,12 +134,17 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
-                let c = crate::ops::changes::diff(
+                let c = crate::baseline::changes::diff(
                     outcome.header.created,
                     &outcome.header.packages,
                     &current,
                 );
-                crate::ops::changes::explain_leftovers(&mut findings, &c, &index);
+                crate::baseline::changes::explain_leftovers(
+                    &mut findings,
+                    &c,
+                    &index,
+                    crate::pkgdb::PackageDb::leftover_suffixes(&db),
+                );
                 baselined_packages = Some(outcome.header.packages.clone());
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);
@@ -280,7 +286,7 @@ fn trust_findings(
             wanted.is_empty()
                 || wanted
                     .iter()
-                    .any(|w| crate::verify::owned::matches_arg(p, w))
+                    .any(|w| crate::rpmdb::verify::matches_arg(p, w))
         })
         .map(|(i, _)| i)
         .collect();
@@ -378,7 +384,7 @@ fn check_baseline_trust(
     file: &Path,
     args: &crate::cli::BaselineTrustArgs,
 ) -> Result<Option<String>, Failure> {
-    use crate::trust::sign;
+    use crate::baseline::sign;
     let digest = match crate::baseline::format::file_sha256(file) {
         Ok(d) => Some(d),
         Err(crate::baseline::BaselineError::NotFound { .. }) => None,

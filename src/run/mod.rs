@@ -240,7 +240,7 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
 /// Open the database judging header signatures with `keys` (see [`open_db`]).
 fn open_db_with_keys(
     root: &RootArgs,
-    keys: &crate::trust::Keyring,
+    keys: &crate::rpmdb::trust::Keyring,
 ) -> Result<(Database, u8), Failure> {
     Ok(report_bad_records(rpmdb::open_with_keys(
         &root.root,
@@ -249,20 +249,22 @@ fn open_db_with_keys(
     )?))
 }
 
-fn key_failure(e: crate::trust::KeyError) -> Failure {
+fn key_failure(e: crate::rpmdb::trust::KeyError) -> Failure {
     Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
 }
 
 /// Key files that could not be used, and (when signed packages exist) the lack of any key.
 /// Printed once the database is open, so a missing rpmdb stays a one-line error.
-fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
+fn warn_keys(keys: &crate::rpmdb::trust::Keyring, db: &Database) {
     for w in &keys.warnings {
         eprintln!("quietwire: warning: trusted keys: {w}");
     }
-    let signed = db
-        .packages
-        .iter()
-        .any(|p| matches!(p.signature, crate::trust::SigStatus::UnknownKey { .. }));
+    let signed = db.packages.iter().any(|p| {
+        matches!(
+            p.signature,
+            crate::rpmdb::trust::SigStatus::UnknownKey { .. }
+        )
+    });
     if keys.is_empty() && signed {
         eprintln!(
             "quietwire: warning: no trusted OpenPGP keys loaded (from {}): signed packages are reported as unknown-key",
@@ -272,8 +274,8 @@ fn warn_keys(keys: &crate::trust::Keyring, db: &Database) {
 }
 
 /// Keys named on the command line (host paths); each must exist.
-fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failure> {
-    let mut keys = crate::trust::Keyring::new();
+fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::rpmdb::trust::Keyring, Failure> {
+    let mut keys = crate::rpmdb::trust::Keyring::new();
     for p in paths {
         keys.add_path(p).map_err(key_failure)?;
     }
@@ -290,14 +292,14 @@ fn load_keyring_paths(paths: &[PathBuf]) -> Result<crate::trust::Keyring, Failur
 fn load_keyring(
     root: &Path,
     policy: &crate::policy::Policy,
-) -> Result<crate::trust::Keyring, Failure> {
-    let mut keys = crate::trust::Keyring::new();
+) -> Result<crate::rpmdb::trust::Keyring, Failure> {
+    let mut keys = crate::rpmdb::trust::Keyring::new();
     for k in &policy.signatures().trusted_keys {
         let host = crate::rootpath::resolve_in_root(root, Path::new(k), true)
             .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(k)));
         match keys.add_path(&host) {
             Ok(_) => {}
-            Err(crate::trust::KeyError::Io { source, .. })
+            Err(crate::rpmdb::trust::KeyError::Io { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(key_failure(e)),
         }

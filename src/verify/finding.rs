@@ -92,7 +92,7 @@ pub enum Source {
         nevra: String,
         /// Position of the package in the database (`Database::packages`).
         pkg_index: usize,
-        /// `crate::trust::SigStatus::name()`.
+        /// `crate::rpmdb::trust::SigStatus::name()`.
         status: String,
         /// Long key id of the signature, when it names one.
         key_id: Option<String>,

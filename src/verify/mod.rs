@@ -4,9 +4,7 @@
 
 pub mod finding;
 pub mod logfamily;
-pub mod owned;
 pub mod signature;
 pub mod unowned;
 
 pub use finding::{Finding, FindingKind, Severity, Source};
-pub use owned::{verify_packages, OwnedReport, OwnedResult, VerifyError, VerifyOptions};

@@ -1,4 +1,4 @@
-//! Package-level findings from header signature verdicts ([`crate::trust::SigStatus`]), and the
+//! Package-level findings from header signature verdicts ([`crate::rpmdb::trust::SigStatus`]), and the
 //! note that marks every file verdict of a tampered header. Never reads keys or the rpmdb: the
 //! verdicts are computed while the database is read.
 //!
@@ -13,8 +13,8 @@
 use super::finding::{Finding, FindingKind, Severity, Source};
 use crate::baseline::PackageSnapshot;
 use crate::policy::Signatures;
+use crate::rpmdb::trust::SigStatus;
 use crate::rpmdb::Package;
-use crate::trust::SigStatus;
 
 /// Note added to each file finding of a package whose header was altered after signing.
 pub const TAMPERED_NOTE: &str =
@@ -129,11 +129,8 @@ pub fn findings(
             continue;
         };
         let nevra = p.nevra();
-        let current = crate::baseline::owned::snapshot(std::slice::from_ref(p));
-        let was = match current.first() {
-            Some(c) => baselined(&nevra, c, &p.signature, baseline),
-            None => Baselined::NoBaseline,
-        };
+        let current = crate::rpmdb::db::snapshot_of(p);
+        let was = baselined(&nevra, &current, &p.signature, baseline);
         let Some(severity) = severity_with_baseline(&p.signature, &p.name, policy, was) else {
             continue;
         };

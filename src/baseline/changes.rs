@@ -1,19 +1,17 @@
 //! Package changes since the baseline: the baseline header's rpmdb snapshot (NEVRA, install TID,
 //! SHA256HEADER per package) against the current one. The result explains a check after
 //! `dnf update` (which packages were installed, updated, reinstalled or removed); it is never a
-//! finding. Also: the `.rpmnew`/`.rpmsave`/`.rpmorig` files such a transaction leaves behind.
+//! finding. Also: the files such a transaction leaves behind next to a config file (rpm's
+//! `.rpmnew`/`.rpmsave`/`.rpmorig`; the suffixes come from the package source).
 //!
 //! Pure except for [`leftovers_on_disk`], which only `lstat`s paths inside the root.
 
 use crate::baseline::{OwnedIndex, PackageSnapshot};
+use crate::pkgdb::PackageDb;
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-/// Suffixes rpm gives a config file it did not overwrite (`.rpmnew`), saved before replacing or
-/// erasing (`.rpmsave`), or found unowned in the way of a new config file (`.rpmorig`).
-pub const LEFTOVER_SUFFIXES: [&str; 3] = [".rpmnew", ".rpmsave", ".rpmorig"];
 
 /// Which packages changed between two snapshots. Each list is sorted by NEVRA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,9 +138,12 @@ impl PackageChanges {
     }
 }
 
-/// The config path a leftover belongs to, and the leftover's suffix.
-pub fn leftover_base(path: &[u8]) -> Option<(&[u8], &'static str)> {
-    LEFTOVER_SUFFIXES.iter().find_map(|s| {
+/// The config path a leftover belongs to, and the leftover's suffix (one of `suffixes`).
+pub fn leftover_base<'a>(
+    path: &'a [u8],
+    suffixes: &[&'static str],
+) -> Option<(&'a [u8], &'static str)> {
+    suffixes.iter().find_map(|s| {
         path.strip_suffix(s.as_bytes())
             .filter(|b| !b.is_empty() && !b.ends_with(b"/"))
             .map(|b| (b, *s))
@@ -156,11 +157,16 @@ fn leftover_note(suffix: &str, base: &[u8], why: &str) -> String {
     )
 }
 
-/// Added `.rpmnew`/`.rpmsave`/`.rpmorig` files whose config file belongs (now, or in the
+/// Added leftover files (`suffixes`, e.g. `.rpmnew`) whose config file belongs (now, or in the
 /// baseline) to a package that changed since the baseline become `low` findings that say so.
 /// Other leftovers keep the policy's verdict (by default `info`: not explained by a package
 /// change the baseline knows of).
-pub fn explain_leftovers(findings: &mut [Finding], changes: &PackageChanges, owned: &OwnedIndex) {
+pub fn explain_leftovers(
+    findings: &mut [Finding],
+    changes: &PackageChanges,
+    owned: &OwnedIndex,
+    suffixes: &[&'static str],
+) {
     if changes.is_empty() {
         return;
     }
@@ -178,7 +184,7 @@ pub fn explain_leftovers(findings: &mut [Finding], changes: &PackageChanges, own
         if f.kind != FindingKind::Added {
             continue;
         }
-        let Some((base, suffix)) = leftover_base(&f.path) else {
+        let Some((base, suffix)) = leftover_base(&f.path, suffixes) else {
             continue;
         };
         let owner = owned
@@ -198,21 +204,15 @@ pub fn explain_leftovers(findings: &mut [Finding], changes: &PackageChanges, own
 /// the changed installed packages, as `low` findings.
 pub fn leftovers_on_disk(
     root: &Path,
-    db: &crate::rpmdb::Database,
+    db: &dyn PackageDb,
     changes: &PackageChanges,
 ) -> Vec<Finding> {
-    let wanted = changes.to_verify();
     let mut out = Vec::new();
-    for p in db.packages.iter().filter(|p| wanted.contains(&p.nevra())) {
-        let nevra = p.nevra();
+    for nevra in changes.to_verify() {
         let why = changes.describe(&nevra).unwrap_or_default();
-        for file in p
-            .files
-            .iter()
-            .filter(|f| f.flags & crate::baseline::owned::RPMFILE_CONFIG != 0)
-        {
-            for suffix in LEFTOVER_SUFFIXES {
-                let mut path = file.path.as_os_str().as_bytes().to_vec();
+        for config in db.config_files(&nevra) {
+            for &suffix in db.leftover_suffixes() {
+                let mut path = config.as_os_str().as_bytes().to_vec();
                 path.extend_from_slice(suffix.as_bytes());
                 let inside = Path::new(std::ffi::OsStr::from_bytes(&path));
                 // Resolve the directory inside the root so a symlinked /etc cannot lead outside.
@@ -229,11 +229,7 @@ pub fn leftovers_on_disk(
                     continue;
                 }
                 out.push(Finding {
-                    note: Some(leftover_note(
-                        suffix,
-                        file.path.as_os_str().as_bytes(),
-                        &why,
-                    )),
+                    note: Some(leftover_note(suffix, config.as_os_str().as_bytes(), &why)),
                     path,
                     kind: FindingKind::Added,
                     source: Source::Baseline {
@@ -332,10 +328,16 @@ mod tests {
     #[test]
     fn leftover_suffixes() {
         assert_eq!(
-            leftover_base(b"/etc/x.conf.rpmnew"),
+            leftover_base(b"/etc/x.conf.rpmnew", &crate::rpmdb::LEFTOVER_SUFFIXES),
             Some((&b"/etc/x.conf"[..], ".rpmnew"))
         );
-        assert_eq!(leftover_base(b"/etc/.rpmsave"), None);
-        assert_eq!(leftover_base(b"/etc/x.conf"), None);
+        assert_eq!(
+            leftover_base(b"/etc/.rpmsave", &crate::rpmdb::LEFTOVER_SUFFIXES),
+            None
+        );
+        assert_eq!(
+            leftover_base(b"/etc/x.conf", &crate::rpmdb::LEFTOVER_SUFFIXES),
+            None
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! Trust anchors: which OpenPGP keys are trusted, whether an installed package's header is signed
-//! by one of them, and (in [`sign`]) the Ed25519 signature that protects the baseline.
+//! Trust anchors: which OpenPGP keys are trusted, and whether an installed package's header is
+//! signed by one of them (the baseline's own Ed25519 signature is `crate::baseline::sign`).
 //!
 //! An installed header is judged on its immutable region (`HeaderBlob::immutable_region`, the
 //! bytes rpm hashes and signs): SHA256HEADER/SHA1HEADER must match it, and RSAHEADER (else
@@ -9,8 +9,6 @@
 //! rpmdb is the thing being checked.
 //!
 //! This module reads key files; it never opens the rpmdb.
-
-pub mod sign;
 
 use crate::rpmdb::blob::HeaderBlob;
 use crate::rpmdb::HeaderDigest;
@@ -27,84 +25,7 @@ const MAX_KEY_FILE: u64 = 4 << 20;
 const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 
-/// The verdict on one installed package's header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SigStatus {
-    /// The header signature verifies with a trusted key (long key id, hex).
-    Signed { key_id: String },
-    /// No RSAHEADER/DSAHEADER in the header.
-    Unsigned,
-    /// Signed, but by a key that is not trusted.
-    UnknownKey { key_id: Option<String> },
-    /// The signature does not verify over the immutable region (or cannot be parsed).
-    BadSignature {
-        key_id: Option<String>,
-        reason: String,
-    },
-    /// SHA256HEADER/SHA1HEADER does not match the immutable region.
-    DigestMismatch,
-    /// Signed with an algorithm that cannot be verified (DSA, RPMv3).
-    Unsupported {
-        key_id: Option<String>,
-        reason: String,
-    },
-    /// A `gpg-pubkey` pseudo-package: an imported key, not a package.
-    PublicKey,
-    /// Not checked (the database was read without a keyring).
-    NotChecked,
-}
-
-impl SigStatus {
-    /// Stable machine name (`signed`, `unsigned`, `unknown-key`, `bad-signature`,
-    /// `digest-mismatch`, `unsupported`, `pubkey`, `not-checked`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            SigStatus::Signed { .. } => "signed",
-            SigStatus::Unsigned => "unsigned",
-            SigStatus::UnknownKey { .. } => "unknown-key",
-            SigStatus::BadSignature { .. } => "bad-signature",
-            SigStatus::DigestMismatch => "digest-mismatch",
-            SigStatus::Unsupported { .. } => "unsupported",
-            SigStatus::PublicKey => "pubkey",
-            SigStatus::NotChecked => "not-checked",
-        }
-    }
-
-    pub fn key_id(&self) -> Option<&str> {
-        match self {
-            SigStatus::Signed { key_id } => Some(key_id),
-            SigStatus::UnknownKey { key_id }
-            | SigStatus::BadSignature { key_id, .. }
-            | SigStatus::Unsupported { key_id, .. } => key_id.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// Whether the header was altered after signing: its file digests cannot be trusted.
-    pub fn is_tampered(&self) -> bool {
-        matches!(
-            self,
-            SigStatus::BadSignature { .. } | SigStatus::DigestMismatch
-        )
-    }
-
-    /// One line for people: `signed (key 0123...)`, `bad-signature (key ...: reason)`.
-    pub fn describe(&self) -> String {
-        let mut s = self.name().to_string();
-        let key = self.key_id().map(|k| format!("key {k}"));
-        let reason = match self {
-            SigStatus::BadSignature { reason, .. } | SigStatus::Unsupported { reason, .. } => {
-                Some(reason.clone())
-            }
-            _ => None,
-        };
-        let parts: Vec<String> = key.into_iter().chain(reason).collect();
-        if !parts.is_empty() {
-            s.push_str(&format!(" ({})", parts.join(": ")));
-        }
-        s
-    }
-}
+pub use crate::pkgdb::SigStatus;
 
 /// A trusted key as loaded, for listings and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

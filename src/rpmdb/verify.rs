@@ -6,12 +6,14 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use super::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Entry, Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
+use crate::verify::finding::{
+    Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value,
+};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;
@@ -992,7 +994,7 @@ mod tests {
                 install_tid: None,
                 sha256_header: None,
                 header_digest: crate::rpmdb::HeaderDigest::Missing,
-                signature: crate::trust::SigStatus::NotChecked,
+                signature: crate::rpmdb::trust::SigStatus::NotChecked,
                 sigmd5: None,
                 digest_algo: algo,
                 has_file_digests: true,
