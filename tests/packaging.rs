@@ -496,3 +496,79 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     assert_eq!(qa, ["qw-fail-1.0-1.noarch", "qw-upgrade-1.0-1.noarch"]);
     after_transaction(&root, &mut runs, "rpm -U with a failing %pre");
 }
+
+/// A stand-in for quietwire in `dir`: `packages` prints the content of `dir/rpmdb`, `check`
+/// sleeps for `dir/check-sleep` seconds, every call is appended to `dir/calls`.
+fn fake_quietwire(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("quietwire");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{d}/calls'\ncase $1 in\n\
+             packages) cat '{d}/rpmdb' ;;\ncheck) exec sleep \"$(cat '{d}/check-sleep')\" ;;\n\
+             esac\nexit 0\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// The hook with the fake binary, as the `in` trigger with `paths` on stdin.
+fn run_hook(dir: &Path, paths: &str, timeout: &str) -> std::process::ExitStatus {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .arg(Path::new(REPO).join("data/quietwire-post-transaction"))
+        .args(["--rpm-trigger", "in"])
+        .env("QUIETWIRE", fake_quietwire(dir))
+        .env("QUIETWIRE_LOGDIR", dir.join("log"))
+        .env("QUIETWIRE_SYSCONFIG", "/nonexistent")
+        .env("QUIETWIRE_POST_TRANSACTION_TIMEOUT", timeout)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than a pipe holds: the hook must read it all before it runs the check.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(paths.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "", "the hook prints nothing");
+    out.status
+}
+
+#[test]
+fn hook_runs_once_per_rpmdb_state_and_stops_a_slow_check_without_recording_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let paths: String = (0..20_000).map(|i| format!("/usr/share/x/{i}\n")).collect();
+    fs::write(d.join("rpmdb"), "state 1\n").unwrap();
+    fs::write(d.join("check-sleep"), "0").unwrap();
+    let log = || fs::read_to_string(d.join("log/post-transaction.log")).unwrap();
+    let calls = || fs::read_to_string(d.join("calls")).unwrap();
+
+    assert!(run_hook(d, &paths, "60").success());
+    assert!(log().contains("(rpm transfiletriggerin, 20000 paths)"), "{}", log());
+    assert_eq!(calls(), "packages\ncheck\naccept\n");
+    // The second trigger of the same transaction (same rpmdb state): nothing, no log line.
+    assert!(run_hook(d, "", "60").success());
+    assert_eq!(calls(), "packages\ncheck\naccept\npackages\n");
+    assert_eq!(log().matches("post-transaction check").count(), 1);
+
+    // A new state whose check outlives the limit: stopped, exit 0, snapshot not recorded.
+    fs::write(d.join("rpmdb"), "state 2\n").unwrap();
+    fs::write(d.join("check-sleep"), "30").unwrap();
+    assert!(run_hook(d, "/x\n", "1").success());
+    assert!(log().contains("== check stopped after 1s: snapshot not recorded"), "{}", log());
+    assert!(calls().ends_with("packages\ncheck\n"), "{}", calls());
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["post-transaction.log", "post-transaction.state"] {
+        let mode = fs::metadata(d.join("log").join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+}
