@@ -82,7 +82,11 @@ fn rpm_files(rpm: &Path) -> Vec<(String, u32, u32)> {
         .lines()
         .map(|l| {
             let c: Vec<&str> = l.split('\t').collect();
-            (c[0].to_string(), c[1].parse().unwrap(), c[2].parse().unwrap())
+            (
+                c[0].to_string(),
+                c[1].parse().unwrap(),
+                c[2].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -163,12 +167,22 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
     assert_eq!((rpm_lines.as_slice(), rpm_code), (&[][..], 0));
     let out = qw(
         &root,
-        &["check", "--owned-only", "--format", "rpm", "--package", "quietwire"],
+        &[
+            "check",
+            "--owned-only",
+            "--format",
+            "rpm",
+            "--package",
+            "quietwire",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
     let md = fs::metadata(root.join("/var/lib/quietwire")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777, 0o700);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777,
+        0o700
+    );
 
     // One byte of the installed binary changed, size and mtime kept: rpm and quietwire say 5.
     let bin = root.join("/usr/bin/quietwire");
@@ -181,7 +195,14 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
     assert_eq!(rpm_code, 1);
     let out = qw(
         &root,
-        &["check", "--owned-only", "--format", "rpm", "--package", "quietwire"],
+        &[
+            "check",
+            "--owned-only",
+            "--format",
+            "rpm",
+            "--package",
+            "quietwire",
+        ],
     );
     assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), rpm_lines);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
@@ -265,18 +286,29 @@ fn make_runnable(root: &TestRoot) {
     fs::create_dir_all(root.join("/usr/bin")).unwrap();
     std::os::unix::fs::symlink("usr/bin", root.join("/bin")).unwrap();
     copy_with_libs(root, Path::new("/usr/bin/dash"), "/usr/bin/sh");
-    for c in ["cat", "wc", "date", "mkdir", "chmod", "cksum", "timeout", "mv"] {
-        copy_with_libs(root, &Path::new("/usr/bin").join(c), &format!("/usr/bin/{c}"));
+    for c in [
+        "cat", "wc", "date", "mkdir", "chmod", "cksum", "timeout", "mv",
+    ] {
+        copy_with_libs(
+            root,
+            &Path::new("/usr/bin").join(c),
+            &format!("/usr/bin/{c}"),
+        );
     }
     // The package's binary is the same build: its libraries.
-    copy_with_libs(root, &support::quietwire_bin(), "/tmp/quietwire-libs");
-    fs::remove_file(root.join("/tmp/quietwire-libs")).unwrap();
+    copy_with_libs(root, &support::quietwire_bin(), "/usr/bin/quietwire-libs");
+    fs::remove_file(root.join("/usr/bin/quietwire-libs")).unwrap();
     fs::create_dir_all(root.join("/dev")).unwrap();
     let null = std::ffi::CString::new(root.join("/dev/null").into_os_string().into_encoded_bytes())
         .unwrap();
     // SAFETY: a valid NUL-terminated path; makedev(1, 3) is /dev/null.
     let rc = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
-    assert_eq!(rc, 0, "mknod /dev/null: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "mknod /dev/null: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 struct Dnf {
@@ -304,7 +336,10 @@ impl Dnf {
                 "--nogpgcheck",
             ])
             .arg(format!("--setopt=cachedir={}", self.cache.display()))
-            .arg(format!("--repofrompath=local,file://{}", self.repo.display()))
+            .arg(format!(
+                "--repofrompath=local,file://{}",
+                self.repo.display()
+            ))
             .args(args);
         run_command(&mut c)
     }
@@ -384,7 +419,10 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     let fail2 = build_spec(
         work.path(),
         "fail2",
-        &fail_spec("2.0", "echo 'qw-fail 2.0: %pre fails on purpose' >&2\nexit 1"),
+        &fail_spec(
+            "2.0",
+            "echo 'qw-fail 2.0: %pre fails on purpose' >&2\nexit 1",
+        ),
     );
     for p in [
         own,
@@ -414,7 +452,13 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     //    own install fires it too) and finds no baseline yet.
     dnf.run(
         &root,
-        &["install", "quietwire", "qw-testbase", "qw-upgrade-1.0", "qw-fail"],
+        &[
+            "install",
+            "quietwire",
+            "qw-testbase",
+            "qw-upgrade-1.0",
+            "qw-fail",
+        ],
     )
     .success();
     runs += 1;
@@ -427,7 +471,11 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     let quiet = qw(&root, &["check", "--no-progress"]);
     assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stdout));
     // An accepted edit of a %config(noreplace) file: the upgrade leaves 2.0's in .rpmnew.
-    fs::write(root.join("/etc/qw-upgrade/noreplace.conf"), "noreplace=edited\n").unwrap();
+    fs::write(
+        root.join("/etc/qw-upgrade/noreplace.conf"),
+        "noreplace=edited\n",
+    )
+    .unwrap();
     let acc = qw(&root, &["accept", "/etc/qw-upgrade/noreplace.conf"]);
     assert_eq!(acc.status.code(), Some(0), "{}", text(&acc.stderr));
 
@@ -445,7 +493,10 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     );
     assert_eq!(found[0]["severity"], "low");
     let log = fs::read_to_string(root.join(HOOK_LOG)).unwrap();
-    assert!(log.contains("qw-upgrade-1.0-1.noarch -> qw-upgrade-2.0-1.noarch"), "{log}");
+    assert!(
+        log.contains("qw-upgrade-1.0-1.noarch -> qw-upgrade-2.0-1.noarch"),
+        "{log}"
+    );
 
     // 3. A package file tampered before the next transaction, which does not touch its package.
     let tampered = "/opt/qw-fail/f";
@@ -454,11 +505,19 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     dnf.run(&root, &["downgrade", "qw-upgrade-1.0"]).success();
     runs += 1;
     assert_eq!(hook_runs(&root), runs, "dnf downgrade");
-    assert!(loud(&hook_report(&root)).is_empty(), "{:#?}", hook_report(&root));
+    assert!(
+        loud(&hook_report(&root)).is_empty(),
+        "{:#?}",
+        hook_report(&root)
+    );
     // The snapshot is recorded, but the tampered file is still reported by the full check.
     let full = qw(&root, &["check", "--no-progress"]);
     assert_eq!(full.status.code(), Some(4), "{}", text(&full.stdout));
-    assert!(text(&full.stdout).contains(tampered), "{}", text(&full.stdout));
+    assert!(
+        text(&full.stdout).contains(tampered),
+        "{}",
+        text(&full.stdout)
+    );
     root.rewrite_keep_mtime(tampered, &original);
     let full = qw(&root, &["check", "--no-progress"]);
     assert_eq!(full.status.code(), Some(0), "{}", text(&full.stdout));
@@ -553,7 +612,11 @@ fn hook_runs_once_per_rpmdb_state_and_stops_a_slow_check_without_recording_the_s
     let calls = || fs::read_to_string(d.join("calls")).unwrap();
 
     assert!(run_hook(d, &paths, "60").success());
-    assert!(log().contains("(rpm transfiletriggerin, 20000 paths)"), "{}", log());
+    assert!(
+        log().contains("(rpm transfiletriggerin, 20000 paths)"),
+        "{}",
+        log()
+    );
     assert_eq!(calls(), "packages\ncheck\naccept\n");
     // The second trigger of the same transaction (same rpmdb state): nothing, no log line.
     assert!(run_hook(d, "", "60").success());
@@ -564,11 +627,18 @@ fn hook_runs_once_per_rpmdb_state_and_stops_a_slow_check_without_recording_the_s
     fs::write(d.join("rpmdb"), "state 2\n").unwrap();
     fs::write(d.join("check-sleep"), "30").unwrap();
     assert!(run_hook(d, "/x\n", "1").success());
-    assert!(log().contains("== check stopped after 1s: snapshot not recorded"), "{}", log());
+    assert!(
+        log().contains("== check stopped after 1s: snapshot not recorded"),
+        "{}",
+        log()
+    );
     assert!(calls().ends_with("packages\ncheck\n"), "{}", calls());
     use std::os::unix::fs::PermissionsExt;
     for f in ["post-transaction.log", "post-transaction.state"] {
-        let mode = fs::metadata(d.join("log").join(f)).unwrap().permissions().mode();
+        let mode = fs::metadata(d.join("log").join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
 }
