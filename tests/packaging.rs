@@ -47,21 +47,31 @@ fn have_tools(tools: &[(&str, &str)]) -> bool {
     false
 }
 
-/// quietwire's RPM built once per test process with scripts/build-rpm from this build's binary.
+/// quietwire's RPM (release `release`) built into `out` with scripts/build-rpm from this
+/// build's binary.
+fn build_own_rpm(out: &Path, release: &str) -> PathBuf {
+    let o = run_command(
+        Command::new(Path::new(REPO).join("scripts/build-rpm"))
+            .env("QW_RELEASE", release)
+            .arg(out)
+            .arg(support::quietwire_bin()),
+    )
+    .success();
+    let path = PathBuf::from(o.stdout_str().trim());
+    assert!(path.is_file(), "build-rpm printed {path:?}");
+    path
+}
+
+/// quietwire's RPM, release 1, built once per test process (a directory per process, so
+/// parallel test processes do not share one).
 fn quietwire_rpm() -> &'static Path {
     static RPM: OnceLock<PathBuf> = OnceLock::new();
     RPM.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("qw-own-rpm");
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("qw-own-rpm")
+            .join(std::process::id().to_string());
         let _ = fs::remove_dir_all(&out);
-        let o = run_command(
-            Command::new(Path::new(REPO).join("scripts/build-rpm"))
-                .arg(&out)
-                .arg(support::quietwire_bin()),
-        )
-        .success();
-        let path = PathBuf::from(o.stdout_str().trim());
-        assert!(path.is_file(), "build-rpm printed {path:?}");
-        path
+        build_own_rpm(&out, "1")
     })
 }
 
@@ -415,6 +425,7 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     let repo = work.path().join("repo");
     fs::create_dir_all(&repo).unwrap();
     let base = build_spec(work.path(), "base", &base_spec(own));
+    let own2 = build_own_rpm(&work.path().join("own2"), "2");
     let fail1 = build_spec(work.path(), "fail1", &fail_spec("1.0", "exit 0"));
     let fail2 = build_spec(
         work.path(),
@@ -426,6 +437,7 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     );
     for p in [
         own,
+        own2.as_path(),
         base.as_path(),
         fail1.as_path(),
         fixtures.path("qw-upgrade-1"),
@@ -450,19 +462,19 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
 
     // 1. Install quietwire and the version-1 packages with dnf: the trigger runs (quietwire's
     //    own install fires it too) and finds no baseline yet.
+    // Release 1 of quietwire (the repo has 2 as well, for step 7), by full NEVRA.
+    let own1 = format!("quietwire-0.1.0-1.{}", std::env::consts::ARCH);
     dnf.run(
         &root,
-        &[
-            "install",
-            "quietwire",
-            "qw-testbase",
-            "qw-upgrade-1.0",
-            "qw-fail",
-        ],
+        &["install", &own1, "qw-testbase", "qw-upgrade-1.0", "qw-fail"],
     )
     .success();
     runs += 1;
     assert_eq!(hook_runs(&root), runs);
+    assert_eq!(
+        root.rpm(&["-q", "quietwire"]).success().lines(),
+        [own1.clone()]
+    );
     let log = fs::read_to_string(root.join(HOOK_LOG)).unwrap();
     assert!(log.contains("no baseline"), "{log}");
     assert!(log.contains("(rpm transfiletriggerin, "), "{log}");
@@ -554,6 +566,34 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     let qa = root.rpm(&["-q", "qw-fail", "qw-upgrade"]).success().lines();
     assert_eq!(qa, ["qw-fail-1.0-1.noarch", "qw-upgrade-1.0-1.noarch"]);
     after_transaction(&root, &mut runs, "rpm -U with a failing %pre");
+
+    // 7. quietwire upgrades itself: the old package's `postun` and the new one's `in` fire
+    //    (rpm 4.18 runs `postun` first here); one run, which verifies the new quietwire clean.
+    dnf.run(&root, &["upgrade", "quietwire"]).success();
+    after_transaction(&root, &mut runs, "dnf upgrade quietwire");
+    let log = fs::read_to_string(root.join(HOOK_LOG)).unwrap();
+    let arch = std::env::consts::ARCH;
+    assert!(
+        log.contains(&format!(
+            "updated      quietwire-0.1.0-1.{arch} -> quietwire-0.1.0-2.{arch}"
+        )),
+        "{log}"
+    );
+
+    // 8. quietwire erased: its triggers go with it, nothing runs; the next check explains it.
+    dnf.run(&root, &["remove", "quietwire"]).success();
+    assert_eq!(
+        hook_runs(&root),
+        runs,
+        "nothing runs when quietwire is erased"
+    );
+    let pc = qw(&root, &["check", "--packages-changed", "--no-progress"]);
+    assert!(
+        text(&pc.stdout).contains("removed      quietwire-0.1.0-2"),
+        "{}{}",
+        text(&pc.stdout),
+        text(&pc.stderr)
+    );
 }
 
 /// A stand-in for quietwire in `dir`: `packages` prints the content of `dir/rpmdb`, `check`
