@@ -473,7 +473,7 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     assert_eq!(hook_runs(&root), runs);
     assert_eq!(
         root.rpm(&["-q", "quietwire"]).success().lines(),
-        [own1.clone()]
+        std::slice::from_ref(&own1)
     );
     let log = fs::read_to_string(root.join(HOOK_LOG)).unwrap();
     assert!(log.contains("no baseline"), "{log}");
