@@ -151,7 +151,12 @@ fn findings(report: &Value) -> Vec<(String, String)> {
 
 /// `ansible-playbook -f 3 -i INVENTORY PLAYBOOKS...` from `ctl` (the controller's directory),
 /// with ansible's own temporary files kept there: (stdout + stderr, exit status).
-fn run_playbooks(ansible: &Path, ctl: &Path, inventory: &Path, playbooks: &[&str]) -> (String, i32) {
+fn run_playbooks(
+    ansible: &Path,
+    ctl: &Path,
+    inventory: &Path,
+    playbooks: &[&str],
+) -> (String, i32) {
     let mut cmd = Command::new(ansible);
     cmd.current_dir(ctl)
         .env("LC_ALL", "C.UTF-8")
@@ -252,13 +257,19 @@ fn role_sets_up_then_checks_fetches_and_summarises_a_clean_an_attacked_and_a_bro
         "brokendb must fail:\n{out}"
     );
     for h in ["clean", "attacked"] {
-        assert!(recap(&out, h).contains("failed=0"), "{h} must not fail:\n{out}");
+        assert!(
+            recap(&out, h).contains("failed=0"),
+            "{h} must not fail:\n{out}"
+        );
     }
     assert!(
         out.contains("quietwire fleet summary: 1 clean, 1 with findings, 1 with errors"),
         "{out}"
     );
-    assert!(out.contains("brokendb: errors (exit status 17): quietwire: "), "{out}");
+    assert!(
+        out.contains("brokendb: errors (exit status 17): quietwire: "),
+        "{out}"
+    );
 
     let baselines_after: Vec<_> = roots
         .values()
@@ -423,11 +434,11 @@ fn man_page_loop_over_mounted_images_reports_each_image_and_writes_nothing_into_
         "web3.txt: {web3_txt}"
     );
 
+    assert_eq!(before, tree_digest(&images), "the loop wrote into an image");
     assert_eq!(
-        before,
-        tree_digest(&images),
-        "the loop wrote into an image"
+        baseline_before,
+        tree_digest(&baselines),
+        "a baseline changed"
     );
-    assert_eq!(baseline_before, tree_digest(&baselines), "a baseline changed");
     drop((web1, web2, web3, web4));
 }
