@@ -5,7 +5,8 @@
 //!   host each (`connection: local`, `quietwire_root`): a clean one, an attacked one and one
 //!   with a broken rpmdb. `site.yml` writes the policy and creates the baselines; then
 //!   `site.yml check.yml` must not touch them, must fetch each report to the controller and
-//!   classify the hosts by exit status.
+//!   classify the hosts by exit status. A fourth host, whose policy variable quietwire
+//!   rejects, keeps its previous policy file and gets no baseline.
 //! - point 5: the man page's loop over mounted images (quietwire(8), EXAMPLES), extracted from
 //!   the page and run with `sh`: one report per image, the right exit status per image, and
 //!   nothing written into the images.
@@ -28,6 +29,8 @@ const MAN_PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/quietwire.8");
 /// The policy every root gets: the fixture packages are local builds without a vendor
 /// signature, which would otherwise be findings (exit status 8) on every host.
 const POLICY: &str = "version = 1\n[signatures]\nunsigned_allowed = [\"qw-*\"]\n";
+/// An unclosed table: `quietwire policy` exits with status 19.
+const BAD_POLICY: &str = "version = 1\n[signatures\n";
 
 /// Same length as the packaged "regular\n", so only the digest differs (rpm's `..5......`).
 const TROJAN: &str = "trojan!\n";
@@ -149,12 +152,13 @@ fn findings(report: &Value) -> Vec<(String, String)> {
     v
 }
 
-/// `ansible-playbook -f 3 -i INVENTORY PLAYBOOKS...` from `ctl` (the controller's directory),
-/// with ansible's own temporary files kept there: (stdout + stderr, exit status).
+/// `ansible-playbook -f 3 -i INVENTORY ARGS... PLAYBOOKS...` from `ctl` (the controller's
+/// directory), with ansible's own temporary files kept there: (stdout + stderr, exit status).
 fn run_playbooks(
     ansible: &Path,
     ctl: &Path,
     inventory: &Path,
+    args: &[&str],
     playbooks: &[&str],
 ) -> (String, i32) {
     let mut cmd = Command::new(ansible);
@@ -168,7 +172,8 @@ fn run_playbooks(
         .arg("-f")
         .arg("3")
         .arg("-i")
-        .arg(inventory);
+        .arg(inventory)
+        .args(args);
     for p in playbooks {
         cmd.arg(Path::new(ANSIBLE_DIR).join(p));
     }
@@ -215,6 +220,17 @@ fn role_sets_up_then_checks_fetches_and_summarises_a_clean_an_attacked_and_a_bro
             )
         })
         .collect();
+    // A fourth host whose policy variable quietwire rejects: the role must leave its existing
+    // policy file alone and stop before `init`.
+    let badpolicy = TestRoot::new();
+    badpolicy.install(&["qw-files"]);
+    badpolicy.allow_unsigned("\"qw-*\"");
+    let badpolicy_before = std::fs::read(badpolicy.join("/etc/quietwire/policy.toml")).unwrap();
+    let mut host_vars = host_vars;
+    host_vars.insert(
+        "badpolicy".to_owned(),
+        serde_json::json!({ "quietwire_root": badpolicy.path(), "quietwire_policy": BAD_POLICY }),
+    );
     let doc = serde_json::json!({ "all": { "children": { "quietwire": {
         "hosts": host_vars,
         "vars": {
@@ -230,9 +246,17 @@ fn role_sets_up_then_checks_fetches_and_summarises_a_clean_an_attacked_and_a_bro
     std::fs::write(&inventory, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
     // Set-up: the policy from the variable, then a baseline on every host.
-    let (out, code) = run_playbooks(&ansible, ctl.path(), &inventory, &["site.yml"]);
-    assert_eq!(code, 0, "site.yml:\n{out}");
+    let (out, code) = run_playbooks(&ansible, ctl.path(), &inventory, &[], &["site.yml"]);
+    assert_eq!(code, 2, "site.yml (badpolicy fails):\n{out}");
+    assert!(recap(&out, "badpolicy").contains("failed=1"), "{out}");
+    assert_eq!(
+        std::fs::read(badpolicy.join("/etc/quietwire/policy.toml")).unwrap(),
+        badpolicy_before,
+        "an invalid policy replaced the previous one:\n{out}"
+    );
+    assert!(!badpolicy.join("/var/lib/quietwire").exists(), "{out}");
     for (h, root) in &roots {
+        assert!(recap(&out, h).contains("failed=0"), "{h}:\n{out}");
         let policy = std::fs::read_to_string(root.join("/etc/quietwire/policy.toml")).unwrap();
         assert!(policy.contains(POLICY), "{h}: policy.toml is\n{policy}");
         assert!(
@@ -249,7 +273,13 @@ fn role_sets_up_then_checks_fetches_and_summarises_a_clean_an_attacked_and_a_bro
         .collect();
 
     // A second set-up run must not re-create (accept) a baseline; then the check.
-    let (out, code) = run_playbooks(&ansible, ctl.path(), &inventory, &["site.yml", "check.yml"]);
+    let (out, code) = run_playbooks(
+        &ansible,
+        ctl.path(),
+        &inventory,
+        &["--limit", "clean:attacked:brokendb"],
+        &["site.yml", "check.yml"],
+    );
     // The host with errors is marked failed after the summary (quietwire_fail_on: errors).
     assert_eq!(code, 2, "site.yml check.yml:\n{out}");
     assert!(
