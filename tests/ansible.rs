@@ -413,6 +413,25 @@ fn man_page_loop_over_mounted_images_reports_each_image_and_writes_nothing_into_
     let web4 = image("web 4");
     web4.rewrite_keep_mtime("/opt/qw-files/reg", TROJAN);
 
+    // The page's text, before the paths are made the test's: clean under shellcheck (POSIX sh).
+    let page_script = host.path().join("image-loop.sh");
+    std::fs::write(&page_script, man_page_image_loop()).unwrap();
+    if on_path("shellcheck").is_some() {
+        let sc = run_command(
+            Command::new("shellcheck")
+                .arg("-s")
+                .arg("sh")
+                .arg(&page_script),
+        );
+        assert_eq!(sc.code, 0, "shellcheck:\n{}", sc.stdout_str());
+    } else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "shellcheck not found: apt-get install shellcheck (required under CI=true)"
+        );
+        eprintln!("SKIPPED: shellcheck of the man page's loop (apt-get install shellcheck)");
+    }
+
     let before = tree_digest(&images);
     let baseline_before = tree_digest(&baselines);
     let script = man_page_image_loop()
