@@ -31,7 +31,7 @@
 //!
 //! - [`build_packages`]`() -> &'static Packages`; [`Packages::path`]`(key) -> &Path`,
 //!   [`Packages::keys`], [`Packages::query`]`(key, qf) -> String` (`rpm -qp --qf`).
-//! - [`TestRoot::new`]; `path()`, `join("/abs")`, `dbpath_dir()`, `keep()`;
+//! - [`TestRoot::new`], [`TestRoot::new_in`]`(parent, name)`; `path()`, `join("/abs")`, `dbpath_dir()`, `keep()`;
 //!   `install(&[keys])`, `install_with(&[keys], &[extra rpm args])`, `upgrade(key)`,
 //!   `upgrade_with(key, extra)`, `erase(name)`;
 //!   `rpm_va() -> (lines, code)`, `rpm_v(pkg)`, `verify(&[args])` (adds `--nodeps --noscripts`);

@@ -61,6 +61,24 @@ impl TestRoot {
             .prefix("qw-root-")
             .tempdir()
             .expect("temp root");
+        Self::from_tempdir(dir)
+    }
+
+    /// Like [`new`](Self::new), but the root is the directory `parent/name` (which must not
+    /// exist yet), e.g. one of several images under a common mount directory.
+    #[track_caller]
+    pub fn new_in(parent: &Path, name: &str) -> TestRoot {
+        super::require_rpm_tools();
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .rand_bytes(0)
+            .tempdir_in(parent)
+            .unwrap_or_else(|e| panic!("root {}/{name}: {e}", parent.display()));
+        Self::from_tempdir(dir)
+    }
+
+    #[track_caller]
+    fn from_tempdir(dir: tempfile::TempDir) -> TestRoot {
         let path = dir.path().to_path_buf();
         // tempdir() makes the directory 0700; a real root is 0755 (matters for tests that drop
         // privileges).
