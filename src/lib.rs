@@ -18,3 +18,4 @@ pub mod rpmdb;
 pub mod run;
 pub mod scan;
 pub mod verify;
+pub mod wordpress;

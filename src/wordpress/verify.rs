@@ -1,0 +1,215 @@
+//! Verifying WordPress files against their manifests. A file whose content matches a digest
+//! its manifest lists is clean whatever its mtime or owner (WordPress rewrites files on every
+//! update); a mismatch, a listed file missing, or a PHP file inside `wp-admin/` or
+//! `wp-includes/` that the core manifest does not list (the classic dropped backdoor) is high.
+
+use super::db::{Component, Kind, WordPressDb};
+use crate::pkgdb::DigestAlgo;
+use crate::scan::fs::Dir;
+use crate::scan::hash;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Larger files are not hashed: no WordPress file comes near it, and a sparse giant must not
+/// stall the check.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Bounds on the search for unexpected PHP files.
+const MAX_DEPTH: usize = 32;
+const MAX_ENTRIES: usize = 500_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The content matches none of the listed digests.
+    Mismatch {
+        algo: DigestAlgo,
+        expected: String,
+        actual: String,
+    },
+    Missing,
+    /// Not a regular file where the manifest lists one.
+    NotRegular(&'static str),
+    /// A PHP file in `wp-admin/` or `wp-includes/` that core does not ship.
+    Unexpected,
+    Unreadable(String),
+}
+
+/// One finding about a WordPress file; all are high severity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Absolute inside the root.
+    pub path: PathBuf,
+    /// The package ([`Component::nevra`]).
+    pub package: String,
+    pub problem: Problem,
+}
+
+impl Verdict {
+    pub fn severity(&self) -> &'static str {
+        "high"
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.problem {
+            Problem::Mismatch {
+                algo,
+                expected,
+                actual,
+            } => format!(
+                "content differs from {}'s manifest ({} {actual}, expected {expected})",
+                self.package,
+                algo.name()
+            ),
+            Problem::Missing => format!("missing (listed in {}'s manifest)", self.package),
+            Problem::NotRegular(t) => {
+                format!("is a {t}, {}'s manifest lists a regular file", self.package)
+            }
+            Problem::Unexpected => format!(
+                "PHP file not shipped by {} inside wp-admin/ or wp-includes/",
+                self.package
+            ),
+            Problem::Unreadable(e) => format!("cannot be verified: {e}"),
+        }
+    }
+}
+
+/// Verify every package of `db`, files in path order per package.
+pub fn verify(top: &Dir, db: &WordPressDb) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for c in db.vouched() {
+        verify_component(top, c, &mut out);
+        if c.kind == Kind::Core {
+            unexpected_php(top, c, &mut out);
+        }
+    }
+    out
+}
+
+fn verify_component(top: &Dir, c: &Component, out: &mut Vec<Verdict>) {
+    let Some(m) = c.loaded() else { return };
+    let base = c.base();
+    let nevra = c.nevra();
+    // Manifest paths come sorted, so consecutive files mostly share their directory.
+    let mut cached: Option<(PathBuf, Result<Dir, i32>)> = None;
+    for (rel, sums) in &m.files {
+        let path = base.join(rel);
+        let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let name = path.file_name().unwrap_or(OsStr::new("")).to_os_string();
+        if cached.as_ref().is_none_or(|(p, _)| *p != parent) {
+            let d = super::open_dir(top, &parent).map_err(|e| e.0);
+            cached = Some((parent, d));
+        }
+        let verdict = |problem| Verdict {
+            path: path.clone(),
+            package: nevra.clone(),
+            problem,
+        };
+        let dir = match cached.as_ref().map(|(_, d)| d) {
+            Some(Ok(d)) => d,
+            Some(Err(libc::ENOENT)) | Some(Err(libc::ENOTDIR)) | Some(Err(libc::ELOOP)) => {
+                out.push(verdict(Problem::Missing));
+                continue;
+            }
+            Some(Err(e)) => {
+                out.push(verdict(Problem::Unreadable(crate::scan::fs::strerror(*e))));
+                continue;
+            }
+            None => continue,
+        };
+        if let Some(p) = check_file(dir, &name, sums) {
+            out.push(verdict(p));
+        }
+    }
+}
+
+fn check_file(dir: &Dir, name: &OsStr, sums: &super::manifest::FileSums) -> Option<Problem> {
+    let st = match dir.lstat(name) {
+        Ok(st) => st,
+        Err(e) if e.0 == libc::ENOENT => return Some(Problem::Missing),
+        Err(e) => return Some(Problem::Unreadable(e.message())),
+    };
+    if !st.is_reg() {
+        return Some(Problem::NotRegular(st.ftype.name()));
+    }
+    if st.size > MAX_FILE_BYTES {
+        return Some(Problem::Unreadable(format!(
+            "{} bytes, larger than any WordPress file",
+            st.size
+        )));
+    }
+    // SHA-256 when the manifest has it: MD5 collisions are cheap to make.
+    let (algo, want) = if sums.sha256.is_empty() {
+        (DigestAlgo::Md5, &sums.md5)
+    } else {
+        (DigestAlgo::Sha256, &sums.sha256)
+    };
+    let f = match dir.open_regular(name, &st) {
+        Ok((f, _)) => f,
+        Err(e) => return Some(Problem::Unreadable(e.to_string())),
+    };
+    let actual = match hash::hash_logical(algo, &f, MAX_FILE_BYTES) {
+        Ok(d) => d.to_hex(),
+        Err(e) => return Some(Problem::Unreadable(e.to_string())),
+    };
+    if want.iter().any(|w| *w == actual) {
+        return None;
+    }
+    Some(Problem::Mismatch {
+        algo,
+        expected: want.first().cloned().unwrap_or_default(),
+        actual,
+    })
+}
+
+fn unexpected_php(top: &Dir, c: &Component, out: &mut Vec<Verdict>) {
+    let Some(m) = c.loaded() else { return };
+    let mut budget = MAX_ENTRIES;
+    for sub in ["wp-admin", "wp-includes"] {
+        let path = c.install.join(sub);
+        if let Ok(d) = super::open_dir(top, &path) {
+            walk(&d, &path, sub, 0, &mut budget, &mut |p, rel| {
+                if !m.files.contains_key(rel) {
+                    out.push(Verdict {
+                        path: p.to_path_buf(),
+                        package: c.nevra(),
+                        problem: Problem::Unexpected,
+                    });
+                }
+            });
+        }
+    }
+}
+
+/// Call `found` with (path, path relative to the install) for every `*.php` entry below `dir`
+/// that is not a directory, without following symlinks.
+fn walk(
+    dir: &Dir,
+    path: &Path,
+    rel: &str,
+    depth: usize,
+    budget: &mut usize,
+    found: &mut dyn FnMut(&Path, &str),
+) {
+    let Ok(names) = dir.entries() else { return };
+    for name in names {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let child_rel = format!("{rel}/{}", String::from_utf8_lossy(name.as_bytes()));
+        let child = path.join(&name);
+        match dir.lstat(&name) {
+            Ok(st) if st.is_dir() => {
+                if depth < MAX_DEPTH {
+                    if let Ok(d) = dir.open_child(&name) {
+                        walk(&d, &child, &child_rel, depth + 1, budget, found);
+                    }
+                }
+            }
+            Ok(_) if name.as_bytes().to_ascii_lowercase().ends_with(b".php") => {
+                found(&child, &child_rel)
+            }
+            _ => {}
+        }
+    }
+}
