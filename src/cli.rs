@@ -28,6 +28,30 @@ pub enum Command {
     Owner(OwnerArgs),
     /// Make an Ed25519 key pair for signing the baseline (PREFIX.key, PREFIX.pub).
     Keygen(KeygenArgs),
+    /// List WordPress installs, plugins and themes with their versions and checksum manifests.
+    Wordpress(WordpressArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WordpressArgs {
+    #[command(subcommand)]
+    pub action: Option<WordpressAction>,
+    /// Root directory of the system to examine.
+    #[arg(long, value_name = "DIR", default_value = "/", global = true)]
+    pub root: PathBuf,
+    /// Search this tree (absolute inside the root) for installs instead of /var/www, /srv/www
+    /// and /usr/share/wordpress. Repeatable.
+    #[arg(long = "tree", value_name = "DIR", global = true)]
+    pub trees: Vec<PathBuf>,
+    /// Output format of the listing.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum WordpressAction {
+    /// Name the checksum manifests the installs need: which URL to save as which file.
+    Fetch,
 }
 
 /// Trusted OpenPGP keys for installed packages' header signatures.

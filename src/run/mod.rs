@@ -6,6 +6,7 @@
 mod baseline;
 mod check;
 mod query;
+mod wordpress;
 
 use crate::cli::{Cli, Command, RootArgs};
 use crate::escape::escape_path;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Packages(a) => query::packages(&a),
         Command::Owner(a) => query::owner(&a),
         Command::Keygen(a) => baseline::keygen(&a),
+        Command::Wordpress(a) => wordpress::wordpress(&a),
     };
     match result {
         Ok(status) => status,

@@ -201,8 +201,9 @@ impl WordPressDb {
 /// on their own; like `wp core verify-checksums`, core does not vouch for them. A plugin's own
 /// manifest does.
 fn without_bundled(mut m: Manifest) -> Manifest {
-    m.files
-        .retain(|p, _| !p.starts_with("wp-content/plugins/") && !p.starts_with("wp-content/themes/"));
+    m.files.retain(|p, _| {
+        !p.starts_with("wp-content/plugins/") && !p.starts_with("wp-content/themes/")
+    });
     m
 }
 

@@ -83,22 +83,27 @@ fn search(dir: &Dir, path: &Path, depth: usize, budget: &mut usize, out: &mut Ve
 
 fn read_install(dir: &Dir, inc: &Dir, path: &Path) -> Install {
     let vfile = path.join("wp-includes/version.php");
-    let (version, locale) = match read_small(inc, OsStr::new("version.php"), VERSION_PHP_LIMIT, true)
-    {
-        Ok(text) => match parse_version_php(&text) {
-            Ok((v, l)) => (Ok(v), l),
-            Err(p) => (Err(Error::new(&vfile, p)), "en_US".to_string()),
-        },
-        Err(ReadError::Missing) => (
-            Err(Error::new(&vfile, "missing")),
-            "en_US".to_string(),
-        ),
-        Err(ReadError::Other(p)) => (Err(Error::new(&vfile, p)), "en_US".to_string()),
-    };
+    let (version, locale) =
+        match read_small(inc, OsStr::new("version.php"), VERSION_PHP_LIMIT, true) {
+            Ok(text) => match parse_version_php(&text) {
+                Ok((v, l)) => (Ok(v), l),
+                Err(p) => (Err(Error::new(&vfile, p)), "en_US".to_string()),
+            },
+            Err(ReadError::Missing) => (Err(Error::new(&vfile, "missing")), "en_US".to_string()),
+            Err(ReadError::Other(p)) => (Err(Error::new(&vfile, p)), "en_US".to_string()),
+        };
     let content = dir.open_child(OsStr::new("wp-content")).ok();
-    let sub = |name: &str| content.as_ref().and_then(|c| c.open_child(OsStr::new(name)).ok());
-    let plugins = sub("plugins").map(|d| components(&d, plugin_version)).unwrap_or_default();
-    let themes = sub("themes").map(|d| components(&d, theme_version)).unwrap_or_default();
+    let sub = |name: &str| {
+        content
+            .as_ref()
+            .and_then(|c| c.open_child(OsStr::new(name)).ok())
+    };
+    let plugins = sub("plugins")
+        .map(|d| components(&d, plugin_version))
+        .unwrap_or_default();
+    let themes = sub("themes")
+        .map(|d| components(&d, theme_version))
+        .unwrap_or_default();
     Install {
         path: path.to_path_buf(),
         version,

@@ -96,7 +96,11 @@ pub fn parse_plugin(body: &[u8], slug: &str, version: &str) -> Result<Manifest, 
     }
     match claimed("version") {
         Some(s) if s == version => {}
-        Some(s) => return Err(format!("it is the manifest of version {s:?}, not {version:?}")),
+        Some(s) => {
+            return Err(format!(
+                "it is the manifest of version {s:?}, not {version:?}"
+            ))
+        }
         None => return Err("no \"version\"".to_string()),
     }
     let files = v
@@ -193,7 +197,9 @@ mod tests {
         let a = parse_core(flat.as_bytes(), "6.4.3").unwrap();
         let b = parse_core(multi.as_bytes(), "6.4.3").unwrap();
         assert_eq!(a, b);
-        assert!(parse_core(multi.as_bytes(), "6.4.2").unwrap_err().contains("6.4.3 only"));
+        assert!(parse_core(multi.as_bytes(), "6.4.2")
+            .unwrap_err()
+            .contains("6.4.3 only"));
         assert!(parse_core(br#"{"checksums":false}"#, "6.4.3")
             .unwrap_err()
             .contains("no checksums"));
