@@ -46,11 +46,15 @@ pub struct WordpressArgs {
     /// Output format of the listing.
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
+    /// `fetch`: do not download; only print which URL to save as which file.
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum WordpressAction {
-    /// Name the checksum manifests the installs need: which URL to save as which file.
+    /// Download the checksum manifests the installs need (HTTPS), or say which URL to save as
+    /// which file.
     Fetch,
 }
 

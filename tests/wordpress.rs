@@ -219,9 +219,9 @@ fn listing_and_fetch_name_installs_versions_and_manifests() {
         ]
     );
 
-    let (out, err, code) = wp(&root, &["fetch"]);
+    let (out, err, code) = wp(&root, &["fetch", "--offline"]);
     assert_eq!(code, 21, "{err}");
-    assert!(err.contains("2 manifest(s) needed"), "{err}");
+    assert!(err.contains("2 manifest(s) still needed"), "{err}");
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
@@ -241,7 +241,7 @@ fn listing_and_fetch_name_installs_versions_and_manifests() {
         out.contains("\tplugin\takismet\t5.3\tok\t4 files\n"),
         "{out}"
     );
-    let (out, _, code) = wp(&root, &["fetch"]);
+    let (out, _, code) = wp(&root, &["fetch", "--offline"]);
     assert_eq!((out.as_str(), code), ("", 0));
 
     let (out, err, code) = wp(&root, &["--format", "json"]);
@@ -499,4 +499,127 @@ fn hostile_manifests_are_refused_and_nothing_is_trusted() {
     other["plugin"] = json!("jetpack");
     save_manifest(&root, "plugin-akismet-5.3.json", &other);
     assert!(listing_error(&root).contains("manifest of plugin \"jetpack\""));
+}
+
+/// A one-thread HTTP/1.1 server on 127.0.0.1 answering `routes` (request target → body) with
+/// 200 and anything else with 404; returns its base URL.
+fn serve(routes: Vec<(String, Vec<u8>)>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let target = line.split(' ').nth(1).unwrap_or("").to_string();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let (status, body) = match routes.iter().find(|(t, _)| *t == target) {
+                Some((_, b)) => ("200 OK", b.clone()),
+                None => ("404 Not Found", Vec::new()),
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn fetch(root: &TestRoot, base: &str) -> (String, String, i32) {
+    let out = support::qw_cmd(root, &["wordpress", "fetch"])
+        .env("QUIETWIRE_WORDPRESS_API", base)
+        .env("QUIETWIRE_WORDPRESS_DOWNLOADS", base)
+        .output()
+        .unwrap();
+    (
+        text(&out.stdout),
+        text(&out.stderr),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn fetch_downloads_checks_and_saves_only_valid_manifests() {
+    let root = TestRoot::new();
+    let core = install_core(&root, "6.4.2");
+    let plugin = install_plugin(&root, "5.3");
+    let core_body = core_manifest_flat(&core).to_string().into_bytes();
+    // The server answers the plugin URL with another version's manifest.
+    let base = serve(vec![
+        (
+            "/core/checksums/1.0/?version=6.4.2&locale=de_DE".to_string(),
+            core_body.clone(),
+        ),
+        (
+            "/plugin-checksums/akismet/5.3.json".to_string(),
+            plugin_manifest("5.2", &plugin, false)
+                .to_string()
+                .into_bytes(),
+        ),
+    ]);
+    let (out, err, code) = fetch(&root, &base);
+    assert_eq!(code, 20, "{err}");
+    assert!(
+        err.contains("saved /var/lib/quietwire/wordpress/core-6.4.2-de_DE.json (18 files)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/plugin-checksums/akismet/5.3.json: it is the manifest of version \"5.2\""),
+        "{err}"
+    );
+    assert_eq!(out, format!("{base}/plugin-checksums/akismet/5.3.json\t/var/lib/quietwire/wordpress/plugin-akismet-5.3.json\n"));
+    assert_eq!(
+        std::fs::read(root.join(Path::new(MDIR).join("core-6.4.2-de_DE.json"))).unwrap(),
+        core_body
+    );
+    assert!(!root
+        .join(Path::new(MDIR).join("plugin-akismet-5.3.json"))
+        .exists());
+    let names: Vec<_> = std::fs::read_dir(root.join(MDIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    let (list, _, _) = wp(&root, &[]);
+    assert!(
+        list.contains("\tcore\twordpress\t6.4.2 de_DE\tok\t18 files\n"),
+        "{list}"
+    );
+
+    // Nothing listening: the URLs to fetch elsewhere, with the files to save them as.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (out, err, code) = fetch(&root, &dead);
+    assert_eq!(code, 20, "{err}");
+    assert!(out.ends_with("/plugin-checksums/akismet/5.3.json\t/var/lib/quietwire/wordpress/plugin-akismet-5.3.json\n"), "{out}");
+    assert!(err.contains("1 manifest(s) still needed"), "{err}");
+}
+
+#[test]
+fn fetch_never_writes_through_a_symlink() {
+    let root = TestRoot::new();
+    let core = install_core(&root, "6.4.2");
+    let base = serve(vec![(
+        "/core/checksums/1.0/?version=6.4.2&locale=de_DE".to_string(),
+        core_manifest_flat(&core).to_string().into_bytes(),
+    )]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.join("/var/lib/quietwire")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), root.join(MDIR)).unwrap();
+    let (_, err, code) = fetch(&root, &base);
+    assert_eq!(code, 20, "{err}");
+    assert!(err.contains("nothing saved"), "{err}");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }

@@ -4,7 +4,9 @@ use super::{io_failure, Failure};
 use crate::cli::{ListFormat, WordpressAction, WordpressArgs};
 use crate::escape::escape_path;
 use crate::exit;
-use crate::wordpress::db::{Component, ManifestState, WordPressDb};
+use crate::scan::fs::Dir;
+use crate::wordpress::db::{check_body, Component, ManifestState, WordPressDb};
+use crate::wordpress::fetch::{save, Bases, Client};
 use crate::wordpress::{DEFAULT_TREES, MANIFEST_DIR};
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,7 +57,7 @@ pub(super) fn wordpress(a: &WordpressArgs) -> Result<u8, Failure> {
     let db = open(a)?;
     match a.action {
         None => list(a, &db),
-        Some(WordpressAction::Fetch) => fetch(&db),
+        Some(WordpressAction::Fetch) => fetch(a, &db),
     }
 }
 
@@ -120,12 +122,21 @@ fn list(a: &WordpressArgs, db: &WordPressDb) -> Result<u8, Failure> {
     Ok(if failed { exit::FAILURE } else { exit::CLEAN })
 }
 
-/// The manifests still needed, as `URL<TAB>FILE` lines. This build has no HTTPS client: the
-/// administrator downloads them on a host that may reach the API and places them; the check
-/// itself never touches the network.
-fn fetch(db: &WordPressDb) -> Result<u8, Failure> {
+/// Download the manifests still needed (missing or invalid), check each body as the check
+/// would, and save it atomically. What could not be fetched (or everything, `--offline`) is
+/// printed as `URL<TAB>FILE` lines for the administrator to download elsewhere and place.
+fn fetch(a: &WordpressArgs, db: &WordPressDb) -> Result<u8, Failure> {
+    let bases = Bases::from_env();
+    let client = (!a.offline).then(|| Client::new(&bases));
+    let top = Dir::open_root(&a.root).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("{}: {}", escape_path(&a.root), e.message()),
+        )
+    })?;
     let mut out = std::io::stdout().lock();
     let mut needed = 0usize;
+    let mut failed = 0usize;
     for c in &db.components {
         if !matches!(
             c.manifest,
@@ -133,18 +144,39 @@ fn fetch(db: &WordPressDb) -> Result<u8, Failure> {
         ) {
             continue;
         }
-        let (Some(url), Some(name)) = (c.manifest_url(), c.manifest_name()) else {
+        let (Some(url), Some(name)) = (c.manifest_url(&bases), c.manifest_name()) else {
             continue;
         };
+        let file = format!("{MANIFEST_DIR}/{name}");
+        if let Some(client) = &client {
+            let saved = client
+                .get(&url)
+                .and_then(|body| check_body(c, &body).map(|m| (body, m)))
+                .and_then(|(body, m)| save(&top, &name, &body).map(|()| m));
+            match saved {
+                Ok(m) => {
+                    eprintln!("quietwire: saved {file} ({} files)", m.files.len());
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("quietwire: {url}: {e}; nothing saved");
+                    failed += 1;
+                }
+            }
+        }
         needed += 1;
-        writeln!(out, "{url}\t{MANIFEST_DIR}/{name}").map_err(io_failure)?;
+        writeln!(out, "{url}\t{file}").map_err(io_failure)?;
     }
     if needed == 0 {
         return Ok(exit::CLEAN);
     }
     eprintln!(
-        "quietwire: {needed} manifest(s) needed; this build does not download: save each URL's \
-         body, unchanged, as the file named beside it (inside the root), then run `quietwire wordpress`"
+        "quietwire: {needed} manifest(s) still needed: save each URL's body, unchanged, as the \
+         file named beside it (inside the root), then run `quietwire wordpress`"
     );
-    Ok(exit::NOT_FOUND)
+    Ok(if failed > 0 {
+        exit::FAILURE
+    } else {
+        exit::NOT_FOUND
+    })
 }

@@ -99,17 +99,19 @@ impl Component {
         }
     }
 
-    /// Where the official API serves the manifest.
-    pub fn manifest_url(&self) -> Option<String> {
+    /// Where the API at `bases` serves the manifest (the version, locale and slug are checked
+    /// to be URL- and file-name-safe when read).
+    pub fn manifest_url(&self, bases: &super::fetch::Bases) -> Option<String> {
         let v = self.version.as_deref()?;
         match self.kind {
             Kind::Core => Some(format!(
-                "https://api.wordpress.org/core/checksums/1.0/?version={v}&locale={}",
+                "{}/core/checksums/1.0/?version={v}&locale={}",
+                bases.api,
                 self.locale.as_deref().unwrap_or("en_US")
             )),
             Kind::Plugin => Some(format!(
-                "https://downloads.wordpress.org/plugin-checksums/{}/{v}.json",
-                self.slug
+                "{}/plugin-checksums/{}/{v}.json",
+                bases.downloads, self.slug
             )),
             Kind::Theme => None,
         }
@@ -132,6 +134,16 @@ pub struct WordPressDb {
     pub components: Vec<Component>,
     /// Indexes into `components` of those with a loaded manifest: the packages.
     vouched: Vec<usize>,
+}
+
+/// Check a downloaded body for `c` as [`WordPressDb::open`] would check the saved file.
+pub fn check_body(c: &Component, body: &[u8]) -> Result<Manifest, String> {
+    let v = c.version.as_deref().ok_or("no version")?;
+    match c.kind {
+        Kind::Core => manifest::parse_core(body, v).map(without_bundled),
+        Kind::Plugin => manifest::parse_plugin(body, &c.slug, v),
+        Kind::Theme => Err("WordPress publishes no theme checksums".to_string()),
+    }
 }
 
 impl WordPressDb {

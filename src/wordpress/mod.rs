@@ -15,6 +15,7 @@
 
 pub mod db;
 pub mod detect;
+pub mod fetch;
 pub mod manifest;
 pub mod verify;
 
