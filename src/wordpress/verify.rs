@@ -151,7 +151,7 @@ fn check_file(dir: &Dir, name: &OsStr, sums: &super::manifest::FileSums) -> Opti
         Ok(d) => d.to_hex(),
         Err(e) => return Some(Problem::Unreadable(e.to_string())),
     };
-    if want.iter().any(|w| *w == actual) {
+    if want.contains(&actual) {
         return None;
     }
     Some(Problem::Mismatch {
@@ -200,10 +200,9 @@ fn walk(
         let child = path.join(&name);
         match dir.lstat(&name) {
             Ok(st) if st.is_dir() => {
-                if depth < MAX_DEPTH {
-                    if let Ok(d) = dir.open_child(&name) {
-                        walk(&d, &child, &child_rel, depth + 1, budget, found);
-                    }
+                let d = (depth < MAX_DEPTH).then(|| dir.open_child(&name));
+                if let Some(Ok(d)) = d {
+                    walk(&d, &child, &child_rel, depth + 1, budget, found);
                 }
             }
             Ok(_) if name.as_bytes().to_ascii_lowercase().ends_with(b".php") => {
