@@ -125,6 +125,18 @@ pub enum ReportFormat {
     Json,
     /// Package-owned findings exactly as `rpm -Va` prints them.
     Rpm,
+    /// One JSON object per line for log pipelines: each finding, each unchecked path, then a
+    /// summary; ECS field names (quietwire(8), NDJSON).
+    Ndjson,
+}
+
+/// Format of the `--report-file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFileFormat {
+    /// The JSON report with each path's current state, for `accept --report`.
+    Json,
+    /// The lines of `--format ndjson`, for a log shipper.
+    Ndjson,
 }
 
 /// The policy and the baseline used by `check`, `init` and `accept`.
@@ -266,6 +278,14 @@ pub struct CheckOpsArgs {
     /// (atomically, mode 0600); `accept --report FILE` accepts it after review.
     #[arg(long, value_name = "FILE")]
     pub report_file: Option<PathBuf>,
+    /// Format of --report-file: `json` (the default; what `accept --report` reads) or `ndjson`
+    /// (the log lines of `--format ndjson`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ReportFileFormat::Json)]
+    pub report_format: ReportFileFormat,
+    /// Write Prometheus metrics for node_exporter's textfile collector to FILE (atomically,
+    /// mode 0644) after every check, a failed one too.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
     /// Mail the text report to ADDR through sendmail when there are findings (above info) or
     /// errors; repeatable.
     #[arg(long, value_name = "ADDR")]

@@ -142,6 +142,8 @@ pub struct Delivery<'a> {
     pub states: &'a HashMap<Vec<u8>, Option<Record>>,
     /// Whether the check itself had errors (the report may be incomplete).
     pub run_failed: bool,
+    /// The run's id, time and host, for an NDJSON report file.
+    pub run: &'a crate::report::ndjson::Run,
 }
 
 /// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
@@ -155,12 +157,24 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
         changes,
         states,
         run_failed,
+        run,
     } = *d;
     let mut status = crate::exit::CLEAN;
     if let Some(file) = &a.report_file {
         let doc = report::document(findings, issues, changes, states);
-        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        bytes.push(b'\n');
+        let bytes = match a.report_format {
+            crate::cli::ReportFileFormat::Json => {
+                let mut b = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                b.push(b'\n');
+                b
+            }
+            crate::cli::ReportFileFormat::Ndjson => {
+                let mut b = Vec::new();
+                // Writing into a Vec cannot fail.
+                let _ = crate::report::ndjson::render(&mut b, &doc, run);
+                b
+            }
+        };
         if let Err(e) = report::write_atomic(file, &bytes) {
             eprintln!("quietwire: writing the report {}: {e}", file.display());
             status = crate::exit::FAILURE;

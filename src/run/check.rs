@@ -14,13 +14,47 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
-    be_nice(a.nice)?;
-    with_jobs(a.jobs, || check_in_pool(a))?
+    let run = crate::report::ndjson::Run::start(&a.root.root);
+    let clock = std::time::Instant::now();
+    let mut doc = None;
+    let result = be_nice(a.nice).and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
+    let Some(file) = &a.ops.metrics_file else {
+        return result;
+    };
+    // A failed run writes its metrics too: the exit status and the kept last success time are
+    // what an alert on a broken check needs.
+    let outcome = crate::report::metrics::Outcome {
+        started: run.started,
+        duration: clock.elapsed(),
+        exit_status: match &result {
+            Ok(s) => *s,
+            Err(f) => f.status,
+        },
+        doc: doc.as_ref(),
+    };
+    match (crate::report::metrics::write(file, &outcome), result) {
+        (Ok(()), result) => result,
+        (Err(e), result) => {
+            eprintln!("quietwire: writing the metrics {}: {e}", file.display());
+            match result {
+                Ok(s) => Ok(exit::combine(s, exit::FAILURE)),
+                Err(mut f) => {
+                    f.status = exit::combine(f.status, exit::FAILURE);
+                    Err(f)
+                }
+            }
+        }
+    }
 }
 
 /// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
-/// baseline comparison all use it.
-fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
+/// baseline comparison all use it. The JSON report document, when one is made (JSON or NDJSON
+/// output, metrics), is left in `doc` for the metrics.
+fn check_in_pool(
+    a: &CheckArgs,
+    run: &crate::report::ndjson::Run,
+    doc: &mut Option<serde_json::Value>,
+) -> Result<u8, Failure> {
     use crate::rpmdb::verify as owned;
     use crate::verify;
     use crate::verify::finding::{Finding, FindingKind, Severity};
@@ -190,7 +224,15 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         }
         error_status = exit::combine(exit::NOT_FOUND, error_status);
     }
-    let shown: Vec<Finding> = if a.verbose || a.format == ReportFormat::Json {
+    let machine = matches!(a.format, ReportFormat::Json | ReportFormat::Ndjson);
+    if machine || a.ops.metrics_file.is_some() {
+        let mut d = crate::ops::report::document(&findings, &issues, changes.as_ref(), &states);
+        if let Some(summary) = d.get_mut("summary").and_then(|v| v.as_object_mut()) {
+            summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
+        }
+        *doc = Some(d);
+    }
+    let shown: Vec<Finding> = if a.verbose || machine {
         findings.clone()
     } else {
         findings
@@ -212,13 +254,13 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                 .map_err(io_failure)?
         }
         ReportFormat::Json => {
-            let mut doc = crate::ops::report::document(&shown, &issues, changes.as_ref(), &states);
-            if let Some(summary) = doc.get_mut("summary").and_then(|v| v.as_object_mut()) {
-                summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
-            }
             serde_json::to_writer(&mut out, &doc)
                 .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
             writeln!(out).map_err(io_failure)?;
+        }
+        ReportFormat::Ndjson => {
+            let d = doc.as_ref().unwrap_or(&serde_json::Value::Null);
+            crate::report::ndjson::render(&mut out, d, run).map_err(io_failure)?
         }
     }
     if a.format == ReportFormat::Rpm {
@@ -256,6 +298,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             changes: changes.as_ref(),
             states: &states,
             run_failed,
+            run,
         },
     );
     error_status = exit::combine(error_status, delivery);
