@@ -144,6 +144,8 @@ pub struct Delivery<'a> {
     pub run_failed: bool,
     /// The run's id, time and host, for an NDJSON report file.
     pub run: &'a crate::report::ndjson::Run,
+    /// The report document as `check` printed it (with its trust summary), when it made one.
+    pub doc: Option<&'a serde_json::Value>,
 }
 
 /// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
@@ -158,20 +160,28 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
         states,
         run_failed,
         run,
+        doc,
     } = *d;
     let mut status = crate::exit::CLEAN;
     if let Some(file) = &a.report_file {
-        let doc = report::document(findings, issues, changes, states);
+        let made;
+        let doc = match doc {
+            Some(d) => d,
+            None => {
+                made = report::document(findings, issues, changes, states);
+                &made
+            }
+        };
         let bytes = match a.report_format {
             crate::cli::ReportFileFormat::Json => {
-                let mut b = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
                 b.push(b'\n');
                 b
             }
             crate::cli::ReportFileFormat::Ndjson => {
                 let mut b = Vec::new();
                 // Writing into a Vec cannot fail.
-                let _ = crate::report::ndjson::render(&mut b, &doc, run);
+                let _ = crate::report::ndjson::render(&mut b, doc, run);
                 b
             }
         };
