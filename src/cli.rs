@@ -130,15 +130,6 @@ pub enum ReportFormat {
     Ndjson,
 }
 
-/// Format of the `--report-file`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFileFormat {
-    /// The JSON report with each path's current state, for `accept --report`.
-    Json,
-    /// The lines of `--format ndjson`, for a log shipper.
-    Ndjson,
-}
-
 /// The policy and the baseline used by `check`, `init` and `accept`.
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
@@ -275,13 +266,11 @@ pub struct CheckOpsArgs {
     #[arg(long, conflicts_with_all = ["packages", "owned_only", "unowned_only"])]
     pub packages_changed: bool,
     /// Also write the JSON report, with the current state of every reported path, to FILE
-    /// (atomically, mode 0600); `accept --report FILE` accepts it after review.
+    /// (atomically, mode 0600); `accept --report FILE` accepts it after review. A FILE ending in
+    /// `.ndjson` or `.jsonl` gets the lines of `--format ndjson` instead (for a log shipper).
+    /// Repeatable.
     #[arg(long, value_name = "FILE")]
-    pub report_file: Option<PathBuf>,
-    /// Format of --report-file: `json` (the default; what `accept --report` reads) or `ndjson`
-    /// (the log lines of `--format ndjson`).
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ReportFileFormat::Json)]
-    pub report_format: ReportFileFormat,
+    pub report_file: Vec<PathBuf>,
     /// Write Prometheus metrics for node_exporter's textfile collector to FILE (atomically,
     /// mode 0644) after every check, a failed one too.
     #[arg(long, value_name = "FILE")]

@@ -1,5 +1,5 @@
 //! Issue 17, points 2 and 3, through the binary on a real RPM root: `check --format ndjson` and
-//! `--report-format ndjson` (every line one JSON object, summary last, one run id, a hostile
+//! `--report-file X.ndjson` (every line one JSON object, summary last, one run id, a hostile
 //! file name kept on its line), and `--metrics-file` checked by the real `promtool check
 //! metrics` (Debian package `prometheus`), its values against the JSON report, written
 //! atomically, and the last success time kept across a failed run.
@@ -73,6 +73,7 @@ fn ndjson_lines_carry_every_finding_then_the_summary() {
     let root = attacked();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.ndjson");
+    let json_report = dir.path().join("report.json");
     let out = qw(
         &root,
         &[
@@ -82,8 +83,8 @@ fn ndjson_lines_carry_every_finding_then_the_summary() {
             "ndjson",
             "--report-file",
             report.to_str().unwrap(),
-            "--report-format",
-            "ndjson",
+            "--report-file",
+            json_report.to_str().unwrap(),
         ],
     );
     let code = out.status.code().unwrap();
@@ -162,12 +163,15 @@ fn ndjson_lines_carry_every_finding_then_the_summary() {
     }
     assert!(got.iter().all(no_object_arrays));
 
-    // The report file: the same lines (same run), mode 0600, nothing else in the directory.
+    // The report file named *.ndjson: the same lines (same run), mode 0600; beside it the JSON
+    // report of the same run; no temporary file left.
     let file = lines(&std::fs::read(&report).unwrap());
     assert_eq!(file, got);
     let mode = std::fs::metadata(&report).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json_report).unwrap()).unwrap();
+    assert_eq!(doc["summary"]["total"], findings.len());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 
     // accept reads only the JSON report; an NDJSON one is refused by name.
     let out = qw(&root, &["accept", "--report", report.to_str().unwrap()]);

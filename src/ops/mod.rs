@@ -163,7 +163,7 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
         doc,
     } = *d;
     let mut status = crate::exit::CLEAN;
-    if let Some(file) = &a.report_file {
+    for file in &a.report_file {
         let made;
         let doc = match doc {
             Some(d) => d,
@@ -172,18 +172,15 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
                 &made
             }
         };
-        let bytes = match a.report_format {
-            crate::cli::ReportFileFormat::Json => {
-                let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
-                b.push(b'\n');
-                b
-            }
-            crate::cli::ReportFileFormat::Ndjson => {
-                let mut b = Vec::new();
-                // Writing into a Vec cannot fail.
-                let _ = crate::report::ndjson::render(&mut b, doc, run);
-                b
-            }
+        let bytes = if report::is_ndjson_name(file) {
+            let mut b = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = crate::report::ndjson::render(&mut b, doc, run);
+            b
+        } else {
+            let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
+            b.push(b'\n');
+            b
         };
         if let Err(e) = report::write_atomic(file, &bytes) {
             eprintln!("quietwire: writing the report {}: {e}", file.display());

@@ -117,6 +117,13 @@ pub fn document(
     doc
 }
 
+/// Whether `--report-file FILE` gets NDJSON lines rather than the JSON report: by its name,
+/// so the JSON report for `accept` and a log shipper's file can be written by one run.
+pub fn is_ndjson_name(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ndjson") || e.eq_ignore_ascii_case("jsonl"))
+}
+
 /// Write `bytes` to `file` atomically: a temporary file in the same directory (mode 0600),
 /// fsync, rename over `file`, fsync the directory.
 pub fn write_atomic(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -221,7 +228,7 @@ pub fn load(file: &Path) -> Result<BTreeMap<PathBuf, Reported>, ReportError> {
     if crate::report::ndjson::is_ndjson(&text) {
         // Log lines carry no state to accept; the review copy is the JSON report.
         return Err(invalid(
-            "an NDJSON report is for log pipelines; accept needs the JSON report (--report-format json, the default)".into(),
+            "an NDJSON report is for log pipelines; accept needs the JSON report (a --report-file not named *.ndjson or *.jsonl)".into(),
         ));
     }
     let doc: J = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;

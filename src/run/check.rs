@@ -225,7 +225,7 @@ fn check_in_pool(
         error_status = exit::combine(exit::NOT_FOUND, error_status);
     }
     let machine = matches!(a.format, ReportFormat::Json | ReportFormat::Ndjson);
-    if machine || a.ops.metrics_file.is_some() || a.ops.report_file.is_some() {
+    if machine || a.ops.metrics_file.is_some() || !a.ops.report_file.is_empty() {
         let mut d = crate::ops::report::document(&findings, &issues, changes.as_ref(), &states);
         if let Some(summary) = d.get_mut("summary").and_then(|v| v.as_object_mut()) {
             summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
