@@ -22,7 +22,11 @@ const HOSTILE: &[u8] = b"/etc/evil\nname\"\x1b[2J\xff.conf";
 fn attacked() -> TestRoot {
     let _ = build_packages();
     let root = TestRoot::new();
-    let before: Vec<&str> = INSTALL_ALL.iter().copied().filter(|k| *k != "qw-md5").collect();
+    let before: Vec<&str> = INSTALL_ALL
+        .iter()
+        .copied()
+        .filter(|k| *k != "qw-md5")
+        .collect();
     root.install(&before);
     std::fs::write(root.join("/etc/app.conf"), "a=1\n").unwrap();
     let out = qw(&root, &["init"]);
@@ -40,7 +44,9 @@ fn lines(bytes: &[u8]) -> Vec<Value> {
     let t = text(bytes);
     assert!(t.ends_with('\n'), "no final newline: {t}");
     t.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not one JSON object: {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not one JSON object: {l}"))
+        })
         .collect()
 }
 
@@ -113,7 +119,10 @@ fn ndjson_lines_carry_every_finding_then_the_summary() {
         assert!(l["host"]["name"].is_string());
         assert!(event_ids.insert(l["event"]["id"].as_str().unwrap().to_string()));
         let ts = l["@timestamp"].as_str().unwrap();
-        assert!(ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T", "{ts}");
+        assert!(
+            ts.len() == 24 && ts.ends_with('Z') && &ts[10..11] == "T",
+            "{ts}"
+        );
         assert_eq!(l["@timestamp"], summary["@timestamp"]);
     }
 
@@ -177,7 +186,10 @@ fn ndjson_lines_carry_every_finding_then_the_summary() {
     let out = qw(&root, &["accept", "--report", report.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(quietwire::exit::USAGE as i32));
     let err = text(&out.stderr);
-    assert!(err.contains("report.ndjson") && err.contains("NDJSON"), "{err}");
+    assert!(
+        err.contains("report.ndjson") && err.contains("NDJSON"),
+        "{err}"
+    );
 }
 
 /// `promtool check metrics` on the file: exit 0 and no lint complaint.
@@ -218,7 +230,14 @@ fn metrics_file_is_valid_correct_atomic_and_keeps_the_last_success() {
     let m = metrics.to_str().unwrap();
     let out = qw(
         &root,
-        &["check", "--no-progress", "--format", "json", "--metrics-file", m],
+        &[
+            "check",
+            "--no-progress",
+            "--format",
+            "json",
+            "--metrics-file",
+            m,
+        ],
     );
     let code = out.status.code().unwrap();
     assert!((1..16).contains(&code), "{code}: {}", text(&out.stderr));
@@ -235,7 +254,10 @@ fn metrics_file_is_valid_correct_atomic_and_keeps_the_last_success() {
     let s = samples(&metrics);
     assert_eq!(s["quietwire_exit_status"], f64::from(code));
     assert_eq!(
-        s[&format!("quietwire_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"))],
+        s[&format!(
+            "quietwire_info{{version=\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        )],
         1.0
     );
     let last_run = s["quietwire_last_run_timestamp_seconds"];
@@ -268,9 +290,8 @@ fn metrics_file_is_valid_correct_atomic_and_keeps_the_last_success() {
     assert_eq!(s["quietwire_untrusted_packages"], untrusted.len() as f64);
     for sev in ["info", "low", "medium", "high", "critical"] {
         assert!(
-            s.keys().any(|k| k.starts_with(&format!(
-                "quietwire_findings{{severity=\"{sev}\","
-            ))),
+            s.keys()
+                .any(|k| k.starts_with(&format!("quietwire_findings{{severity=\"{sev}\","))),
             "no series for {sev}"
         );
     }

@@ -60,7 +60,12 @@ fn run_id() -> String {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    format!("{:x}{:09x}{:08x}", t.as_secs(), t.subsec_nanos(), std::process::id())
+    format!(
+        "{:x}{:09x}{:08x}",
+        t.as_secs(),
+        t.subsec_nanos(),
+        std::process::id()
+    )
 }
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-12-05T18:06:27.123Z`.
@@ -90,10 +95,6 @@ fn common(run: &Run, seq: usize, kind: &str) -> Map<String, J> {
     let mut m = Map::new();
     m.insert("@timestamp".into(), J::String(rfc3339(run.started)));
     m.insert("ecs".into(), json!({ "version": ECS_VERSION }));
-    m.insert(
-        "agent".into(),
-        json!({ "type": "quietwire", "version": env!("CARGO_PKG_VERSION") }),
-    );
     m.insert("host".into(), json!({ "name": run.host }));
     m.insert(
         "event".into(),
@@ -106,7 +107,13 @@ fn common(run: &Run, seq: usize, kind: &str) -> Map<String, J> {
     );
     m.insert(
         "quietwire".into(),
-        json!({ "schema": SCHEMA, "run_id": run.id, "root": run.root }),
+        // Not ECS `agent.*`: shippers (Filebeat, Elastic Agent) set that to themselves.
+        json!({
+            "schema": SCHEMA,
+            "version": env!("CARGO_PKG_VERSION"),
+            "run_id": run.id,
+            "root": run.root,
+        }),
     );
     m
 }
@@ -126,10 +133,7 @@ fn obj<'a>(m: &'a mut Map<String, J>, key: &str) -> &'a mut Map<String, J> {
 
 /// `[E:]V-R` and arch from `name-[E:]V-R.arch`.
 fn version_arch<'a>(name: &str, nevra: &'a str) -> (Option<&'a str>, Option<&'a str>) {
-    let Some(evra) = nevra
-        .strip_prefix(name)
-        .and_then(|r| r.strip_prefix('-'))
-    else {
+    let Some(evra) = nevra.strip_prefix(name).and_then(|r| r.strip_prefix('-')) else {
         return (None, None);
     };
     match evra.rsplit_once('.') {
@@ -186,9 +190,9 @@ fn file_fields(f: &J, file: &mut Map<String, J>) {
     }
     if !file.contains_key("hash") {
         // Package digests may be MD5 or SHA-1 (old packages) or SHA-512: only SHA-256 fits.
-        if let Some(h) = text(new.get("digest")).filter(|h| {
-            h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
-        }) {
+        if let Some(h) = text(new.get("digest"))
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             file.insert("hash".into(), json!({ "sha256": h }));
         }
     }
@@ -263,7 +267,14 @@ fn finding_line(run: &Run, seq: usize, f: &J) -> J {
         .map(|a| a.iter().filter(|c| c.is_string()).cloned().collect())
         .unwrap_or_default();
     q.insert("changed_attributes".into(), J::Array(changed));
-    for key in ["old", "new", "path_bytes", "file_flags", "policy_rule", "signature"] {
+    for key in [
+        "old",
+        "new",
+        "path_bytes",
+        "file_flags",
+        "policy_rule",
+        "signature",
+    ] {
         if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
             q.insert(key.into(), v.clone());
         }
@@ -349,7 +360,12 @@ fn summary_line(run: &Run, seq: usize, doc: &J) -> J {
 
 /// Every line of `doc` (a JSON report document), summary last.
 pub fn lines(doc: &J, run: &Run) -> Vec<J> {
-    let list = |k: &str| doc.get(k).and_then(J::as_array).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        doc.get(k)
+            .and_then(J::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut out = Vec::new();
     for f in list("findings") {
         out.push(finding_line(run, out.len(), &f));
@@ -448,7 +464,10 @@ mod tests {
         assert_eq!(f["quietwire"]["path_bytes"], "L2V0Yy9hCmL/");
         assert_eq!(f["event"]["action"], "file-changed");
         assert_eq!(lines[1]["quietwire"]["type"], "issue");
-        assert_eq!(lines[2]["quietwire"]["package_changes"]["updated"][0], "a-2-1.noarch");
+        assert_eq!(
+            lines[2]["quietwire"]["package_changes"]["updated"][0],
+            "a-2-1.noarch"
+        );
         assert!(lines.iter().all(|l| l["quietwire"]["run_id"] == "r"));
         assert!(is_ndjson(text.as_bytes()));
         assert!(!is_ndjson(br#"{"findings":[]}"#));

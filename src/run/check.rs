@@ -17,7 +17,8 @@ pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
     let run = crate::report::ndjson::Run::start(&a.root.root);
     let clock = std::time::Instant::now();
     let mut doc = None;
-    let result = be_nice(a.nice).and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
+    let result =
+        be_nice(a.nice).and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
     let Some(file) = &a.ops.metrics_file else {
         return result;
     };
