@@ -326,3 +326,49 @@ fn metrics_file_is_valid_correct_atomic_and_keeps_the_last_success() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
+
+/// The sysconfig example that turns both on runs as the daily unit would run it (its paths
+/// moved into a temporary directory): the JSON report for `accept`, the NDJSON file and the
+/// metrics, all from one run.
+#[test]
+fn sysconfig_example_writes_all_three() {
+    let sysconfig = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/sysconfig/quietwire"
+    ))
+    .unwrap();
+    let example = sysconfig
+        .lines()
+        .filter_map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .strip_prefix("QUIETWIRE_CHECK_ARGS=\"")
+        })
+        .find(|l| l.contains("--metrics-file"))
+        .expect("the sysconfig example with --metrics-file")
+        .trim_end_matches('"');
+    let root = attacked();
+    let dir = tempfile::tempdir().unwrap();
+    let moved = |a: &str| match Path::new(a).file_name() {
+        Some(name) if a.starts_with('/') => dir.path().join(name).display().to_string(),
+        _ => a.to_string(),
+    };
+    let mut args = vec![
+        "check".to_string(),
+        "--no-progress".into(),
+        "--report-file".into(),
+        moved("/var/log/quietwire/report.json"),
+    ];
+    args.extend(example.split_whitespace().map(moved));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = qw(&root, &args);
+    let code = out.status.code().unwrap();
+    assert!((1..16).contains(&code), "{code}: {}", text(&out.stderr));
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    let nd = lines(&std::fs::read(dir.path().join("report.ndjson")).unwrap());
+    assert_eq!(nd.len(), doc["findings"].as_array().unwrap().len() + 1);
+    let prom = dir.path().join("quietwire.prom");
+    promtool(&prom);
+    assert_eq!(samples(&prom)["quietwire_exit_status"], f64::from(code));
+}
