@@ -746,7 +746,7 @@ pub fn accept_packages(
 
 /// Read only the header of a baseline (and nothing else: its integrity is checked by `compare`).
 pub fn read_header(baseline_file: &Path) -> Result<Header, BaselineError> {
-    Ok(format::Reader::open(baseline_file)?.header().clone())
+    format::Reader::peek_header(baseline_file)
 }
 
 /// The walk learns from the owned index which package paths to skip and which to record.
