@@ -89,45 +89,46 @@ fn log_level(severity: &str) -> &'static str {
     }
 }
 
-/// The fields every line starts with; `seq` makes `event.id` unique per line (ECS: an event's
-/// own id), while `quietwire.run_id` is the run's.
-fn common(run: &Run, seq: usize, kind: &str) -> Map<String, J> {
-    let mut m = Map::new();
-    m.insert("@timestamp".into(), J::String(rfc3339(run.started)));
-    m.insert("ecs".into(), json!({ "version": ECS_VERSION }));
-    m.insert("host".into(), json!({ "name": run.host }));
-    m.insert(
-        "event".into(),
-        json!({
-            "id": format!("{}-{seq}", run.id),
-            "kind": kind,
-            "module": "quietwire",
-            "dataset": "quietwire.check",
-        }),
-    );
-    m.insert(
-        "quietwire".into(),
-        // Not ECS `agent.*`: shippers (Filebeat, Elastic Agent) set that to themselves.
-        json!({
-            "schema": SCHEMA,
-            "version": env!("CARGO_PKG_VERSION"),
-            "run_id": run.id,
-            "root": run.root,
-        }),
-    );
-    m
+/// One line being built: its top level, `event` and `quietwire` objects.
+struct Line {
+    top: Map<String, J>,
+    event: Map<String, J>,
+    qw: Map<String, J>,
 }
 
-fn obj<'a>(m: &'a mut Map<String, J>, key: &str) -> &'a mut Map<String, J> {
-    let slot = m
-        .entry(key.to_string())
-        .or_insert_with(|| J::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = J::Object(Map::new());
+impl Line {
+    /// The fields every line starts with; `seq` makes `event.id` unique per line (ECS: an
+    /// event's own id), while `quietwire.run_id` is the run's.
+    fn new(run: &Run, seq: usize, kind: &str) -> Line {
+        let mut top = Map::new();
+        top.insert("@timestamp".into(), J::String(rfc3339(run.started)));
+        top.insert("ecs".into(), json!({ "version": ECS_VERSION }));
+        top.insert("host".into(), json!({ "name": run.host }));
+        let mut event = Map::new();
+        event.insert("id".into(), J::String(format!("{}-{seq}", run.id)));
+        event.insert("kind".into(), J::String(kind.into()));
+        event.insert("module".into(), J::String("quietwire".into()));
+        event.insert("dataset".into(), J::String("quietwire.check".into()));
+        let mut qw = Map::new();
+        qw.insert("schema".into(), json!(SCHEMA));
+        // Not ECS `agent.*`: shippers (Filebeat, Elastic Agent) set that to themselves.
+        qw.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+        qw.insert("run_id".into(), J::String(run.id.clone()));
+        qw.insert("root".into(), J::String(run.root.clone()));
+        Line { top, event, qw }
     }
-    match slot {
-        J::Object(o) => o,
-        _ => unreachable!("replaced by an object above"),
+
+    /// `event.category`, `event.type` (one value each) and `event.action`.
+    fn what(&mut self, category: &str, etype: &str, action: String) {
+        self.event.insert("category".into(), json!([category]));
+        self.event.insert("type".into(), json!([etype]));
+        self.event.insert("action".into(), J::String(action));
+    }
+
+    fn finish(mut self) -> J {
+        self.top.insert("event".into(), J::Object(self.event));
+        self.top.insert("quietwire".into(), J::Object(self.qw));
+        J::Object(self.top)
     }
 }
 
@@ -207,22 +208,17 @@ fn file_fields(f: &J, file: &mut Map<String, J>) {
 fn finding_line(run: &Run, seq: usize, f: &J) -> J {
     let s = |k: &str| f.get(k).and_then(J::as_str).unwrap_or_default();
     let (kind, source, severity) = (s("kind"), s("source"), s("severity"));
-    let mut m = common(run, seq, if severity == "info" { "event" } else { "alert" });
+    let mut line = Line::new(run, seq, if severity == "info" { "event" } else { "alert" });
     let header = source == "header";
-    let event = obj(&mut m, "event");
-    event.insert(
-        "category".into(),
-        json!([if header { "package" } else { "file" }]),
-    );
     let etype = match kind {
         "added" => "creation",
         "removed" | "missing" => "deletion",
         "changed" => "change",
         _ => "info",
     };
-    event.insert("type".into(), json!([etype]));
-    let action = format!("{}-{kind}", if header { "package" } else { "file" });
-    event.insert("action".into(), J::String(action));
+    let category = if header { "package" } else { "file" };
+    line.what(category, etype, format!("{category}-{kind}"));
+    let m = &mut line.top;
     m.insert("log".into(), json!({ "level": log_level(severity) }));
 
     let mut file = Map::new();
@@ -233,7 +229,12 @@ fn finding_line(run: &Run, seq: usize, f: &J) -> J {
     let nevra = f.get("package").and_then(J::as_str);
     if let Some(nevra) = nevra {
         let mut p = Map::new();
-        let name = f.get("package_name").and_then(J::as_str);
+        // Baseline findings of package files carry only the NEVRA; version and release never
+        // contain '-', so the name is what precedes the last two.
+        let name = f
+            .get("package_name")
+            .and_then(J::as_str)
+            .or_else(|| nevra.rsplitn(3, '-').nth(2));
         if let Some(name) = name {
             p.insert("name".into(), J::String(name.into()));
             let (version, arch) = version_arch(name, nevra);
@@ -248,7 +249,7 @@ fn finding_line(run: &Run, seq: usize, f: &J) -> J {
         m.insert("package".into(), J::Object(p));
     }
 
-    let q = obj(&mut m, "quietwire");
+    let q = &mut line.qw;
     q.insert("type".into(), J::String("finding".into()));
     for key in ["kind", "source", "severity", "rule"] {
         q.insert(key.into(), f.get(key).cloned().unwrap_or(J::Null));
@@ -282,45 +283,39 @@ fn finding_line(run: &Run, seq: usize, f: &J) -> J {
     if let Some(nevra) = nevra {
         q.insert("package_nevra".into(), J::String(nevra.into()));
     }
-    J::Object(m)
+    line.finish()
 }
 
 /// The line of one path the walk could not fully check.
 fn issue_line(run: &Run, seq: usize, i: &J) -> J {
-    let mut m = common(run, seq, "event");
-    let event = obj(&mut m, "event");
-    event.insert("category".into(), json!(["file"]));
-    event.insert("type".into(), json!(["info"]));
-    event.insert("action".into(), J::String("file-not-checked".into()));
-    m.insert("log".into(), json!({ "level": "warning" }));
-    m.insert(
+    let mut line = Line::new(run, seq, "event");
+    line.what("file", "info", "file-not-checked".into());
+    line.top.insert("log".into(), json!({ "level": "warning" }));
+    line.top.insert(
         "file".into(),
         json!({ "path": i.get("path").cloned().unwrap_or(J::Null) }),
     );
-    let q = obj(&mut m, "quietwire");
+    let q = &mut line.qw;
     q.insert("type".into(), J::String("issue".into()));
     q.insert("reason".into(), i.get("what").cloned().unwrap_or(J::Null));
     if let Some(b) = i.get("path_bytes") {
         q.insert("path_bytes".into(), b.clone());
     }
-    J::Object(m)
+    line.finish()
 }
 
 /// The last line: the report's summary, the number of unchecked paths, and the package changes
 /// since the baseline as lists of NEVRAs (the report's lists of objects would not decode).
 fn summary_line(run: &Run, seq: usize, doc: &J) -> J {
-    let mut m = common(run, seq, "event");
-    let event = obj(&mut m, "event");
-    event.insert("category".into(), json!(["file"]));
-    event.insert("type".into(), json!(["info"]));
-    event.insert("action".into(), J::String("check-summary".into()));
+    let mut line = Line::new(run, seq, "event");
+    line.what("file", "info", "check-summary".into());
     let loud = doc
         .get("findings")
         .and_then(J::as_array)
         .is_some_and(|a| a.iter().any(|f| f.get("severity") != Some(&json!("info"))));
     let level = if loud { "warning" } else { "info" };
-    m.insert("log".into(), json!({ "level": level }));
-    let q = obj(&mut m, "quietwire");
+    line.top.insert("log".into(), json!({ "level": level }));
+    let q = &mut line.qw;
     q.insert("type".into(), J::String("summary".into()));
     q.insert(
         "summary".into(),
@@ -355,7 +350,7 @@ fn summary_line(run: &Run, seq: usize, doc: &J) -> J {
             }),
         );
     }
-    J::Object(m)
+    line.finish()
 }
 
 /// Every line of `doc` (a JSON report document), summary last.
@@ -421,6 +416,7 @@ mod tests {
             (Some("1:5.1-2.el9"), Some("x86_64"))
         );
         assert_eq!(version_arch("bash", "other-1-1.noarch"), (None, None));
+        assert_eq!("a-b-c-1.0-2.x".rsplitn(3, '-').nth(2), Some("a-b-c"));
     }
 
     #[test]
