@@ -372,10 +372,103 @@ pub fn lines(doc: &J, run: &Run) -> Vec<J> {
     out
 }
 
-/// Write the lines of `doc`, each followed by a newline.
+/// Longest line written. Wazuh's logcollector cuts lines near 64 KiB (and a cut line is no
+/// longer JSON, so the finding would be lost); an attacker controls names and link targets.
+pub const MAX_LINE: usize = 60_000;
+
+/// Longest `file.path` (in characters) kept in a line that had to be shortened.
+const SHORT_PATH: usize = 2048;
+
+/// Make an over-long line fit: first drop the attribute values, then shorten the path (its
+/// exact bytes go too). `quietwire.truncated` says that the JSON report has the whole record.
+fn shorten(line: &mut J) {
+    let Some(top) = line.as_object_mut() else {
+        return;
+    };
+    if let Some(J::Object(q)) = top.get_mut("quietwire") {
+        for key in ["old", "new", "signature"] {
+            q.remove(key);
+        }
+        q.insert("truncated".into(), J::Bool(true));
+    }
+    if let Some(J::Object(f)) = top.get_mut("file") {
+        f.remove("target_path");
+    }
+    let long = serde_json::to_vec(&*top).map_or(true, |b| b.len() > MAX_LINE);
+    if !long {
+        return;
+    }
+    if let Some(J::Object(f)) = top.get_mut("file") {
+        if let Some(J::String(p)) = f.get_mut("path") {
+            *p = p.chars().take(SHORT_PATH).collect();
+        }
+    }
+    if let Some(J::Object(q)) = top.get_mut("quietwire") {
+        q.remove("path_bytes");
+        q.remove("reason");
+    }
+}
+
+/// Only what says that there is a finding and how bad: ECS `event`, `log`, `host`, the
+/// shortened `file.path` and quietwire's verdict fields (each cut to [`SHORT_PATH`]).
+fn minimal(line: &mut J) {
+    let Some(top) = line.as_object_mut() else {
+        return;
+    };
+    top.retain(|k, _| {
+        [
+            "@timestamp",
+            "ecs",
+            "host",
+            "event",
+            "log",
+            "file",
+            "quietwire",
+        ]
+        .contains(&k.as_str())
+    });
+    let cut = |v: &mut J| {
+        if let J::String(s) = v {
+            *s = s.chars().take(SHORT_PATH).collect();
+        }
+    };
+    if let Some(J::Object(f)) = top.get_mut("file") {
+        f.retain(|k, _| k == "path");
+        f.values_mut().for_each(cut);
+    }
+    if let Some(J::Object(q)) = top.get_mut("quietwire") {
+        q.retain(|k, _| {
+            [
+                "schema",
+                "version",
+                "run_id",
+                "type",
+                "kind",
+                "source",
+                "severity",
+                "rule",
+                "truncated",
+            ]
+            .contains(&k.as_str())
+        });
+        q.values_mut().for_each(cut);
+    }
+}
+
+/// Write the lines of `doc`, each followed by a newline and at most [`MAX_LINE`] bytes long.
 pub fn render(out: &mut dyn Write, doc: &J, run: &Run) -> std::io::Result<()> {
-    for line in lines(doc, run) {
-        serde_json::to_writer(&mut *out, &line)?;
+    for mut line in lines(doc, run) {
+        let mut bytes = serde_json::to_vec(&line)?;
+        if bytes.len() > MAX_LINE {
+            shorten(&mut line);
+            bytes = serde_json::to_vec(&line)?;
+        }
+        if bytes.len() > MAX_LINE {
+            // Something else is huge (a crafted package name in the rpmdb): keep the verdict.
+            minimal(&mut line);
+            bytes = serde_json::to_vec(&line)?;
+        }
+        out.write_all(&bytes)?;
         out.write_all(b"\n")?;
     }
     Ok(())
@@ -466,6 +559,39 @@ mod tests {
         );
         assert!(lines.iter().all(|l| l["quietwire"]["run_id"] == "r"));
         assert!(is_ndjson(text.as_bytes()));
+
+        // A hostile link target and path are cut to fit, never split across lines.
+        let long = "\u{1}".repeat(9000);
+        let doc = json!({"findings": [{
+            "path": format!("/{long}"), "path_bytes": "x".repeat(12000),
+            "kind": "changed", "source": "baseline", "severity": "high",
+            "old": {"link": long}, "new": {"link": long}, "changes": ["link"],
+            "state": {"target": long},
+        }]});
+        let mut out = Vec::new();
+        render(&mut out, &doc, &run()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let first = text.lines().next().unwrap();
+        assert!(first.len() <= MAX_LINE, "{}", first.len());
+        let f: J = serde_json::from_str(first).unwrap();
+        assert_eq!(f["quietwire"]["truncated"], true);
+        assert_eq!(f["quietwire"]["kind"], "changed");
+        assert!(f["file"]["path"].as_str().unwrap().starts_with("/\u{1}"));
+
+        // A crafted package name too: the verdict still arrives, on one line.
+        let doc = json!({"findings": [{
+            "path": "/usr/bin/x", "kind": "changed", "source": "package", "severity": "high",
+            "package": "p".repeat(70_000), "package_name": "p".repeat(70_000), "rule": "r",
+        }]});
+        let mut out = Vec::new();
+        render(&mut out, &doc, &run()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(first.len() <= MAX_LINE, "{}", first.len());
+        let f: J = serde_json::from_str(first).unwrap();
+        assert_eq!(f["quietwire"]["severity"], "high");
+        assert_eq!(f["file"]["path"], "/usr/bin/x");
         assert!(!is_ndjson(br#"{"findings":[]}"#));
     }
 }
