@@ -431,7 +431,7 @@ fn loud_wordpress_events() {
         &fs,
         "/var/www/html/index.php",
         Kind::Changed,
-        &["sha256", "size"],
+        &["digest", "size"],
         Level::High,
     );
     assert_eq!(f.rule, "web-executable");
@@ -439,7 +439,7 @@ fn loud_wordpress_events() {
         &fs,
         "/var/www/html/wp-config.php",
         Kind::Changed,
-        &["sha256", "size"],
+        &["digest", "size"],
         Level::High,
     );
     let up = "/var/www/html/wp-content/uploads";
@@ -518,20 +518,26 @@ fn loud_system_events() {
         Level::High,
     );
     assert!(f.note.unwrap().contains("setuid"));
-    let f = expect(&fs, "/etc/myapp.conf", Kind::Changed, &["uid"], Level::High);
-    assert_eq!(f.changes[0].old, baseline::Value::Int(0));
-    assert_eq!(f.changes[0].new, baseline::Value::Int(1000));
+    let f = expect(
+        &fs,
+        "/etc/myapp.conf",
+        Kind::Changed,
+        &["user"],
+        Level::High,
+    );
+    assert_eq!(f.changes[0].expected, baseline::Value::Int(0));
+    assert_eq!(f.changes[0].actual, baseline::Value::Int(1000));
     expect(&fs, "/root/.bashrc", Kind::Changed, &["mode"], Level::High);
     let f = expect(
         &fs,
         "/usr/local/bin/link",
         Kind::Changed,
-        &["target"],
+        &["link"],
         Level::High,
     );
     assert_eq!(
-        f.changes[0].new,
-        baseline::Value::Bytes(baseline::format::Bytes(b"/tmp/evil".to_vec()))
+        f.changes[0].actual,
+        baseline::Value::Bytes(b"/tmp/evil".to_vec())
     );
     expect(
         &fs,
@@ -544,7 +550,7 @@ fn loud_system_events() {
         &fs,
         "/etc/passwd",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
+        &["digest", "size", "mtime"],
         Level::High,
     );
     assert_eq!(f.package.as_deref(), Some(SETUP));
@@ -554,7 +560,7 @@ fn loud_system_events() {
         &fs,
         "/etc/shadow",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
+        &["digest", "size", "mtime"],
         Level::High,
     );
     assert_eq!(f.package.as_deref(), Some(SETUP));
@@ -571,7 +577,7 @@ fn unowned_passwd_line_is_loud_too() {
         &fs,
         "/etc/passwd",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
+        &["digest", "size", "mtime"],
         Level::High,
     );
     assert_eq!(f.package, None);
@@ -610,7 +616,7 @@ fn loud_log_tampering() {
         &fs,
         "/var/log/sa/sa01",
         Kind::Changed,
-        &["uid"],
+        &["user"],
         Level::High,
     );
     expect(
@@ -650,7 +656,7 @@ fn accepted_config_edit_stays_quiet_until_it_changes_again() {
         &fs,
         "/etc/ssh/sshd_config",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
+        &["digest", "size", "mtime"],
         Level::High,
     );
     assert_eq!(f.package.as_deref(), Some(SSHD));
@@ -882,7 +888,7 @@ fn owned_file_outside_watched_trees_is_baselined() {
         &fs,
         "/var/lib/logrotate/state.conf",
         Kind::Changed,
-        &["uid"],
+        &["user"],
         Level::High,
     );
     assert!(f.note.unwrap().contains("%ghost"));
@@ -924,7 +930,7 @@ paths = ["/srv/app"]
         &fs,
         "/srv/app/data.bin",
         Kind::Changed,
-        &["sha256"],
+        &["digest"],
         Level::Medium,
     );
     assert!(

@@ -32,74 +32,16 @@ pub enum Source {
     Baseline,
 }
 
-/// A compared attribute. Content: size, sha256, mtime, inode (logs only). The rest is metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Attr {
-    Type,
-    Mode,
-    Uid,
-    Gid,
-    Size,
-    Sha256,
-    Mtime,
-    Inode,
-    Target,
-    Selinux,
-    Caps,
-    Rdev,
-}
-
-impl Attr {
-    pub fn name(self) -> &'static str {
-        match self {
-            Attr::Type => "type",
-            Attr::Mode => "mode",
-            Attr::Uid => "uid",
-            Attr::Gid => "gid",
-            Attr::Size => "size",
-            Attr::Sha256 => "sha256",
-            Attr::Mtime => "mtime",
-            Attr::Inode => "inode",
-            Attr::Target => "target",
-            Attr::Selinux => "selinux",
-            Attr::Caps => "caps",
-            Attr::Rdev => "rdev",
-        }
-    }
-
-    /// Whether the attribute is about content (severity `content`) rather than metadata.
-    pub fn is_content(self) -> bool {
-        matches!(self, Attr::Size | Attr::Sha256 | Attr::Mtime | Attr::Inode)
-    }
-}
-
-/// An attribute value as recorded (the record's own representation, so nothing is lost:
-/// byte-exact link targets and labels, octal-meaningful modes as numbers).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    Absent,
-    Int(i128),
-    Text(String),
-    Bytes(super::format::Bytes),
-}
-
-/// One changed attribute.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
-    pub attr: Attr,
-    pub old: Value,
-    pub new: Value,
-}
+pub use crate::verify::finding::{Attr, Change, Value};
 
 /// One baseline finding.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Absolute path inside the root, byte-exact (renderers escape it or carry the bytes).
     pub path: PathBuf,
     pub kind: Kind,
-    /// Changed attributes with old and new values (empty for added/removed/missing).
+    /// Changed attributes with the baselined (`expected`) and current (`actual`) values (empty
+    /// for added/removed/missing).
     pub changes: Vec<Change>,
     /// Always `Baseline` here; `Package` is the owned verifier's.
     pub source: Source,
@@ -165,11 +107,10 @@ impl Finding {
     }
 }
 
-/// Into the shared [`crate::verify::finding::Finding`] (merged from the scan branch), which has
-/// fewer kinds, severities and attributes: removed/missing become `Missing`; high becomes
-/// `Critical`, medium and low `Warning`; uid/gid become `User`/`Group` with numeric values;
-/// `inode` (a log replaced) has no shared attribute and is carried by the note, as is the
-/// owning package and the policy class.
+/// Into the [`crate::verify::finding::Finding`] the reports render. The attributes and values
+/// are already the shared ones and pass unchanged (a replaced log's `inode` included); the
+/// policy class goes into the note, the old and new records stay with the baseline (the report
+/// file takes the current state from [`crate::ops::states`]).
 impl From<&Finding> for crate::verify::finding::Finding {
     fn from(f: &Finding) -> crate::verify::finding::Finding {
         use crate::verify::finding as shared;
@@ -185,45 +126,8 @@ impl From<&Finding> for crate::verify::finding::Finding {
             Level::Low => shared::Severity::Low,
             Level::Info | Level::None => shared::Severity::Info,
         };
-        let value = |v: &Value, attr: Attr| match v {
-            Value::Absent => shared::Value::Absent,
-            Value::Int(i) if attr == Attr::Mode => {
-                shared::Value::Mode(u32::try_from(*i).unwrap_or(u32::MAX))
-            }
-            Value::Int(i) => shared::Value::Int(i64::try_from(*i).unwrap_or(i64::MAX)),
-            Value::Text(t) => shared::Value::Text(t.clone()),
-            Value::Bytes(b) => shared::Value::Bytes(b.0.clone()),
-        };
-        let changes = f
-            .changes
-            .iter()
-            .filter_map(|c| {
-                let attr = match c.attr {
-                    Attr::Type => shared::Attr::Type,
-                    Attr::Mode => shared::Attr::Mode,
-                    Attr::Uid => shared::Attr::User,
-                    Attr::Gid => shared::Attr::Group,
-                    Attr::Size => shared::Attr::Size,
-                    Attr::Sha256 => shared::Attr::Digest,
-                    Attr::Mtime => shared::Attr::Mtime,
-                    Attr::Target => shared::Attr::LinkTo,
-                    Attr::Selinux => shared::Attr::Label,
-                    Attr::Caps => shared::Attr::Caps,
-                    Attr::Rdev => shared::Attr::Rdev,
-                    Attr::Inode => return None,
-                };
-                Some(shared::Change {
-                    attr,
-                    expected: value(&c.old, c.attr),
-                    actual: value(&c.new, c.attr),
-                    unreadable: false,
-                })
-            })
-            .collect();
+        let changes = f.changes.clone();
         let mut note = vec![format!("class {}", f.class)];
-        if f.changes.iter().any(|c| c.attr == Attr::Inode) {
-            note.push("inode changed".into());
-        }
         if let Some(n) = &f.note {
             note.push(n.clone());
         }
@@ -254,14 +158,16 @@ mod tests {
             kind: Kind::Changed,
             changes: vec![
                 Change {
-                    attr: Attr::Uid,
-                    old: Value::Int(0),
-                    new: Value::Int(1000),
+                    attr: Attr::User,
+                    expected: Value::Int(0),
+                    actual: Value::Int(1000),
+                    unreadable: false,
                 },
                 Change {
                     attr: Attr::Inode,
-                    old: Value::Int(1),
-                    new: Value::Int(2),
+                    expected: Value::Int(1),
+                    actual: Value::Int(2),
+                    unreadable: false,
                 },
             ],
             source: Source::Baseline,
@@ -275,12 +181,10 @@ mod tests {
         };
         let s = crate::verify::finding::Finding::from(&f);
         assert_eq!(s.path, b"/etc/passwd");
-        assert_eq!(s.changes.len(), 1);
-        assert_eq!(s.changes[0].attr, crate::verify::finding::Attr::User);
+        assert_eq!(s.changes, f.changes, "nothing is lost, the inode included");
         assert_eq!(s.severity, crate::verify::finding::Severity::High);
         assert_eq!(s.rule, "baseline.changed");
-        let note = s.note.unwrap();
-        assert!(note.contains("inode"), "{note}");
+        assert_eq!(s.note.as_deref(), Some("class credentials"));
         assert_eq!(
             s.source,
             crate::verify::finding::Source::Baseline {

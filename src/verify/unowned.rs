@@ -27,8 +27,8 @@ pub trait Probe {
     }
 }
 
-fn int(v: impl Into<i128>) -> Value {
-    Value::Int(v.into())
+fn int<T: TryInto<i64>>(v: T) -> Value {
+    Value::int(v)
 }
 
 fn opt_text(v: &Option<String>) -> Value {
@@ -37,7 +37,7 @@ fn opt_text(v: &Option<String>) -> Value {
 
 fn opt_bytes(v: &Option<Bytes>) -> Value {
     v.as_ref()
-        .map_or(Value::Absent, |b| Value::Bytes(b.clone()))
+        .map_or(Value::Absent, |b| Value::Bytes(b.0.clone()))
 }
 
 /// Metadata differences: everything but content.
@@ -47,8 +47,9 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         if o != n {
             out.push(Change {
                 attr,
-                old: o,
-                new: n,
+                expected: o,
+                actual: n,
+                unreadable: false,
             });
         }
     };
@@ -61,11 +62,11 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         // Other attributes of a different kind of object mean little; the type says it all,
         // plus ownership and mode which an attacker may have set.
     }
-    push(Attr::Mode, int(old.mode), int(new.mode));
-    push(Attr::Uid, int(old.uid), int(new.uid));
-    push(Attr::Gid, int(old.gid), int(new.gid));
+    push(Attr::Mode, Value::Mode(old.mode), Value::Mode(new.mode));
+    push(Attr::User, int(old.uid), int(new.uid));
+    push(Attr::Group, int(old.gid), int(new.gid));
     if old.ftype == new.ftype {
-        push(Attr::Target, opt_bytes(&old.target), opt_bytes(&new.target));
+        push(Attr::LinkTo, opt_bytes(&old.target), opt_bytes(&new.target));
         if matches!(new.ftype, FileType::Char | FileType::Block) {
             push(
                 Attr::Rdev,
@@ -75,7 +76,7 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         }
     }
     push(
-        Attr::Selinux,
+        Attr::Label,
         opt_bytes(&old.selinux),
         opt_bytes(&new.selinux),
     );
@@ -113,15 +114,17 @@ fn content_changes(
         if replaced {
             out.push(Change {
                 attr: Attr::Inode,
-                old: int(old.ino),
-                new: int(new.ino),
+                expected: int(old.ino),
+                actual: int(new.ino),
+                unreadable: false,
             });
         }
         if shrunk {
             out.push(Change {
                 attr: Attr::Size,
-                old: int(old.size),
-                new: int(new.size),
+                expected: int(old.size),
+                actual: int(new.size),
+                unreadable: false,
             });
         }
         let note = match (replaced, shrunk) {
@@ -136,17 +139,19 @@ fn content_changes(
     let mut note = None;
     match (&old.sha256, &new.sha256) {
         (Some(o), Some(n)) if o != n => out.push(Change {
-            attr: Attr::Sha256,
-            old: Value::Text(o.clone()),
-            new: Value::Text(n.clone()),
+            attr: Attr::Digest,
+            expected: Value::Text(o.clone()),
+            actual: Value::Text(n.clone()),
+            unreadable: false,
         }),
         // Without a baselined digest nothing vouches for the content: say so rather than let
         // size and mtime (which an intruder can keep) stand for it. Accepting records it.
         (None, Some(n)) => {
             out.push(Change {
-                attr: Attr::Sha256,
-                old: Value::Absent,
-                new: Value::Text(n.clone()),
+                attr: Attr::Digest,
+                expected: Value::Absent,
+                actual: Value::Text(n.clone()),
+                unreadable: false,
             });
             note = Some(
                 "no digest in the baseline (unreadable when recorded, or its class did not compare content then)"
@@ -159,15 +164,17 @@ fn content_changes(
     if old.size != new.size {
         out.push(Change {
             attr: Attr::Size,
-            old: int(old.size),
-            new: int(new.size),
+            expected: int(old.size),
+            actual: int(new.size),
+            unreadable: false,
         });
     }
     if old.mtime != new.mtime {
         out.push(Change {
             attr: Attr::Mtime,
-            old: int(old.mtime),
-            new: int(new.mtime),
+            expected: int(old.mtime),
+            actual: int(new.mtime),
+            unreadable: false,
         });
     }
     (out, note)
