@@ -7,7 +7,7 @@
 //! nothing here formats for people.
 
 use super::format::Record;
-use crate::policy::Level;
+use crate::policy::Severity;
 use std::path::PathBuf;
 
 /// What happened to a path.
@@ -51,8 +51,8 @@ pub struct Finding {
     pub rule: String,
     /// Policy class of the path.
     pub class: String,
-    /// Never `Level::None` (such findings are not produced).
-    pub severity: Level,
+    /// A policy severity of `none` produces no finding.
+    pub severity: Severity,
     /// Why this is reported or why it is mild (rpm silent because %ghost, matches the package's
     /// new version, setuid bit, log rotated, ...).
     pub note: Option<String>,
@@ -78,7 +78,7 @@ impl Finding {
             crate::scan::walk::MAX_DEPTH
         );
         if let Some(f) = findings.iter_mut().find(|f| f.path == issue.path) {
-            f.severity = f.severity.max(Level::High);
+            f.severity = f.severity.max(Severity::High);
             f.note = Some(match f.note.take() {
                 Some(n) => format!("{n}; {why}"),
                 None => why,
@@ -94,7 +94,7 @@ impl Finding {
             package: None,
             rule: c.rule.to_string(),
             class: c.class.to_string(),
-            severity: Level::High,
+            severity: Severity::High,
             note: Some(why),
             old: None,
             new: None,
@@ -120,12 +120,6 @@ impl From<&Finding> for crate::verify::finding::Finding {
             Kind::Missing => shared::FindingKind::Missing,
             Kind::Changed => shared::FindingKind::Changed,
         };
-        let severity = match f.severity {
-            Level::High => shared::Severity::High,
-            Level::Medium => shared::Severity::Medium,
-            Level::Low => shared::Severity::Low,
-            Level::Info | Level::None => shared::Severity::Info,
-        };
         let changes = f.changes.clone();
         let mut note = vec![format!("class {}", f.class)];
         if let Some(n) = &f.note {
@@ -139,7 +133,7 @@ impl From<&Finding> for crate::verify::finding::Finding {
                 package: f.package.clone(),
             },
             changes,
-            severity,
+            severity: f.severity,
             rule: format!("baseline.{}", kind.name()),
             note: Some(note.join("; ")),
             rpm: None,
@@ -174,7 +168,7 @@ mod tests {
             package: Some("setup-2.13.7-10.el9.noarch".into()),
             rule: "credentials".into(),
             class: "credentials".into(),
-            severity: Level::High,
+            severity: Severity::High,
             note: None,
             old: None,
             new: None,

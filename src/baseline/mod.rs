@@ -225,7 +225,9 @@ fn merge_family_findings(findings: &mut Vec<Finding>, family: Vec<Finding>, poli
     }
     for mut f in family {
         let class = policy.classify(&f.path);
-        f.severity = f.severity.max(class.spec.content);
+        if let Some(content) = class.spec.content {
+            f.severity = f.severity.max(content);
+        }
         if let Some(e) = findings.iter_mut().find(|e| e.path == f.path) {
             e.severity = e.severity.max(f.severity);
             e.changes.extend(f.changes);

@@ -38,29 +38,8 @@ impl FindingKind {
     }
 }
 
-/// How much a finding matters (the policy may override the defaults chosen by the engines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Expected or harmless (shown only on request; never sets an exit bit).
-    Info,
-    Low,
-    Medium,
-    High,
-    /// Evidence of tampering with the truth itself (e.g. a package header that fails its digest).
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// The one severity scale; defined by the policy, which chooses it for most findings.
+pub use crate::policy::Severity;
 
 /// Where the expected state came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

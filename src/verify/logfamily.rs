@@ -13,7 +13,6 @@
 
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
 use crate::baseline::format::Record;
-use crate::policy::Level;
 use crate::scan::capture::FileType;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -483,7 +482,7 @@ fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String)
         package: old.as_ref().and_then(|o| o.package.clone()),
         rule: String::new(),
         class: String::new(),
-        severity: Level::Medium,
+        severity: crate::policy::Severity::Medium,
         note: Some(note),
         old,
         new,

@@ -8,7 +8,7 @@
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
 use crate::baseline::format::{Bytes, Record};
 use crate::baseline::owned::{OwnedFile, OwnedIndex};
-use crate::policy::{ClassSpec, Level, Policy};
+use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
 use std::path::Path;
 
@@ -133,7 +133,7 @@ fn content_changes(
         };
         return (out, Some(note.into()));
     }
-    if spec.content == Level::None {
+    if spec.content.is_none() {
         return (out, None);
     }
     let mut note = None;
@@ -217,7 +217,8 @@ pub fn judge(
             .or_else(|| old.and_then(|o| o.package.clone())),
         rule: class.rule.to_string(),
         class: class.class.to_string(),
-        severity: Level::None,
+        // Set below: every branch that reports chooses it.
+        severity: Severity::Info,
         note: owner_reason.map(|r| r.describe().to_string()),
         old: old.cloned(),
         new: new.cloned(),
@@ -232,19 +233,20 @@ pub fn judge(
                 if owner.package_vouches_content() && probe.matches_package(path, owner) {
                     return None;
                 }
-                f.severity = Level::Info;
+                f.severity = Severity::Info;
                 f.note = Some(format!(
                     "package file not in the baseline yet; {}",
                     owner_reason.map_or("", |r| r.describe())
                 ));
                 return Some(f);
             }
-            f.severity = spec.added;
+            let mut severity = spec.added;
             if gains_setuid(None, n) {
-                f.severity = f.severity.max(policy.setuid_level());
+                severity = severity.max(policy.setuid_level());
                 f.note = Some("new setuid/setgid file".into());
             }
-            (f.severity != Level::None).then_some(f)
+            f.severity = severity?;
+            Some(f)
         }
         (Some(o), None) => {
             // Out of the policy's scope now: the policy changed since the baseline. A changed
@@ -256,13 +258,13 @@ pub fn judge(
                     return None;
                 }
                 f.kind = Kind::Removed;
-                f.severity = Level::Low;
+                f.severity = Severity::Low;
                 f.note = Some("no longer checked: policy changed".into());
                 return Some(f);
             }
             if o.package.is_some() && owner_now.is_none() {
                 f.kind = Kind::Removed;
-                f.severity = Level::Info;
+                f.severity = Severity::Info;
                 f.note = Some(format!(
                     "no longer owned by any package (was {}; package removed?)",
                     o.package.as_deref().unwrap_or("?")
@@ -274,8 +276,8 @@ pub fn judge(
             } else {
                 Kind::Removed
             };
-            f.severity = spec.removed;
-            (f.severity != Level::None).then_some(f)
+            f.severity = spec.removed?;
+            Some(f)
         }
         (Some(o), Some(n)) => {
             let mut meta = metadata_changes(o, n);
@@ -290,17 +292,17 @@ pub fn judge(
             }
             let setuid = gains_setuid(Some(o), n);
             let content_level = if content.iter().all(|c| c.attr == Attr::Mtime) {
-                spec.content.min(Level::Info)
+                spec.content.min(Some(Severity::Info))
             } else {
                 spec.content
             };
-            let mut severity = Level::None;
-            if content_level == Level::None {
+            let mut severity = None;
+            if content_level.is_none() {
                 content.clear();
             } else if !content.is_empty() {
                 severity = content_level;
             }
-            if spec.metadata == Level::None && !setuid {
+            if spec.metadata.is_none() && !setuid {
                 meta.clear();
             } else if !meta.is_empty() {
                 severity = severity.max(spec.metadata);
@@ -312,11 +314,11 @@ pub fn judge(
                 f.note = content_note;
             }
             meta.extend(content);
-            if meta.is_empty() || severity == Level::None {
+            if meta.is_empty() {
                 return None;
             }
             f.changes = meta;
-            f.severity = severity;
+            f.severity = severity?;
             Some(f)
         }
     }
