@@ -1,10 +1,9 @@
-//! Findings from the baseline comparison.
-//!
-//! DESIGN.md wants one `Finding` type for package and baseline sources in
-//! `src/verify/finding.rs` (the scan engineer's). It is not on main yet, so this is a compatible
-//! stand-in with the fields issue 4 asks for (`path`, `kind`, `changes`, `source`, `package`,
-//! `rule`, `severity`, old and new values); the lead maps or merges it. Reports render findings;
-//! nothing here formats for people.
+//! Findings from the baseline comparison, as its engines (`verify::unowned`,
+//! `verify::logfamily`) produce them: the attributes, values and severity are the shared ones of
+//! [`crate::verify::finding`]; on top they keep what the baseline needs after the comparison
+//! (the policy class, the baselined and the current record, for `accept --report` and the log
+//! families). `run::check` converts them into the report [`crate::verify::Finding`]. Nothing
+//! here formats for people.
 
 use super::format::Record;
 use crate::policy::Severity;

@@ -1,4 +1,4 @@
-//! Running quietwire as an operations tool (issue 5): the report file for review-then-accept
+//! Running quietwire as an operations tool: the report file for review-then-accept
 //! (`report`) and mail delivery (`mail`); what changed in the package database since the baseline
 //! is `crate::baseline::changes`. `run::check` calls [`deliver`] once the findings are final;
 //! nothing here computes a finding.

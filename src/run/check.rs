@@ -354,7 +354,7 @@ fn policy_changed_finding(
 
 /// The pin and signature were checked on the digest of one open of the baseline; the records
 /// came from another. With a pin or key both must be the same bytes, or a rename in between
-/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// would have swapped in an unverified baseline. Without one, a concurrent `accept`
 /// may legitimately have replaced it: the report then names the digest of what was read.
 fn same_baseline(
     file: &Path,

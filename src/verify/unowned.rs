@@ -250,7 +250,7 @@ pub fn judge(
         }
         (Some(o), None) => {
             // Out of the policy's scope now: the policy changed since the baseline. A changed
-            // policy is itself a high finding (issue 13); what it stopped checking is listed so
+            // policy is itself a high finding; what it stopped checking is listed so
             // that a policy dropped in to blind the check cannot hide what was baselined.
             let in_scope = policy.is_watched(path) || owner_reason.is_some();
             if !in_scope || path.ancestors().any(|a| policy.classify(a).spec.skip) {
