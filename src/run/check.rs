@@ -118,8 +118,6 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                         &policy,
                     ));
                 }
-                // A %config file the administrator edited differs from its package forever; once
-                // its state is accepted into the baseline it is only worth a note.
                 let accepted: std::collections::HashSet<&[u8]> = outcome
                     .owned_unchanged
                     .iter()
@@ -127,10 +125,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     .collect();
                 for f in findings.iter_mut() {
                     if f.kind == FindingKind::Changed && accepted.contains(f.path.as_slice()) {
-                        f.kind = FindingKind::Noted;
-                        f.severity = Severity::Info;
-                        f.note =
-                            Some("differs from its package, matches the accepted baseline".into());
+                        crate::ops::note_accepted_edit(f);
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
