@@ -1,4 +1,4 @@
-//! Running quietwire as an operations tool (issue 5): the report file for review-then-accept
+//! Running quietwire as an operations tool: the report file for review-then-accept
 //! (`report`) and mail delivery (`mail`); what changed in the package database since the baseline
 //! is `crate::baseline::changes`. `run::check` calls [`deliver`] once the findings are final;
 //! nothing here computes a finding.
@@ -78,11 +78,18 @@ pub fn note_accepted_edits(
         now.package.clone_from(&old.package);
         now.reason = old.reason;
         if now == *old {
-            f.kind = FindingKind::Noted;
-            f.severity = Severity::Info;
-            f.note = Some("differs from its package, matches the accepted baseline".into());
+            note_accepted_edit(f);
         }
     }
+}
+
+/// A %config file the administrator edited differs from its package forever; once its state is
+/// accepted into the baseline rpm's verdict on it is only worth a note. Both ways of knowing
+/// (the baseline comparison's `owned_unchanged`, or [`note_accepted_edits`]) end here.
+pub fn note_accepted_edit(f: &mut Finding) {
+    f.kind = FindingKind::Noted;
+    f.severity = Severity::Info;
+    f.note = Some("differs from its package, matches the accepted baseline".into());
 }
 
 /// The current state of the path of each baseline finding (`None`: gone), for the report file.

@@ -153,8 +153,6 @@ fn check_in_pool(
                         &policy,
                     ));
                 }
-                // A %config file the administrator edited differs from its package forever; once
-                // its state is accepted into the baseline it is only worth a note.
                 let accepted: std::collections::HashSet<&[u8]> = outcome
                     .owned_unchanged
                     .iter()
@@ -162,10 +160,7 @@ fn check_in_pool(
                     .collect();
                 for f in findings.iter_mut() {
                     if f.kind == FindingKind::Changed && accepted.contains(f.path.as_slice()) {
-                        f.kind = FindingKind::Noted;
-                        f.severity = Severity::Info;
-                        f.note =
-                            Some("differs from its package, matches the accepted baseline".into());
+                        crate::ops::note_accepted_edit(f);
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
@@ -399,7 +394,7 @@ fn policy_changed_finding(
 
 /// The pin and signature were checked on the digest of one open of the baseline; the records
 /// came from another. With a pin or key both must be the same bytes, or a rename in between
-/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// would have swapped in an unverified baseline. Without one, a concurrent `accept`
 /// may legitimately have replaced it: the report then names the digest of what was read.
 fn same_baseline(
     file: &Path,

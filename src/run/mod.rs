@@ -255,7 +255,7 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
     }
 }
 
-// ---- trust anchors (issue 7): package signatures and the baseline's own integrity ----
+// ---- trust anchors: package signatures and the baseline's own integrity ----
 
 /// Open the database judging header signatures with `keys` (see [`open_db`]).
 fn open_db_with_keys(
