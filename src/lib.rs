@@ -6,8 +6,8 @@
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
 //!   rules producing [`verify::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
-//! - an output format: a renderer in `report/` taking `&[verify::Finding]`, chosen in
-//!   `run::check` by `cli::ReportFormat`;
+//! - an output format: a renderer in `report/` taking `&[verify::Finding]` (`ndjson` and
+//!   `metrics` take the JSON document instead), chosen in `run::check` by `cli::ReportFormat`;
 //! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
 //!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
 //!

@@ -1,9 +1,10 @@
 //! Running quietwire as an operations tool: the report file for review-then-accept
-//! (`report`) and mail delivery (`mail`); what changed in the package database since the baseline
+//! (`report`), mail delivery (`mail`) and the Prometheus metrics file (`metrics`); what changed in the package database since the baseline
 //! is `crate::baseline::changes`. `run::check` calls [`deliver`] once the findings are final;
 //! nothing here computes a finding.
 
 pub mod mail;
+pub mod metrics;
 pub mod report;
 
 use crate::baseline::changes::PackageChanges;

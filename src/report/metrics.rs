@@ -1,19 +1,15 @@
 //! Prometheus metrics for node_exporter's textfile collector (`check --metrics-file`), derived
-//! from the JSON report document like the NDJSON lines. Written on every run, a failed one too,
+//! from the JSON report document like the NDJSON lines; `ops::metrics` writes them. Written on every run, a failed one too,
 //! with what is known: a run that failed before it had findings has no `quietwire_findings`
 //! (no data rather than a false zero), and keeps the previous file's last success time.
 
 use serde_json::Value as J;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The severities, so each has a `quietwire_findings` series even with no finding.
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
-
-/// Longest previous metrics file read back (ours are a few KiB).
-const MAX_PREVIOUS: u64 = 1 << 20;
 
 /// What one run knows at its end.
 pub struct Outcome<'a> {
@@ -165,36 +161,6 @@ fn findings(out: &mut String, doc: &J) {
     let _ = writeln!(out, "quietwire_untrusted_packages {}", untrusted.len());
 }
 
-/// `quietwire_last_success_timestamp_seconds` of an existing metrics file (read at most
-/// [`MAX_PREVIOUS`] bytes; anything unreadable is no previous success).
-pub fn previous_success(file: &Path) -> Option<f64> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    // Non-blocking and regular files only: a FIFO or device put in its place must not hang or
-    // feed the check.
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(file)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    f.take(MAX_PREVIOUS).read_to_string(&mut text).ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix("quietwire_last_success_timestamp_seconds ")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-    })
-}
-
-/// Write the metrics to `file` atomically, mode 0644 (node_exporter runs unprivileged).
-pub fn write(file: &Path, o: &Outcome<'_>) -> std::io::Result<()> {
-    let text = render(o, previous_success(file));
-    crate::ops::report::write_atomic_mode(file, text.as_bytes(), 0o644)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,24 +180,6 @@ mod tests {
         assert!(t.contains("quietwire_exit_status 17\n"));
         assert!(!t.contains("quietwire_findings"));
         assert!(!render(&o, None).contains("last_success"));
-    }
-
-    #[test]
-    fn previous_success_reads_only_a_regular_file() {
-        let t = tempfile::tempdir().unwrap();
-        let file = t.path().join("q.prom");
-        std::fs::write(
-            &file,
-            "x 1\nquietwire_last_success_timestamp_seconds 12.5\n",
-        )
-        .unwrap();
-        assert_eq!(previous_success(&file), Some(12.5));
-        let fifo = t.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-        assert_eq!(previous_success(&fifo), None);
-        assert_eq!(previous_success(&t.path().join("none")), None);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
         },
         doc: doc.as_ref(),
     };
-    match (crate::report::metrics::write(file, &outcome), result) {
+    match (crate::ops::metrics::write(file, &outcome), result) {
         (Ok(()), result) => result,
         (Err(e), result) => {
             eprintln!("quietwire: writing the metrics {}: {e}", file.display());
