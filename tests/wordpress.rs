@@ -623,3 +623,95 @@ fn fetch_never_writes_through_a_symlink() {
     assert!(err.contains("nothing saved"), "{err}");
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
+
+/// `check --format json` through the binary: (findings as (path, rule, severity), exit code).
+fn check_json(root: &TestRoot) -> (Vec<(String, String, String)>, serde_json::Value, i32) {
+    let out = qw(root, &["check", "--no-progress", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    let mut f: Vec<(String, String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or("").to_string(),
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    f.sort();
+    (f, doc, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn check_through_the_binary_updates_quiet_tampering_high() {
+    let root = TestRoot::new();
+    site_642(&root);
+    let out = qw(&root, &["init"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (f, doc, code) = check_json(&root);
+    assert_eq!((f.clone(), code), (vec![], 0), "{doc}");
+
+    // Core update 6.4.2 → 6.4.3 and plugin update 5.3 → 5.3.1 with their manifests: quiet.
+    let core = install_core(&root, "6.4.3");
+    save_manifest(
+        &root,
+        "core-6.4.3-de_DE.json",
+        &core_manifest_multi("6.4.3", &core),
+    );
+    let plugin = install_plugin(&root, "5.3.1");
+    save_manifest(
+        &root,
+        "plugin-akismet-5.3.1.json",
+        &plugin_manifest("5.3.1", &plugin, true),
+    );
+    let (f, doc, code) = check_json(&root);
+    let loud: Vec<_> = f.iter().filter(|(_, _, s)| s != "info").collect();
+    assert!(
+        loud.is_empty() && code == 0,
+        "update not quiet: {loud:?}\n{doc}"
+    );
+
+    // A backdoored core file, an extra PHP file in wp-includes/, a trojaned plugin file
+    // keeping size and mtime.
+    write(
+        &root,
+        site("wp-includes/functions.php"),
+        b"<?php eval($_POST['x']);\n",
+    );
+    write(
+        &root,
+        site("wp-includes/wp-tmp.php"),
+        b"<?php system($_GET['c']);\n",
+    );
+    let victim = plugin_file("class.akismet.php");
+    let mut evil = std::fs::read(root.join(&victim)).unwrap();
+    evil[7] ^= 0x20;
+    root.rewrite_keep_mtime(&victim, &evil);
+    let (f, doc, code) = check_json(&root);
+    let loud: Vec<_> = f.into_iter().filter(|(_, _, s)| s != "info").collect();
+    assert_eq!(
+        loud,
+        [
+            (
+                plugin_file("class.akismet.php").display().to_string(),
+                "wordpress.changed".to_string(),
+                "high".to_string()
+            ),
+            (
+                site("wp-includes/functions.php").display().to_string(),
+                "wordpress.changed".to_string(),
+                "high".to_string()
+            ),
+            (
+                site("wp-includes/wp-tmp.php").display().to_string(),
+                "wordpress.unexpected".to_string(),
+                "high".to_string()
+            ),
+        ],
+        "{doc}"
+    );
+    assert_eq!(code & 5, 5, "added and changed bits: {code}");
+}

@@ -113,6 +113,10 @@ pub fn finding(f: &Finding) -> J {
             m.insert("package".into(), json!(package));
             m.insert("policy_rule".into(), json!(policy_rule));
         }
+        Source::Manifest { nevra } => {
+            m.insert("source".into(), J::String("wordpress".into()));
+            m.insert("package".into(), J::String(nevra.clone()));
+        }
         Source::Header {
             name,
             nevra,

@@ -54,6 +54,10 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
                 }
                 s
             }
+            Source::Manifest { nevra } => format!(
+                "wordpress manifest of {}",
+                crate::escape::escape_bytes(nevra.as_bytes())
+            ),
             Source::Header { nevra, .. } => format!(
                 "package {} header",
                 crate::escape::escape_bytes(nevra.as_bytes())

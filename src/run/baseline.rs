@@ -42,7 +42,13 @@ impl BaselineWrite {
             error_status,
             policy,
             file: baseline_file(&root.root, state)?,
-            index: crate::pkgdb::PackageDb::owned_index(&db),
+            index: {
+                let mut index = crate::pkgdb::PackageDb::owned_index(&db);
+                if let Some(wp) = crate::wordpress::open_for_check(&root.root) {
+                    crate::wordpress::extend_index(&wp, &mut index);
+                }
+                index
+            },
             snapshot: crate::pkgdb::PackageDb::snapshot(&db),
             sign_key: read_sign_key(sign)?,
             db,

@@ -123,13 +123,24 @@ fn check_in_pool(
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
     }
+    // WordPress core and plugins: a second package source, verified against its manifests.
+    let wordpress = crate::wordpress::open_for_check(root);
+    if let (Some(wp), false, false) = (&wordpress, a.unowned_only, a.ops.packages_changed) {
+        if let Ok(top) = crate::scan::fs::Dir::open_root(root) {
+            let verdicts = crate::wordpress::verify::verify(&top, wp);
+            findings.extend(crate::wordpress::verify::to_findings(&verdicts));
+        }
+    }
 
     let mut states = std::collections::HashMap::new();
     let mut issues = Vec::new();
     let mut baseline_error = None;
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
-        let index = crate::pkgdb::PackageDb::owned_index(&db);
+        let mut index = crate::pkgdb::PackageDb::owned_index(&db);
+        if let Some(wp) = &wordpress {
+            crate::wordpress::extend_index(wp, &mut index);
+        }
         let opts = crate::baseline::CompareOptions {
             trust_ctime: a.trust_ctime,
         };
@@ -208,6 +219,7 @@ fn check_in_pool(
             baselined_packages.as_deref(),
         ));
     }
+    crate::wordpress::verify::drop_baseline_duplicates(&mut findings);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for name in &report.not_installed {

@@ -65,6 +65,12 @@ pub enum Source {
         policy_rule: Option<String>,
         package: Option<String>,
     },
+    /// A WordPress checksum manifest (`crate::wordpress`): the core or plugin that vouches
+    /// for the file.
+    Manifest {
+        /// The package's full name (`wordpress-6.4.3-en_US@/var/www/html`).
+        nevra: String,
+    },
     /// An installed package's header as a whole (its signature and digest).
     Header {
         name: String,

@@ -141,3 +141,38 @@ pub fn valid_slug(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
         && !s.contains("..")
 }
+
+/// The WordPress source as `check`, `init` and `accept` use it: installs under
+/// [`DEFAULT_TREES`], problems (an unusable manifest or version) warned about on stderr. The
+/// check never fetches; a root without WordPress gives an empty source.
+pub fn open_for_check(root: &Path) -> Option<db::WordPressDb> {
+    let trees: Vec<PathBuf> = DEFAULT_TREES.iter().map(PathBuf::from).collect();
+    match db::WordPressDb::open(root, &trees) {
+        Ok(db) => {
+            for c in &db.components {
+                if let db::ManifestState::Invalid(p) | db::ManifestState::NoVersion(p) = &c.manifest
+                {
+                    eprintln!(
+                        "quietwire: warning: {p}: {} {} files stay under the baseline rules",
+                        c.kind.name(),
+                        c.slug
+                    );
+                }
+            }
+            Some(db)
+        }
+        Err(e) => {
+            eprintln!("quietwire: warning: WordPress installs not read: {e}");
+            None
+        }
+    }
+}
+
+/// Add the files WordPress manifests vouch for to `index`; a path a package of `index`
+/// already owns stays its (rpm's verdict stands).
+pub fn extend_index(db: &db::WordPressDb, index: &mut crate::pkgdb::OwnedIndex) {
+    use crate::pkgdb::PackageDb;
+    for (path, file) in db.owned_index().iter() {
+        index.insert(path.to_path_buf(), file.clone());
+    }
+}

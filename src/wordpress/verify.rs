@@ -212,3 +212,82 @@ fn walk(
         }
     }
 }
+
+/// The verdicts as report findings, all high: the manifest is the truth, as a package header
+/// is for rpm-owned files.
+pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::verify::finding::Finding> {
+    use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+    verdicts
+        .iter()
+        .map(|v| {
+            let (kind, rule, changes) = match &v.problem {
+                Problem::Mismatch {
+                    expected, actual, ..
+                } => (
+                    FindingKind::Changed,
+                    "wordpress.changed",
+                    vec![Change {
+                        attr: Attr::Digest,
+                        expected: Value::Text(expected.clone()),
+                        actual: Value::Text(actual.clone()),
+                        unreadable: false,
+                    }],
+                ),
+                Problem::NotRegular(t) => (
+                    FindingKind::Changed,
+                    "wordpress.changed",
+                    vec![Change {
+                        attr: Attr::Type,
+                        expected: Value::Text("file".to_string()),
+                        actual: Value::Text(t.to_string()),
+                        unreadable: false,
+                    }],
+                ),
+                Problem::Missing => (FindingKind::Missing, "wordpress.missing", Vec::new()),
+                Problem::Unexpected => (FindingKind::Added, "wordpress.unexpected", Vec::new()),
+                Problem::Unreadable(e) => (
+                    FindingKind::Changed,
+                    "wordpress.unreadable",
+                    vec![Change {
+                        attr: Attr::Digest,
+                        expected: Value::Absent,
+                        actual: Value::Text(e.clone()),
+                        unreadable: true,
+                    }],
+                ),
+            };
+            Finding {
+                path: v.path.as_os_str().as_bytes().to_vec(),
+                kind,
+                source: Source::Manifest {
+                    nevra: v.package.clone(),
+                },
+                changes,
+                severity: Severity::High,
+                rule: rule.to_string(),
+                note: Some(v.describe()),
+                rpm: None,
+            }
+        })
+        .collect()
+}
+
+/// An unexpected PHP file in `wp-admin/` or `wp-includes/` is also new to the baseline; report
+/// it once, as the WordPress finding (which no `accept` silences: core's file set is the
+/// manifest's).
+pub fn drop_baseline_duplicates(findings: &mut Vec<crate::verify::finding::Finding>) {
+    use crate::verify::finding::{FindingKind, Source};
+    let unexpected: std::collections::HashSet<Vec<u8>> = findings
+        .iter()
+        .filter(|f| f.rule == "wordpress.unexpected")
+        .map(|f| f.path.clone())
+        .collect();
+    if unexpected.is_empty() {
+        return;
+    }
+    findings.retain(|f| {
+        !(f.kind == FindingKind::Added
+            && matches!(f.source, Source::Baseline { .. })
+            && unexpected.contains(&f.path))
+    });
+}
