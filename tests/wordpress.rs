@@ -247,7 +247,10 @@ fn listing_and_fetch_name_installs_versions_and_manifests() {
     let (out, err, code) = wp(&root, &["--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v[0]["package"], "wordpress-6.4.2-de_DE@/var/www/html");
+    assert_eq!(
+        v[0]["package"],
+        "wordpress@/var/www/html-6.4.2-de_DE.wordpress"
+    );
     assert_eq!(v[1]["files"], 4);
 }
 
@@ -285,15 +288,15 @@ fn matching_files_are_clean_whatever_their_mtime_and_updates_stay_quiet() {
     assert_eq!(
         names(&added),
         [
-            "wordpress-6.4.3-de_DE@/var/www/html",
-            "wp-plugin-akismet-5.3.1@/var/www/html"
+            "akismet@/var/www/html-5.3.1-plugin.wordpress",
+            "wordpress@/var/www/html-6.4.3-de_DE.wordpress",
         ]
     );
     assert_eq!(
         names(&removed),
         [
-            "wordpress-6.4.2-de_DE@/var/www/html",
-            "wp-plugin-akismet-5.3@/var/www/html"
+            "akismet@/var/www/html-5.3-plugin.wordpress",
+            "wordpress@/var/www/html-6.4.2-de_DE.wordpress",
         ]
     );
 }
@@ -305,7 +308,7 @@ fn owned_index_covers_manifest_files_only() {
     let db = open(&root);
     let idx = db.owned_index();
     let core = idx.get(&site("wp-includes/load.php")).unwrap();
-    assert_eq!(core.nevra, "wordpress-6.4.2-de_DE@/var/www/html");
+    assert_eq!(core.nevra, "wordpress@/var/www/html-6.4.2-de_DE.wordpress");
     assert!(core.package_vouches_content());
     assert_eq!(
         idx.get(&plugin_file("views/notice.php")).unwrap().algo,
@@ -364,8 +367,8 @@ fn tampering_is_high() {
         })
         .collect();
     got.sort();
-    let core = "wordpress-6.4.2-de_DE@/var/www/html".to_string();
-    let plugin = "wp-plugin-akismet-5.3@/var/www/html".to_string();
+    let core = "wordpress@/var/www/html-6.4.2-de_DE.wordpress".to_string();
+    let plugin = "akismet@/var/www/html-5.3-plugin.wordpress".to_string();
     assert_eq!(
         got,
         [
@@ -672,6 +675,25 @@ fn check_through_the_binary_updates_quiet_tampering_high() {
     assert!(
         loud.is_empty() && code == 0,
         "update not quiet: {loud:?}\n{doc}"
+    );
+    // Explained like a package transaction: core and plugin updated, old → new.
+    let updated = doc["package_changes"]["updated"].to_string();
+    for (old, new) in [
+        (
+            "wordpress@/var/www/html-6.4.2-de_DE.wordpress",
+            "wordpress@/var/www/html-6.4.3-de_DE.wordpress",
+        ),
+        (
+            "akismet@/var/www/html-5.3-plugin.wordpress",
+            "akismet@/var/www/html-5.3.1-plugin.wordpress",
+        ),
+    ] {
+        assert!(updated.contains(old) && updated.contains(new), "{updated}");
+    }
+    assert_eq!(
+        doc["package_changes"]["updated"].as_array().map(Vec::len),
+        Some(2),
+        "{doc}"
     );
 
     // A backdoored core file, an extra PHP file in wp-includes/, a trojaned plugin file

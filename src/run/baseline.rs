@@ -38,18 +38,20 @@ impl BaselineWrite {
         let keyring = load_keyring(&root.root, &policy)?;
         let (db, error_status) = open_db_with_keys(root, &keyring)?;
         warn_keys(&keyring, &db);
+        let mut index = crate::pkgdb::PackageDb::owned_index(&db);
+        let mut snapshot = crate::pkgdb::PackageDb::snapshot(&db);
+        // WordPress core and plugins with manifests: their files leave the baseline rules and
+        // their versions join the package snapshot.
+        if let Some(wp) = crate::wordpress::open_for_check(&root.root) {
+            crate::wordpress::extend_index(&wp, &mut index);
+            crate::wordpress::extend_snapshot(&wp, &mut snapshot);
+        }
         Ok(BaselineWrite {
             error_status,
             policy,
             file: baseline_file(&root.root, state)?,
-            index: {
-                let mut index = crate::pkgdb::PackageDb::owned_index(&db);
-                if let Some(wp) = crate::wordpress::open_for_check(&root.root) {
-                    crate::wordpress::extend_index(&wp, &mut index);
-                }
-                index
-            },
-            snapshot: crate::pkgdb::PackageDb::snapshot(&db),
+            index,
+            snapshot,
             sign_key: read_sign_key(sign)?,
             db,
         })

@@ -76,7 +76,12 @@ fn check_in_pool(
         warn_keys(&keyring, &db);
     }
     error_status = exit::combine(error_status, report_unloadable(&db));
-    let current = crate::pkgdb::PackageDb::snapshot(&db);
+    // WordPress core and plugins: a second package source, verified against its manifests.
+    let wordpress = crate::wordpress::open_for_check(root);
+    let mut current = crate::pkgdb::PackageDb::snapshot(&db);
+    if let Some(wp) = &wordpress {
+        crate::wordpress::extend_snapshot(wp, &mut current);
+    }
     // --packages-changed: the baseline's snapshot chooses the packages; nothing else is walked.
     let mut baselined_owned = std::collections::HashMap::new();
     // The baseline's package snapshot, when there is a baseline: package trust is judged
@@ -101,14 +106,20 @@ fn check_in_pool(
     let opts = owned::VerifyOptions {
         // 0: the current pool, which `--jobs` sized already.
         jobs: 0,
-        packages: changes
-            .as_ref()
-            .map_or_else(|| a.packages.clone(), |c| c.to_verify()),
+        packages: changes.as_ref().map_or_else(
+            || a.packages.clone(),
+            |c| {
+                let mut v = c.to_verify();
+                // WordPress packages are verified by their own source, below.
+                v.retain(|n| !crate::wordpress::is_wordpress_nevra(n));
+                v
+            },
+        ),
         verbose: a.verbose && a.format == ReportFormat::Rpm,
         progress: !a.no_progress,
         ..Default::default()
     };
-    let nothing_changed = changes.as_ref().is_some_and(|c| c.to_verify().is_empty());
+    let nothing_changed = changes.is_some() && opts.packages.is_empty();
     let report = if a.unowned_only || nothing_changed {
         owned::OwnedReport::default()
     } else {
@@ -123,8 +134,6 @@ fn check_in_pool(
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
     }
-    // WordPress core and plugins: a second package source, verified against its manifests.
-    let wordpress = crate::wordpress::open_for_check(root);
     if let (Some(wp), false, false) = (&wordpress, a.unowned_only, a.ops.packages_changed) {
         if let Ok(top) = crate::scan::fs::Dir::open_root(root) {
             let verdicts = crate::wordpress::verify::verify(&top, wp);

@@ -14,6 +14,10 @@ use sha2::Digest as _;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+/// The arch of every WordPress package's full name: what tells them from rpm packages in the
+/// baseline's snapshot.
+pub const ARCH: &str = "wordpress";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Core,
@@ -71,19 +75,27 @@ impl Component {
         }
     }
 
-    /// Unique full name, like an rpm NEVRA: `wordpress-6.4.3-en_US@/var/www/html`,
-    /// `wp-plugin-akismet-5.3@/var/www/html`.
+    /// Unique full name in rpm's `name-version-release.arch` shape, so the baseline's package
+    /// snapshot groups and explains it like an rpm package ("updated from … to …"): name
+    /// `SLUG@INSTALL`, release the locale (core) or `plugin`/`theme`, arch `wordpress`; a `-`
+    /// in the version becomes `~` (rpm's shape has none there).
+    /// `wordpress@/var/www/html-6.4.3-en_US.wordpress`, `akismet@/var/www/html-5.3-plugin.wordpress`.
     pub fn nevra(&self) -> String {
-        let v = self.version.as_deref().unwrap_or("unknown");
-        let install = self.install.display();
-        match self.kind {
-            Kind::Core => format!(
-                "wordpress-{v}-{}@{install}",
-                self.locale.as_deref().unwrap_or("en_US")
-            ),
-            Kind::Plugin => format!("wp-plugin-{}-{v}@{install}", self.slug),
-            Kind::Theme => format!("wp-theme-{}-{v}@{install}", self.slug),
-        }
+        let v = self
+            .version
+            .as_deref()
+            .unwrap_or("unknown")
+            .replace('-', "~");
+        let release = match self.kind {
+            Kind::Core => self.locale.as_deref().unwrap_or("en_US"),
+            Kind::Plugin => "plugin",
+            Kind::Theme => "theme",
+        };
+        format!(
+            "{}@{}-{v}-{release}.{ARCH}",
+            self.slug,
+            self.install.display()
+        )
     }
 
     /// The manifest's file name under [`MANIFEST_DIR`], when the component can have one.

@@ -176,3 +176,16 @@ pub fn extend_index(db: &db::WordPressDb, index: &mut crate::pkgdb::OwnedIndex) 
         index.insert(path.to_path_buf(), file.clone());
     }
 }
+
+/// Add the WordPress packages to a package snapshot (kept sorted), so that the baseline
+/// explains a core or plugin update like an rpm transaction.
+pub fn extend_snapshot(db: &db::WordPressDb, snapshot: &mut Vec<crate::pkgdb::PackageSnapshot>) {
+    use crate::pkgdb::PackageDb;
+    snapshot.extend(db.snapshot());
+    snapshot.sort();
+}
+
+/// Whether a snapshot's full name is a WordPress package's (not the rpm database's).
+pub fn is_wordpress_nevra(nevra: &str) -> bool {
+    nevra.ends_with(&format!(".{}", db::ARCH)) && nevra.contains('@')
+}
