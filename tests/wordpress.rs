@@ -737,3 +737,36 @@ fn check_through_the_binary_updates_quiet_tampering_high() {
     );
     assert_eq!(code & 5, 5, "added and changed bits: {code}");
 }
+
+#[test]
+fn a_manifest_rewritten_to_match_a_trojan_is_high_until_accepted() {
+    let root = TestRoot::new();
+    site_642(&root);
+    assert!(qw(&root, &["init"]).status.success());
+    // The attacker trojans a core file and rewrites the manifest (inside the root) to match.
+    write(
+        &root,
+        site("wp-includes/load.php"),
+        b"<?php eval($_POST['x']);\n",
+    );
+    let core: Vec<(String, Vec<u8>)> = std::iter::once("wp-includes/version.php")
+        .chain(CORE.iter().copied())
+        .map(|f| (f.to_string(), std::fs::read(root.join(site(f))).unwrap()))
+        .collect();
+    save_manifest(&root, "core-6.4.2-de_DE.json", &core_manifest_flat(&core));
+    let (f, doc, code) = check_json(&root);
+    assert_eq!(
+        f,
+        [(
+            MDIR.to_string(),
+            "wordpress.manifest-replaced".to_string(),
+            "high".to_string()
+        )],
+        "{doc}"
+    );
+    assert_eq!(code & 4, 4);
+    // Accepting the new package snapshot (the administrator's call) makes it the truth.
+    assert!(qw(&root, &["accept", "--packages"]).status.success());
+    let (f, doc, code) = check_json(&root);
+    assert_eq!((f, code), (vec![], 0), "{doc}");
+}

@@ -195,6 +195,7 @@ fn check_in_pool(
                     &index,
                     crate::pkgdb::PackageDb::leftover_suffixes(&db),
                 );
+                findings.extend(crate::wordpress::verify::replaced_manifests(&c));
                 baselined_packages = Some(outcome.header.packages.clone());
                 states = crate::ops::states(&outcome.findings);
                 changes = Some(c);

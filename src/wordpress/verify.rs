@@ -291,3 +291,40 @@ pub fn drop_baseline_duplicates(findings: &mut Vec<crate::verify::finding::Findi
             && unexpected.contains(&f.path))
     });
 }
+
+/// A manifest replaced since the baseline while the version stayed (same full name, another
+/// manifest digest): the manifest lives inside the checked root, so rewriting it to match a
+/// trojaned file would otherwise silence the verdict. High until `accept` records it.
+pub fn replaced_manifests(
+    changes: &crate::baseline::changes::PackageChanges,
+) -> Vec<crate::verify::finding::Finding> {
+    use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+    changes
+        .reinstalled
+        .iter()
+        .filter(|(_, new)| super::is_wordpress_nevra(&new.nevra))
+        .map(|(old, new)| {
+            let text = |s: &Option<String>| Value::Text(s.clone().unwrap_or_default());
+            Finding {
+                path: super::MANIFEST_DIR.as_bytes().to_vec(),
+                kind: FindingKind::Changed,
+                source: Source::Manifest {
+                    nevra: new.nevra.clone(),
+                },
+                changes: vec![Change {
+                    attr: Attr::Digest,
+                    expected: text(&old.sha256_header),
+                    actual: text(&new.sha256_header),
+                    unreadable: false,
+                }],
+                severity: Severity::High,
+                rule: "wordpress.manifest-replaced".to_string(),
+                note: Some(format!(
+                    "the checksum manifest of {} was replaced since the baseline (same version)",
+                    new.nevra
+                )),
+                rpm: None,
+            }
+        })
+        .collect()
+}
