@@ -49,25 +49,17 @@ impl Verdict {
         "high"
     }
 
+    /// The problem for people; the report names the package beside it.
     pub fn describe(&self) -> String {
         match &self.problem {
-            Problem::Mismatch {
-                algo,
-                expected,
-                actual,
-            } => format!(
-                "content differs from {}'s manifest ({} {actual}, expected {expected})",
-                self.package,
-                algo.name()
-            ),
-            Problem::Missing => format!("missing (listed in {}'s manifest)", self.package),
-            Problem::NotRegular(t) => {
-                format!("is a {t}, {}'s manifest lists a regular file", self.package)
+            Problem::Mismatch { algo, .. } => {
+                format!("content differs from the manifest ({})", algo.name())
             }
-            Problem::Unexpected => format!(
-                "PHP file not shipped by {} inside wp-admin/ or wp-includes/",
-                self.package
-            ),
+            Problem::Missing => "missing, listed in the manifest".to_string(),
+            Problem::NotRegular(t) => format!("is a {t}, the manifest lists a regular file"),
+            Problem::Unexpected => {
+                "PHP file in wp-admin/ or wp-includes/ that core does not ship".to_string()
+            }
             Problem::Unreadable(e) => format!("cannot be verified: {e}"),
         }
     }
