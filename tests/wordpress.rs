@@ -736,6 +736,14 @@ fn check_through_the_binary_updates_quiet_tampering_high() {
         "{doc}"
     );
     assert_eq!(code & 5, 5, "added and changed bits: {code}");
+    // rpm's format keeps stdout rpm's; the WordPress verdicts go to stderr, and the status.
+    let out = qw(&root, &["check", "--no-progress", "--format", "rpm"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("quietwire: high /var/www/html/wp-includes/wp-tmp.php: PHP file in wp-admin/ or wp-includes/ that core does not ship (wordpress@/var/www/html-6.4.3-de_DE.wordpress)"),
+        "{err}"
+    );
+    assert_eq!(out.status.code().map(|c| c & 5), Some(5));
 }
 
 #[test]

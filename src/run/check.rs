@@ -296,6 +296,18 @@ fn check_in_pool(
                 );
             }
         }
+        // Nor WordPress files: their verdicts come from the manifests.
+        for f in &findings {
+            if let crate::verify::Source::Manifest { nevra } = &f.source {
+                eprintln!(
+                    "quietwire: {} {}: {} ({})",
+                    f.severity.name(),
+                    crate::escape::escape_bytes(&f.path),
+                    f.note.as_deref().unwrap_or_default(),
+                    nevra
+                );
+            }
+        }
     }
     out.flush().map_err(io_failure)?;
     if a.ops.packages_changed && changes.as_ref().is_some_and(|c| c.is_empty()) {
