@@ -778,3 +778,29 @@ fn a_manifest_rewritten_to_match_a_trojan_is_high_until_accepted() {
     let (f, doc, code) = check_json(&root);
     assert_eq!((f, code), (vec![], 0), "{doc}");
 }
+
+#[test]
+fn special_files_in_the_tree_are_never_opened() {
+    let root = TestRoot::new();
+    site_642(&root);
+    // A FIFO as a plugin's PHP file and as a core file: never opened (no hang), the core one
+    // is a verdict; a FIFO as version.php: an error naming it.
+    root.mkfifo(plugin_file("aaa.php"), 0o644);
+    std::fs::remove_file(root.join(site("wp-load.php"))).unwrap();
+    root.mkfifo(site("wp-load.php"), 0o644);
+    let v = verdicts(&root);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].problem, Problem::NotRegular("fifo"));
+    let (out, _, _) = wp(&root, &[]);
+    assert!(out.contains("\tplugin\takismet\t5.3\tok\t"), "{out}");
+    std::fs::remove_file(root.join(site("wp-includes/version.php"))).unwrap();
+    root.mkfifo(site("wp-includes/version.php"), 0o644);
+    let (_, err, code) = wp(&root, &[]);
+    assert_eq!(code, 20);
+    // Core is no package any more; the plugin (its own manifest) still is.
+    assert_eq!(open(&root).packages().len(), 1);
+    assert!(
+        err.contains("/var/www/html/wp-includes/version.php: not a regular file"),
+        "{err}"
+    );
+}
