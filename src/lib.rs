@@ -1,6 +1,7 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
-//! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation) → `policy` → `scan`
+//! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `wordpress` a second
+//! source whose checksum manifests vouch for WordPress core and plugin files) → `policy` → `scan`
 //! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it.
 //!
 //! Where things go:
