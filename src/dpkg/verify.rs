@@ -1,9 +1,13 @@
-//! Owned-file verification by `dpkg --verify`'s rules: every file of an installed package that
-//! has a digest (its `.md5sums` entry, else for a conffile the `Conffiles:` hash in `status`) is
-//! looked up at the path it has on disk (diversions followed) and its MD5 compared. Files
-//! without a digest (directories, symlinks, packages without md5sums) are not checked, as dpkg
-//! does; `remove-on-upgrade` conffiles neither. The result is neutral ([`DpkgResult`]); `format`
-//! renders dpkg's lines.
+//! Owned-file verification by `dpkg --verify`'s rules (dpkg 1.21): every path of an installed
+//! package's `.list` is looked up at the path it has on disk (diversions followed) and is
+//! `missing` when `lstat` fails; a file with a digest (its `.md5sums` entry, else for a conffile
+//! the `Conffiles:` hash in `status`) has its MD5 compared. Directories, symlinks and the files
+//! of packages without md5sums are only checked for existence; `remove-on-upgrade` conffiles
+//! not at all. The result is neutral ([`DpkgResult`]); `format` renders dpkg's lines.
+//!
+//! One deliberate difference: dpkg looks the digest up under the diverted-to name, where no
+//! package records one, so it never compares a diverted file's content. Here the diverted file
+//! is compared with the digest its package vouches for: a tampered `.real` file is reported.
 //!
 //! Unlike dpkg, nothing outside the root is followed (the lookup resolves as after `chroot`),
 //! and nothing but a regular file is opened: a FIFO or device in place of a package file is a
@@ -40,7 +44,7 @@ struct Work<'a> {
     path: &'a [u8],
     package: &'a str,
     conffile: bool,
-    want: &'a str,
+    want: Option<&'a str>,
 }
 
 /// Verify every installed package's files under `root`; failures only, in database order.
@@ -60,7 +64,6 @@ pub fn verify(db: &DpkgDb, root: &std::path::Path) -> std::io::Result<Vec<DpkgRe
                 .and_then(|m| m.get(f.as_slice()))
                 .map(String::as_str)
                 .or(conf.map(|c| c.hash.as_str()));
-            let Some(want) = want else { continue };
             work.push(Work {
                 path: on_disk,
                 package: &p.entry.name,
@@ -86,6 +89,7 @@ fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
     if let Err(e) = r.lstat(w.path) {
         return Some(Problem::Missing(e));
     }
+    let Some(want) = w.want else { return None };
     // dpkg opens the path (following a symlink); open_config does too, inside the root, and
     // refuses anything but a regular file without opening it.
     let f = match r.open_config(w.path) {
@@ -93,7 +97,7 @@ fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
         Err(e) => return Some(Problem::Unreadable(e.message())),
     };
     match hash::hash_logical(DigestAlgo::Md5, &f, hash::DEFAULT_MAX_HASH_BYTES) {
-        Ok(d) if d.to_hex() == w.want => None,
+        Ok(d) if d.to_hex() == want => None,
         Ok(d) => Some(Problem::Digest { found: d.to_hex() }),
         Err(e) => Some(Problem::Unreadable(e.to_string())),
     }
