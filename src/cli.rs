@@ -125,6 +125,9 @@ pub enum ReportFormat {
     Json,
     /// Package-owned findings exactly as `rpm -Va` prints them.
     Rpm,
+    /// One JSON object per line for log pipelines: each finding, each unchecked path, then a
+    /// summary; ECS field names (quietwire(8), NDJSON).
+    Ndjson,
 }
 
 /// The policy and the baseline used by `check`, `init` and `accept`.
@@ -263,9 +266,15 @@ pub struct CheckOpsArgs {
     #[arg(long, conflicts_with_all = ["packages", "owned_only", "unowned_only"])]
     pub packages_changed: bool,
     /// Also write the JSON report, with the current state of every reported path, to FILE
-    /// (atomically, mode 0600); `accept --report FILE` accepts it after review.
+    /// (atomically, mode 0600); `accept --report FILE` accepts it after review. A FILE ending in
+    /// `.ndjson` or `.jsonl` gets the lines of `--format ndjson` instead (for a log shipper).
+    /// Repeatable.
     #[arg(long, value_name = "FILE")]
-    pub report_file: Option<PathBuf>,
+    pub report_file: Vec<PathBuf>,
+    /// Write Prometheus metrics for node_exporter's textfile collector to FILE (atomically,
+    /// mode 0644) after every check, a failed one too.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
     /// Mail the text report to ADDR through sendmail when there are findings (above info) or
     /// errors; repeatable.
     #[arg(long, value_name = "ADDR")]

@@ -1,8 +1,19 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
 //! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation) → `policy` → `scan`
-//! → `verify` → `baseline` → `report`; `cli` defines the
-//! command line and `run` runs it.
+//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it.
+//!
+//! Where things go:
+//! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
+//!   rules producing [`verify::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
+//! - an output format: a renderer in `report/` taking `&[verify::Finding]` (`ndjson` and
+//!   `metrics` take the JSON document instead), chosen in `run::check` by `cli::ReportFormat`;
+//! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
+//!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
+//!
+//! Known departure from the flow: `verify::unowned` and `verify::logfamily` compare baseline
+//! records (`baseline::format::Record`) and build `baseline::Finding`s, so `verify` and
+//! `baseline` import each other.
 
 pub mod baseline;
 pub mod cli;

@@ -124,7 +124,7 @@ fn many_batches_give_exact_findings_with_one_or_more_threads() {
     // The directories' mtimes moved too: at most info, filtered out here.
     let summary = |f: &[Finding]| -> Vec<(PathBuf, Kind)> {
         f.iter()
-            .filter(|f| f.severity > quietwire::policy::Level::Info)
+            .filter(|f| f.severity > quietwire::policy::Severity::Info)
             .map(|f| (f.path.clone(), f.kind))
             .collect()
     };

@@ -6,7 +6,7 @@ use quietwire::baseline::{
     self, BaselineError, Finding, Kind, OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot,
     Selection,
 };
-use quietwire::policy::{Level, Policy};
+use quietwire::policy::{Policy, Severity};
 use quietwire::rpmdb::DigestAlgo;
 use sha2::Digest;
 use std::ffi::OsStr;
@@ -229,7 +229,7 @@ fn show(fs: &[Finding]) -> String {
 
 /// Findings above `info`: what "quiet" must leave empty.
 fn loud(fs: &[Finding]) -> Vec<&Finding> {
-    fs.iter().filter(|f| f.severity > Level::Info).collect()
+    fs.iter().filter(|f| f.severity > Severity::Info).collect()
 }
 
 fn assert_quiet(s: &Server) {
@@ -238,7 +238,7 @@ fn assert_quiet(s: &Server) {
 }
 
 /// The single finding for `path`, checked for kind, changed attributes and severity.
-fn expect(fs: &[Finding], path: &str, kind: Kind, changes: &[&str], severity: Level) -> Finding {
+fn expect(fs: &[Finding], path: &str, kind: Kind, changes: &[&str], severity: Severity) -> Finding {
     let hits: Vec<&Finding> = fs.iter().filter(|f| f.path == Path::new(path)).collect();
     assert_eq!(hits.len(), 1, "one finding for {path}, got:\n{}", show(fs));
     let f = hits[0];
@@ -431,16 +431,16 @@ fn loud_wordpress_events() {
         &fs,
         "/var/www/html/index.php",
         Kind::Changed,
-        &["sha256", "size"],
-        Level::High,
+        &["digest", "size"],
+        Severity::High,
     );
     assert_eq!(f.rule, "web-executable");
     expect(
         &fs,
         "/var/www/html/wp-config.php",
         Kind::Changed,
-        &["sha256", "size"],
-        Level::High,
+        &["digest", "size"],
+        Severity::High,
     );
     let up = "/var/www/html/wp-content/uploads";
     expect(
@@ -448,28 +448,28 @@ fn loud_wordpress_events() {
         &format!("{up}/2024/01/shell.php"),
         Kind::Added,
         &[],
-        Level::High,
+        Severity::High,
     );
     expect(
         &fs,
         &format!("{up}/2024/01/x.PhTmL"),
         Kind::Added,
         &[],
-        Level::High,
+        Severity::High,
     );
     expect(
         &fs,
         &format!("{up}/.htaccess"),
         Kind::Added,
         &[],
-        Level::High,
+        Severity::High,
     );
     let f = expect(
         &fs,
         &format!("{up}/2024/01/dog.png"),
         Kind::Added,
         &[],
-        Level::Low,
+        Severity::Low,
     );
     assert_eq!(f.rule, "wordpress-uploads");
     // The directory's mtime changed too, but directory mtimes are never reported.
@@ -506,46 +506,76 @@ fn loud_system_events() {
     s.append("etc/passwd", "toor:x:0:0::/root:/bin/bash\n");
     s.append("etc/shadow", "toor:$6$x:19000::::::\n");
     let fs = s.check();
-    expect(&fs, "/usr/bin/sshd-helper", Kind::Added, &[], Level::High);
-    expect(&fs, "/etc/cron.d/0anacron2", Kind::Added, &[], Level::High);
-    let f = expect(&fs, "/usr/local/bin/rootme", Kind::Added, &[], Level::High);
+    expect(
+        &fs,
+        "/usr/bin/sshd-helper",
+        Kind::Added,
+        &[],
+        Severity::High,
+    );
+    expect(
+        &fs,
+        "/etc/cron.d/0anacron2",
+        Kind::Added,
+        &[],
+        Severity::High,
+    );
+    let f = expect(
+        &fs,
+        "/usr/local/bin/rootme",
+        Kind::Added,
+        &[],
+        Severity::High,
+    );
     assert!(f.note.unwrap().contains("setuid"));
     let f = expect(
         &fs,
         "/usr/local/bin/tool",
         Kind::Changed,
         &["mode"],
-        Level::High,
+        Severity::High,
     );
     assert!(f.note.unwrap().contains("setuid"));
-    let f = expect(&fs, "/etc/myapp.conf", Kind::Changed, &["uid"], Level::High);
-    assert_eq!(f.changes[0].old, baseline::Value::Int(0));
-    assert_eq!(f.changes[0].new, baseline::Value::Int(1000));
-    expect(&fs, "/root/.bashrc", Kind::Changed, &["mode"], Level::High);
+    let f = expect(
+        &fs,
+        "/etc/myapp.conf",
+        Kind::Changed,
+        &["user"],
+        Severity::High,
+    );
+    assert_eq!(f.changes[0].expected, baseline::Value::Int(0));
+    assert_eq!(f.changes[0].actual, baseline::Value::Int(1000));
+    expect(
+        &fs,
+        "/root/.bashrc",
+        Kind::Changed,
+        &["mode"],
+        Severity::High,
+    );
     let f = expect(
         &fs,
         "/usr/local/bin/link",
         Kind::Changed,
-        &["target"],
-        Level::High,
+        &["link"],
+        Severity::High,
     );
     assert_eq!(
-        f.changes[0].new,
-        baseline::Value::Bytes(baseline::format::Bytes(b"/tmp/evil".to_vec()))
+        f.changes[0].actual,
+        baseline::Value::Bytes(b"/tmp/evil".to_vec())
     );
     expect(
         &fs,
         "/etc/hosts",
         Kind::Changed,
         &["type", "mode"],
-        Level::High,
+        Severity::High,
     );
     let f = expect(
         &fs,
         "/etc/passwd",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
-        Level::High,
+        &["digest", "size", "mtime"],
+        Severity::High,
     );
     assert_eq!(f.package.as_deref(), Some(SETUP));
     assert!(f.note.unwrap().contains("rpm does not verify its content"));
@@ -554,8 +584,8 @@ fn loud_system_events() {
         &fs,
         "/etc/shadow",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
-        Level::High,
+        &["digest", "size", "mtime"],
+        Severity::High,
     );
     assert_eq!(f.package.as_deref(), Some(SETUP));
 }
@@ -571,8 +601,8 @@ fn unowned_passwd_line_is_loud_too() {
         &fs,
         "/etc/passwd",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
-        Level::High,
+        &["digest", "size", "mtime"],
+        Severity::High,
     );
     assert_eq!(f.package, None);
 }
@@ -595,7 +625,7 @@ fn loud_log_tampering() {
         "/var/log/secure",
         Kind::Changed,
         &["size"],
-        Level::Medium,
+        Severity::Medium,
     );
     assert!(f.note.unwrap().contains("shrank"));
     let f = expect(
@@ -603,22 +633,22 @@ fn loud_log_tampering() {
         "/var/log/messages",
         Kind::Changed,
         &["inode"],
-        Level::Medium,
+        Severity::Medium,
     );
     assert!(f.note.unwrap().contains("replaced"));
     expect(
         &fs,
         "/var/log/sa/sa01",
         Kind::Changed,
-        &["uid"],
-        Level::High,
+        &["user"],
+        Severity::High,
     );
     expect(
         &fs,
         "/root/.viminfo",
         Kind::Changed,
         &["mode"],
-        Level::Medium,
+        Severity::Medium,
     );
 }
 
@@ -634,9 +664,9 @@ fn removed_unowned_file_and_missing_owned_file() {
         "/usr/local/bin/tool",
         Kind::Removed,
         &[],
-        Level::Medium,
+        Severity::Medium,
     );
-    let f = expect(&fs, "/etc/shadow", Kind::Missing, &[], Level::High);
+    let f = expect(&fs, "/etc/shadow", Kind::Missing, &[], Severity::High);
     assert_eq!(f.package.as_deref(), Some(SETUP));
 }
 
@@ -650,8 +680,8 @@ fn accepted_config_edit_stays_quiet_until_it_changes_again() {
         &fs,
         "/etc/ssh/sshd_config",
         Kind::Changed,
-        &["sha256", "size", "mtime"],
-        Level::High,
+        &["digest", "size", "mtime"],
+        Severity::High,
     );
     assert_eq!(f.package.as_deref(), Some(SSHD));
     assert!(f.note.unwrap().contains("%config"));
@@ -786,7 +816,13 @@ fn special_files_and_symlink_loops_are_recorded_not_opened() {
         );
     }
     let fs = s.check();
-    expect(&fs, "/etc/nullish", Kind::Changed, &["rdev"], Level::High);
+    expect(
+        &fs,
+        "/etc/nullish",
+        Kind::Changed,
+        &["rdev"],
+        Severity::High,
+    );
 }
 
 #[test]
@@ -882,8 +918,8 @@ fn owned_file_outside_watched_trees_is_baselined() {
         &fs,
         "/var/lib/logrotate/state.conf",
         Kind::Changed,
-        &["uid"],
-        Level::High,
+        &["user"],
+        Severity::High,
     );
     assert!(f.note.unwrap().contains("%ghost"));
 }
@@ -924,8 +960,8 @@ paths = ["/srv/app"]
         &fs,
         "/srv/app/data.bin",
         Kind::Changed,
-        &["sha256"],
-        Level::Medium,
+        &["digest"],
+        Severity::Medium,
     );
     assert!(
         f.note

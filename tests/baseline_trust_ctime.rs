@@ -103,7 +103,7 @@ fn content_change_with_restored_mtime_is_detected() {
     assert_eq!(finding.path, Path::new("/srv/data/b.txt"));
     assert_eq!(finding.kind, Kind::Changed);
     assert!(
-        finding.changes.iter().any(|c| c.attr == Attr::Sha256),
+        finding.changes.iter().any(|c| c.attr == Attr::Digest),
         "{finding:?}"
     );
     assert!(!finding.changes.iter().any(|c| c.attr == Attr::Mtime));

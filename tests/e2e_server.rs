@@ -237,3 +237,30 @@ fn damaged_or_missing_baseline_is_an_error_naming_the_file() {
     assert!(stderr.contains("quietwire init"), "{stderr}");
     assert!(!Path::new(&file).exists());
 }
+
+/// A log replaced rather than appended to: the JSON report names the inode change as an
+/// attribute (`changes`, `old`, `new`), in the one vocabulary of every other attribute, rather
+/// than losing it into a note.
+#[test]
+fn replaced_log_reports_its_inode_as_an_attribute() {
+    let root = server();
+    write(&root, "/var/log/messages.new", "forged\n");
+    std::fs::rename(
+        root.join("/var/log/messages.new"),
+        root.join("/var/log/messages"),
+    )
+    .unwrap();
+    let (findings, _) = json_check(&root);
+    let f = find(&findings, "/var/log/messages");
+    assert_eq!(f["kind"], "changed", "{f:#}");
+    assert!(
+        f["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("inode")),
+        "{f:#}"
+    );
+    assert!(f["old"]["inode"].is_u64(), "{f:#}");
+    assert!(f["new"]["inode"].is_u64(), "{f:#}");
+    assert_ne!(f["old"]["inode"], f["new"]["inode"], "{f:#}");
+}

@@ -588,6 +588,48 @@ fn a_baseline_from_another_host_is_named_in_a_warning_on_the_running_system() {
     );
 }
 
+/// Issue 13 point 7: a baseline made for one root and used for another (here an image's baseline
+/// named with `--baseline` while checking the running system) is named in a warning; the same
+/// root spelled differently (a trailing slash) is not.
+#[test]
+fn a_baseline_made_for_another_root_is_named_in_a_warning() {
+    let root = TestRoot::new();
+    write(&root, "/etc/a.conf", "a=1\n");
+    init(&root);
+    let file = baseline(&root);
+    // The pinned digest is wrong on purpose: the run stops (exit 18) before walking anything.
+    let zeros = "0".repeat(64);
+    let run = |r: &std::ffi::OsStr| {
+        Command::new(support::quietwire_bin())
+            .args(["check", "--no-progress", "--root"])
+            .arg(r)
+            .arg("--baseline")
+            .arg(&file)
+            .args(["--baseline-digest", &zeros])
+            .output()
+            .unwrap()
+    };
+    let out = run("/".as_ref());
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "was made for root {}, not for /:",
+            root.path().display()
+        )),
+        "{err}"
+    );
+    let mut slashed = root.path().as_os_str().to_owned();
+    slashed.push("/");
+    let out = run(&slashed);
+    assert_eq!(out.status.code(), Some(18), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("was made for root"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Unmounts a test mount when the test ends, passed or not.
 struct Unmount<'a>(&'a Path);
 

@@ -4,7 +4,7 @@
 
 use flate2::write::GzEncoder;
 use quietwire::baseline::{self, Finding, OwnedIndex, PackageSnapshot};
-use quietwire::policy::{Level, Policy};
+use quietwire::policy::{Policy, Severity};
 use std::fs;
 use std::io::Write;
 use std::path::PathBuf;
@@ -145,7 +145,7 @@ fn show(fs: &[Finding]) -> String {
 
 fn assert_quiet(r: &Root) {
     let fs = r.check();
-    let loud: Vec<&Finding> = fs.iter().filter(|f| f.severity > Level::Low).collect();
+    let loud: Vec<&Finding> = fs.iter().filter(|f| f.severity > Severity::Low).collect();
     assert!(loud.is_empty(), "expected quiet, got:\n{}", show(&fs));
 }
 
@@ -154,7 +154,7 @@ fn assert_loud(r: &Root, path: &str) {
     let fs = r.check();
     assert!(
         fs.iter()
-            .any(|f| f.path == std::path::Path::new(path) && f.severity > Level::Low),
+            .any(|f| f.path == std::path::Path::new(path) && f.severity > Severity::Low),
         "expected a finding above low for {path}, got:\n{}",
         show(&fs)
     );
@@ -434,7 +434,7 @@ fn forged_rotation_is_loud() {
     r.put("var/log/secure", b"", 6);
     let fs = r.check();
     assert!(
-        fs.iter().any(|f| f.severity > Level::Low),
+        fs.iter().any(|f| f.severity > Severity::Low),
         "forged rotation not reported:\n{}",
         show(&fs)
     );

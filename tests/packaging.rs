@@ -175,17 +175,21 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
     .success();
     let (rpm_lines, rpm_code) = root.rpm_v("quietwire");
     assert_eq!((rpm_lines.as_slice(), rpm_code), (&[][..], 0));
-    let out = qw(
-        &root,
-        &[
-            "check",
-            "--owned-only",
-            "--format",
-            "rpm",
-            "--package",
-            "quietwire",
-        ],
-    );
+    // quietwire's verdicts on its own package, in rpm -V's format.
+    let check_own = || {
+        qw(
+            &root,
+            &[
+                "check",
+                "--owned-only",
+                "--format",
+                "rpm",
+                "--package",
+                "quietwire",
+            ],
+        )
+    };
+    let out = check_own();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
     let md = fs::metadata(root.join("/var/lib/quietwire")).unwrap();
@@ -203,17 +207,7 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
     let (rpm_lines, rpm_code) = root.rpm_v("quietwire");
     assert_eq!(rpm_lines, ["..5......    /usr/bin/quietwire"]);
     assert_eq!(rpm_code, 1);
-    let out = qw(
-        &root,
-        &[
-            "check",
-            "--owned-only",
-            "--format",
-            "rpm",
-            "--package",
-            "quietwire",
-        ],
-    );
+    let out = check_own();
     assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), rpm_lines);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }

@@ -1,13 +1,12 @@
-//! Findings from the baseline comparison.
-//!
-//! DESIGN.md wants one `Finding` type for package and baseline sources in
-//! `src/verify/finding.rs` (the scan engineer's). It is not on main yet, so this is a compatible
-//! stand-in with the fields issue 4 asks for (`path`, `kind`, `changes`, `source`, `package`,
-//! `rule`, `severity`, old and new values); the lead maps or merges it. Reports render findings;
-//! nothing here formats for people.
+//! Findings from the baseline comparison, as its engines (`verify::unowned`,
+//! `verify::logfamily`) produce them: the attributes, values and severity are the shared ones of
+//! [`crate::verify::finding`]; on top they keep what the baseline needs after the comparison
+//! (the policy class, the baselined and the current record, for `accept --report` and the log
+//! families). `run::check` converts them into the report [`crate::verify::Finding`]. Nothing
+//! here formats for people.
 
 use super::format::Record;
-use crate::policy::Level;
+use crate::policy::Severity;
 use std::path::PathBuf;
 
 /// What happened to a path.
@@ -32,74 +31,16 @@ pub enum Source {
     Baseline,
 }
 
-/// A compared attribute. Content: size, sha256, mtime, inode (logs only). The rest is metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Attr {
-    Type,
-    Mode,
-    Uid,
-    Gid,
-    Size,
-    Sha256,
-    Mtime,
-    Inode,
-    Target,
-    Selinux,
-    Caps,
-    Rdev,
-}
-
-impl Attr {
-    pub fn name(self) -> &'static str {
-        match self {
-            Attr::Type => "type",
-            Attr::Mode => "mode",
-            Attr::Uid => "uid",
-            Attr::Gid => "gid",
-            Attr::Size => "size",
-            Attr::Sha256 => "sha256",
-            Attr::Mtime => "mtime",
-            Attr::Inode => "inode",
-            Attr::Target => "target",
-            Attr::Selinux => "selinux",
-            Attr::Caps => "caps",
-            Attr::Rdev => "rdev",
-        }
-    }
-
-    /// Whether the attribute is about content (severity `content`) rather than metadata.
-    pub fn is_content(self) -> bool {
-        matches!(self, Attr::Size | Attr::Sha256 | Attr::Mtime | Attr::Inode)
-    }
-}
-
-/// An attribute value as recorded (the record's own representation, so nothing is lost:
-/// byte-exact link targets and labels, octal-meaningful modes as numbers).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    Absent,
-    Int(i128),
-    Text(String),
-    Bytes(super::format::Bytes),
-}
-
-/// One changed attribute.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Change {
-    pub attr: Attr,
-    pub old: Value,
-    pub new: Value,
-}
+pub use crate::verify::finding::{Attr, Change, Value};
 
 /// One baseline finding.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// Absolute path inside the root, byte-exact (renderers escape it or carry the bytes).
     pub path: PathBuf,
     pub kind: Kind,
-    /// Changed attributes with old and new values (empty for added/removed/missing).
+    /// Changed attributes with the baselined (`expected`) and current (`actual`) values (empty
+    /// for added/removed/missing).
     pub changes: Vec<Change>,
     /// Always `Baseline` here; `Package` is the owned verifier's.
     pub source: Source,
@@ -109,8 +50,8 @@ pub struct Finding {
     pub rule: String,
     /// Policy class of the path.
     pub class: String,
-    /// Never `Level::None` (such findings are not produced).
-    pub severity: Level,
+    /// A policy severity of `none` produces no finding.
+    pub severity: Severity,
     /// Why this is reported or why it is mild (rpm silent because %ghost, matches the package's
     /// new version, setuid bit, log rotated, ...).
     pub note: Option<String>,
@@ -136,7 +77,7 @@ impl Finding {
             crate::scan::walk::MAX_DEPTH
         );
         if let Some(f) = findings.iter_mut().find(|f| f.path == issue.path) {
-            f.severity = f.severity.max(Level::High);
+            f.severity = f.severity.max(Severity::High);
             f.note = Some(match f.note.take() {
                 Some(n) => format!("{n}; {why}"),
                 None => why,
@@ -152,7 +93,7 @@ impl Finding {
             package: None,
             rule: c.rule.to_string(),
             class: c.class.to_string(),
-            severity: Level::High,
+            severity: Severity::High,
             note: Some(why),
             old: None,
             new: None,
@@ -165,11 +106,10 @@ impl Finding {
     }
 }
 
-/// Into the shared [`crate::verify::finding::Finding`] (merged from the scan branch), which has
-/// fewer kinds, severities and attributes: removed/missing become `Missing`; high becomes
-/// `Critical`, medium and low `Warning`; uid/gid become `User`/`Group` with numeric values;
-/// `inode` (a log replaced) has no shared attribute and is carried by the note, as is the
-/// owning package and the policy class.
+/// Into the [`crate::verify::finding::Finding`] the reports render. The attributes and values
+/// are already the shared ones and pass unchanged (a replaced log's `inode` included); the
+/// policy class goes into the note, the old and new records stay with the baseline (the report
+/// file takes the current state from [`crate::ops::states`]).
 impl From<&Finding> for crate::verify::finding::Finding {
     fn from(f: &Finding) -> crate::verify::finding::Finding {
         use crate::verify::finding as shared;
@@ -179,51 +119,8 @@ impl From<&Finding> for crate::verify::finding::Finding {
             Kind::Missing => shared::FindingKind::Missing,
             Kind::Changed => shared::FindingKind::Changed,
         };
-        let severity = match f.severity {
-            Level::High => shared::Severity::High,
-            Level::Medium => shared::Severity::Medium,
-            Level::Low => shared::Severity::Low,
-            Level::Info | Level::None => shared::Severity::Info,
-        };
-        let value = |v: &Value, attr: Attr| match v {
-            Value::Absent => shared::Value::Absent,
-            Value::Int(i) if attr == Attr::Mode => {
-                shared::Value::Mode(u32::try_from(*i).unwrap_or(u32::MAX))
-            }
-            Value::Int(i) => shared::Value::Int(i64::try_from(*i).unwrap_or(i64::MAX)),
-            Value::Text(t) => shared::Value::Text(t.clone()),
-            Value::Bytes(b) => shared::Value::Bytes(b.0.clone()),
-        };
-        let changes = f
-            .changes
-            .iter()
-            .filter_map(|c| {
-                let attr = match c.attr {
-                    Attr::Type => shared::Attr::Type,
-                    Attr::Mode => shared::Attr::Mode,
-                    Attr::Uid => shared::Attr::User,
-                    Attr::Gid => shared::Attr::Group,
-                    Attr::Size => shared::Attr::Size,
-                    Attr::Sha256 => shared::Attr::Digest,
-                    Attr::Mtime => shared::Attr::Mtime,
-                    Attr::Target => shared::Attr::LinkTo,
-                    Attr::Selinux => shared::Attr::Label,
-                    Attr::Caps => shared::Attr::Caps,
-                    Attr::Rdev => shared::Attr::Rdev,
-                    Attr::Inode => return None,
-                };
-                Some(shared::Change {
-                    attr,
-                    expected: value(&c.old, c.attr),
-                    actual: value(&c.new, c.attr),
-                    unreadable: false,
-                })
-            })
-            .collect();
+        let changes = f.changes.clone();
         let mut note = vec![format!("class {}", f.class)];
-        if f.changes.iter().any(|c| c.attr == Attr::Inode) {
-            note.push("inode changed".into());
-        }
         if let Some(n) = &f.note {
             note.push(n.clone());
         }
@@ -235,7 +132,7 @@ impl From<&Finding> for crate::verify::finding::Finding {
                 package: f.package.clone(),
             },
             changes,
-            severity,
+            severity: f.severity,
             rule: format!("baseline.{}", kind.name()),
             note: Some(note.join("; ")),
             rpm: None,
@@ -254,33 +151,33 @@ mod tests {
             kind: Kind::Changed,
             changes: vec![
                 Change {
-                    attr: Attr::Uid,
-                    old: Value::Int(0),
-                    new: Value::Int(1000),
+                    attr: Attr::User,
+                    expected: Value::Int(0),
+                    actual: Value::Int(1000),
+                    unreadable: false,
                 },
                 Change {
                     attr: Attr::Inode,
-                    old: Value::Int(1),
-                    new: Value::Int(2),
+                    expected: Value::Int(1),
+                    actual: Value::Int(2),
+                    unreadable: false,
                 },
             ],
             source: Source::Baseline,
             package: Some("setup-2.13.7-10.el9.noarch".into()),
             rule: "credentials".into(),
             class: "credentials".into(),
-            severity: Level::High,
+            severity: Severity::High,
             note: None,
             old: None,
             new: None,
         };
         let s = crate::verify::finding::Finding::from(&f);
         assert_eq!(s.path, b"/etc/passwd");
-        assert_eq!(s.changes.len(), 1);
-        assert_eq!(s.changes[0].attr, crate::verify::finding::Attr::User);
+        assert_eq!(s.changes, f.changes, "nothing is lost, the inode included");
         assert_eq!(s.severity, crate::verify::finding::Severity::High);
         assert_eq!(s.rule, "baseline.changed");
-        let note = s.note.unwrap();
-        assert!(note.contains("inode"), "{note}");
+        assert_eq!(s.note.as_deref(), Some("class credentials"));
         assert_eq!(
             s.source,
             crate::verify::finding::Source::Baseline {

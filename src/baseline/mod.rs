@@ -66,7 +66,7 @@ pub struct CompareOutcome {
     /// The SHA-256 of the baseline file as read for this comparison (from the same descriptor
     /// the records were parsed from): what a pin or signature must be checked against.
     pub baseline_sha256: String,
-    /// Owned files the baseline records whose current state equals the accepted one: the lead
+    /// Owned files the baseline records whose current state equals the accepted one: `check`
     /// shows rpm's verdict on them (a %config file that differs from its package) as info only.
     pub owned_unchanged: Vec<PathBuf>,
     /// Regular files whose content was hashed.
@@ -225,7 +225,9 @@ fn merge_family_findings(findings: &mut Vec<Finding>, family: Vec<Finding>, poli
     }
     for mut f in family {
         let class = policy.classify(&f.path);
-        f.severity = f.severity.max(class.spec.content);
+        if let Some(content) = class.spec.content {
+            f.severity = f.severity.max(content);
+        }
         if let Some(e) = findings.iter_mut().find(|e| e.path == f.path) {
             e.severity = e.severity.max(f.severity);
             e.changes.extend(f.changes);
@@ -746,7 +748,7 @@ pub fn accept_packages(
 
 /// Read only the header of a baseline (and nothing else: its integrity is checked by `compare`).
 pub fn read_header(baseline_file: &Path) -> Result<Header, BaselineError> {
-    Ok(format::Reader::open(baseline_file)?.header().clone())
+    format::Reader::peek_header(baseline_file)
 }
 
 /// The walk learns from the owned index which package paths to skip and which to record.

@@ -1,9 +1,10 @@
-//! Running quietwire as an operations tool (issue 5): the report file for review-then-accept
-//! (`report`) and mail delivery (`mail`); what changed in the package database since the baseline
+//! Running quietwire as an operations tool: the report file for review-then-accept
+//! (`report`), mail delivery (`mail`) and the Prometheus metrics file (`metrics`); what changed in the package database since the baseline
 //! is `crate::baseline::changes`. `run::check` calls [`deliver`] once the findings are final;
 //! nothing here computes a finding.
 
 pub mod mail;
+pub mod metrics;
 pub mod report;
 
 use crate::baseline::changes::PackageChanges;
@@ -78,11 +79,18 @@ pub fn note_accepted_edits(
         now.package.clone_from(&old.package);
         now.reason = old.reason;
         if now == *old {
-            f.kind = FindingKind::Noted;
-            f.severity = Severity::Info;
-            f.note = Some("differs from its package, matches the accepted baseline".into());
+            note_accepted_edit(f);
         }
     }
+}
+
+/// A %config file the administrator edited differs from its package forever; once its state is
+/// accepted into the baseline rpm's verdict on it is only worth a note. Both ways of knowing
+/// (the baseline comparison's `owned_unchanged`, or [`note_accepted_edits`]) end here.
+pub fn note_accepted_edit(f: &mut Finding) {
+    f.kind = FindingKind::Noted;
+    f.severity = Severity::Info;
+    f.note = Some("differs from its package, matches the accepted baseline".into());
 }
 
 /// The current state of the path of each baseline finding (`None`: gone), for the report file.
@@ -142,6 +150,10 @@ pub struct Delivery<'a> {
     pub states: &'a HashMap<Vec<u8>, Option<Record>>,
     /// Whether the check itself had errors (the report may be incomplete).
     pub run_failed: bool,
+    /// The run's id, time and host, for an NDJSON report file.
+    pub run: &'a crate::report::ndjson::Run,
+    /// The report document as `check` printed it (with its trust summary), when it made one.
+    pub doc: Option<&'a serde_json::Value>,
 }
 
 /// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
@@ -155,12 +167,29 @@ pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
         changes,
         states,
         run_failed,
+        run,
+        doc,
     } = *d;
     let mut status = crate::exit::CLEAN;
-    if let Some(file) = &a.report_file {
-        let doc = report::document(findings, issues, changes, states);
-        let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        bytes.push(b'\n');
+    for file in &a.report_file {
+        let made;
+        let doc = match doc {
+            Some(d) => d,
+            None => {
+                made = report::document(findings, issues, changes, states);
+                &made
+            }
+        };
+        let bytes = if report::is_ndjson_name(file) {
+            let mut b = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = crate::report::ndjson::render(&mut b, doc, run);
+            b
+        } else {
+            let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
+            b.push(b'\n');
+            b
+        };
         if let Err(e) = report::write_atomic(file, &bytes) {
             eprintln!("quietwire: writing the report {}: {e}", file.display());
             status = crate::exit::FAILURE;

@@ -117,9 +117,22 @@ pub fn document(
     doc
 }
 
+/// Whether `--report-file FILE` gets NDJSON lines rather than the JSON report: by its name,
+/// so the JSON report for `accept` and a log shipper's file can be written by one run.
+pub fn is_ndjson_name(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ndjson") || e.eq_ignore_ascii_case("jsonl"))
+}
+
 /// Write `bytes` to `file` atomically: a temporary file in the same directory (mode 0600),
 /// fsync, rename over `file`, fsync the directory.
 pub fn write_atomic(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(file, bytes, 0o600)
+}
+
+/// [`write_atomic`] with the file's permission bits (the metrics file must be world-readable).
+pub fn write_atomic_mode(file: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -128,6 +141,8 @@ pub fn write_atomic(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".quietwire-report.")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(file).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()
@@ -209,6 +224,12 @@ pub fn load(file: &Path) -> Result<BTreeMap<PathBuf, Reported>, ReportError> {
         .map_err(io)?;
     if text.len() as u64 > MAX_REPORT {
         return Err(invalid(format!("larger than {MAX_REPORT} bytes")));
+    }
+    if crate::report::ndjson::is_ndjson(&text) {
+        // Log lines carry no state to accept; the review copy is the JSON report.
+        return Err(invalid(
+            "an NDJSON report is for log pipelines; accept needs the JSON report (a --report-file not named *.ndjson or *.jsonl)".into(),
+        ));
     }
     let doc: J = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
     let list = doc

@@ -69,10 +69,10 @@ pub const PROTECTED_PATHS: &[&str] = &[
 pub static PROTECTED_SPEC: ClassSpec = ClassSpec {
     skip: false,
     log: false,
-    added: Level::High,
-    removed: Level::High,
-    content: Level::High,
-    metadata: Level::High,
+    added: Some(Severity::High),
+    removed: Some(Severity::High),
+    content: Some(Severity::High),
+    metadata: Some(Severity::High),
 };
 
 /// Most patterns compiled into one glob set (see `Policy::globs`).
@@ -86,10 +86,44 @@ fn is_literal(pattern: &str) -> bool {
 /// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
 const MAX_POLICY_BYTES: u64 = 4 << 20;
 
-/// How severe a finding is. `None` in a policy means "not reported at all".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// How much a finding matters: the one scale of every finding. In a policy a severity is
+/// `Option<Severity>`: the word `none` (`None`) means the change is not reported at all, and
+/// orders below every severity, so `max`/`min` over options work as over severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Expected or harmless (shown only on request; never sets an exit bit).
+    Info,
+    Low,
+    Medium,
+    High,
+    /// Evidence of tampering with the truth itself (e.g. a package header that fails its
+    /// digest). Chosen by the engines only; a policy file cannot name it.
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A severity as a policy file spells it (`none` included). Only (de)serialisation uses it;
+/// everything else sees `Option<Severity>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+enum Level {
     None,
     Info,
     Low,
@@ -98,20 +132,41 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn name(self) -> &'static str {
+    fn severity(self) -> Option<Severity> {
         match self {
-            Level::None => "none",
-            Level::Info => "info",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
+            Level::None => None,
+            Level::Info => Some(Severity::Info),
+            Level::Low => Some(Severity::Low),
+            Level::Medium => Some(Severity::Medium),
+            Level::High => Some(Severity::High),
+        }
+    }
+
+    /// `critical` is not a policy word; a policy never holds it (only [`Level::severity`] fills
+    /// it), but were it there it would render as the highest word rather than fail.
+    fn of(s: Option<Severity>) -> Level {
+        match s {
+            None => Level::None,
+            Some(Severity::Info) => Level::Info,
+            Some(Severity::Low) => Level::Low,
+            Some(Severity::Medium) => Level::Medium,
+            Some(Severity::High | Severity::Critical) => Level::High,
         }
     }
 }
 
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// `#[serde(with)]` for an `Option<Severity>` written as a policy word (`none` for `None`), so
+/// the rendered policy, and with it the policy digest baselines record, stays byte-identical.
+mod level {
+    use super::{Level, Severity};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
+        Level::of(*v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+        Level::deserialize(d).map(Level::severity)
     }
 }
 
@@ -125,30 +180,26 @@ pub struct ClassSpec {
     /// Contents may grow and rotate; only a shrink or replacement without rotation is reported.
     #[serde(default, skip_serializing_if = "is_false")]
     pub log: bool,
-    #[serde(default = "level_none")]
-    pub added: Level,
-    #[serde(default = "level_none")]
-    pub removed: Level,
-    #[serde(default = "level_none")]
-    pub content: Level,
-    #[serde(default = "level_none")]
-    pub metadata: Level,
+    #[serde(default, with = "level")]
+    pub added: Option<Severity>,
+    #[serde(default, with = "level")]
+    pub removed: Option<Severity>,
+    #[serde(default, with = "level")]
+    pub content: Option<Severity>,
+    #[serde(default, with = "level")]
+    pub metadata: Option<Severity>,
 }
 
 impl ClassSpec {
     /// Whether regular files of this class are hashed: not for classes whose content changes are
     /// never reported. Logs are: their family check (`verify::logfamily`) follows contents.
     pub fn hashes_content(&self) -> bool {
-        !self.skip && self.content != Level::None
+        !self.skip && self.content.is_some()
     }
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
-}
-
-fn level_none() -> Level {
-    Level::None
 }
 
 /// One `[[rule]]`: paths (globs) and the class they get.
@@ -313,7 +364,7 @@ pub enum PolicyError {
 pub struct Policy {
     /// Watched trees, absolute, normalised, sorted in path order, without duplicates.
     watch: Vec<PathBuf>,
-    setuid: Level,
+    setuid: Option<Severity>,
     /// Bytes of a file's content hashed at most (`max_hash_bytes`); the rest is not checked.
     max_hash_bytes: u64,
     classes: BTreeMap<String, ClassSpec>,
@@ -412,7 +463,7 @@ impl Policy {
     }
 
     /// Severity of a regular file added with, or gaining, the setuid/setgid bit.
-    pub fn setuid_level(&self) -> Level {
+    pub fn setuid_level(&self) -> Option<Severity> {
         self.setuid
     }
 
@@ -536,7 +587,7 @@ impl Policy {
                 .iter()
                 .map(|w| w.to_string_lossy().into_owned())
                 .collect(),
-            setuid: self.setuid,
+            setuid: Level::of(self.setuid),
             max_hash_bytes: (self.max_hash_bytes != crate::scan::hash::DEFAULT_MAX_HASH_BYTES)
                 .then_some(self.max_hash_bytes),
             class: &self.classes,
@@ -568,10 +619,10 @@ impl Policy {
 static FALLBACK_CLASS: ClassSpec = ClassSpec {
     skip: false,
     log: false,
-    added: Level::Medium,
-    removed: Level::Medium,
-    content: Level::Medium,
-    metadata: Level::High,
+    added: Some(Severity::Medium),
+    removed: Some(Severity::Medium),
+    content: Some(Severity::Medium),
+    metadata: Some(Severity::High),
 };
 
 /// Read a policy file: `--policy FILE` (the administrator's choice, on the host) may be a
@@ -708,10 +759,10 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
             let spec = ClassSpec {
                 skip: c.skip.unwrap_or(false),
                 log: c.log.unwrap_or(false),
-                added: c.added.unwrap_or(Level::None),
-                removed: c.removed.unwrap_or(Level::None),
-                content: c.content.unwrap_or(Level::None),
-                metadata: c.metadata.unwrap_or(Level::None),
+                added: c.added.and_then(Level::severity),
+                removed: c.removed.and_then(Level::severity),
+                content: c.content.and_then(Level::severity),
+                metadata: c.metadata.and_then(Level::severity),
             };
             (n, spec)
         })
@@ -827,7 +878,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
     Ok(Policy {
         signatures,
         watch,
-        setuid: f.setuid.unwrap_or(Level::High),
+        setuid: f.setuid.map_or(Some(Severity::High), Level::severity),
         max_hash_bytes,
         classes,
         rules: f.rule,
@@ -1132,10 +1183,10 @@ mod tests {
         assert!(p.watch().contains(&PathBuf::from("/data")));
         assert!(p.watch().contains(&PathBuf::from("/etc")));
         let log = p.classes().get("log").unwrap();
-        assert_eq!(log.content, Level::High);
+        assert_eq!(log.content, Some(Severity::High));
         assert!(log.log, "keys not given keep the default's value");
-        assert_eq!(log.metadata, Level::High);
-        assert_eq!(p.classes().get("mine").unwrap().added, Level::Low);
+        assert_eq!(log.metadata, Some(Severity::High));
+        assert_eq!(p.classes().get("mine").unwrap().added, Some(Severity::Low));
         assert_eq!(p.sources().len(), 2);
     }
 
@@ -1158,7 +1209,10 @@ mod tests {
         assert_eq!(extra, [&PathBuf::from("/srv")]);
         assert!(p.rules().is_empty());
         assert_eq!(class_of(&p, "/run/x").1, "normal");
-        assert_eq!(p.classify(Path::new("/srv/a")).spec.added, Level::Low);
+        assert_eq!(
+            p.classify(Path::new("/srv/a")).spec.added,
+            Some(Severity::Low)
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crate::verify::finding::{Change, Finding, FindingKind, Source, Value};
 use serde_json::{json, Map, Value as J};
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 fn bytes(b: &[u8]) -> J {
@@ -164,25 +163,6 @@ pub fn document(findings: &[Finding]) -> J {
             "exit_bits": crate::verify::finding::exit_bits(findings),
         }
     })
-}
-
-/// Write the document followed by a newline.
-pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
-    render_with_summary(out, findings, Map::new())
-}
-
-/// [`render`], with `extra` keys added to the summary (e.g. `baseline_sha256`, `signatures`).
-pub fn render_with_summary(
-    out: &mut dyn Write,
-    findings: &[Finding],
-    extra: Map<String, J>,
-) -> std::io::Result<()> {
-    let mut doc = document(findings);
-    if let Some(summary) = doc.get_mut("summary").and_then(J::as_object_mut) {
-        summary.extend(extra);
-    }
-    serde_json::to_writer(&mut *out, &doc)?;
-    out.write_all(b"\n")
 }
 
 #[cfg(test)]

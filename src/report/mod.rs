@@ -1,8 +1,11 @@
 //! Renderers: findings in, bytes out (`rpm`: exactly `rpm -V`'s lines; `text`: for people;
-//! `json`: lossless, for machines). Renderers never touch the filesystem or the rpmdb. Human
+//! `json`: lossless, for machines; `ndjson` and `metrics`: the JSON document as log lines and as
+//! Prometheus metrics). Renderers never touch the filesystem or the rpmdb. Human
 //! output escapes names with [`crate::escape::escape_bytes`].
 
 pub mod json;
+pub mod metrics;
+pub mod ndjson;
 pub mod rpm;
 pub mod text;
 

@@ -8,7 +8,7 @@
 
 use crate::rpmdb::{Database, FileInfo, FileState, Package};
 use crate::scan::caps::{self, CapSet};
-use crate::scan::fs::{Entry, Errno, OpenError, Root};
+use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
 use crate::verify::finding::{
@@ -62,18 +62,11 @@ pub struct VerifyOptions {
     pub jobs: usize,
     /// RPMVERIFY bits never checked (`--nomd5`, `--nosize`, ...: rpm's omit mask).
     pub omit: u32,
-    /// Only files with at least one of these FILEFLAGS (`-c`/`-d`/`-L`/`-A`); 0 = all files.
-    pub include_attrs: u32,
-    /// Skip files with any of these FILEFLAGS (`--noconfig`/`--noghost`/`--noartifact`).
-    pub exclude_attrs: u32,
     /// Only these packages (name, name-version, name-version-release, NVRA or NEVRA), in
     /// argument order like `rpm -V a b`; empty = every package in database order.
     pub packages: Vec<String>,
     /// Keep clean results too (what `rpm -v` prints).
     pub verbose: bool,
-    /// Treat extended POSIX ACLs as a mode change, like rpm builds with ACL support
-    /// (RHEL/Fedora); Debian's rpm has none.
-    pub acl: bool,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
 }
@@ -104,7 +97,7 @@ pub struct OwnedReport {
     pub not_installed: Vec<String>,
     /// Packages verified (a package named twice counts twice, like rpm).
     pub packages_checked: usize,
-    /// Files looked at (after the attribute filters).
+    /// Files looked at.
     pub files_checked: usize,
     /// Packages whose verdict is "failed" (rpm's per-package exit contribution), as indices.
     pub failed_packages: Vec<usize>,
@@ -268,12 +261,10 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     // A directory replaced by a symlink to a directory, owned by root or by the target's owner,
     // is compared as the target (4.14.2+; mirrors what install accepts).
     let mut sb = lst;
-    let mut followed = false;
     if exp.mode & S_IFMT == libc::S_IFDIR && lst.is_lnk() {
         if let Ok(d) = ctx.root.stat(path) {
             if d.is_dir() && (lst.uid == 0 || lst.uid == d.uid) {
                 sb = d;
-                followed = true;
             }
         }
     }
@@ -393,15 +384,13 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
             m_exp &= !S_IFMT;
             m_disk &= !S_IFMT;
         }
-        let acl_extended = ctx.opts.acl && has_extended_acl(ctx.root, &entry, path, followed);
-        if m_exp != m_disk || acl_extended {
+        if m_exp != m_disk {
             res |= vf::MODE;
-            let actual = if acl_extended && m_exp == m_disk {
-                Value::Text(format!("{:o} with extended ACL", sb.st_mode() & 0xffff))
-            } else {
-                Value::Mode(sb.st_mode() & 0xffff)
-            };
-            changes.push(change(Attr::Mode, Value::Mode(exp.mode), actual));
+            changes.push(change(
+                Attr::Mode,
+                Value::Mode(exp.mode),
+                Value::Mode(sb.st_mode() & 0xffff),
+            ));
         }
     }
 
@@ -517,38 +506,6 @@ fn digest_value(hex: &str) -> Value {
     }
 }
 
-/// rpm (with ACL support): `M` if the access ACL has entries beyond owner/group/other.
-fn has_extended_acl(root: &Root, entry: &Entry, path: &[u8], followed: bool) -> bool {
-    let mut buf = vec![0u8; 4096];
-    // acl_get_file follows symlinks; for a followed directory symlink use the target.
-    let raw = if followed {
-        match root.entry_follow(path) {
-            Ok(e) => e.xattr(b"system.posix_acl_access\0", &mut buf),
-            Err(_) => return false,
-        }
-    } else {
-        entry.xattr(b"system.posix_acl_access\0", &mut buf)
-    };
-    let n = match raw {
-        Ok(Some(n)) => n,
-        _ => return false,
-    };
-    // posix_acl_xattr: u32 version, then 8-byte entries {u16 tag, u16 perm, u32 id}.
-    const USER_OBJ: u16 = 0x01;
-    const GROUP_OBJ: u16 = 0x04;
-    const OTHER: u16 = 0x20;
-    buf.get(4..n)
-        .map(|entries| {
-            entries.chunks_exact(8).any(|e| {
-                !matches!(
-                    u16::from_le_bytes([e[0], e[1]]),
-                    USER_OBJ | GROUP_OBJ | OTHER
-                )
-            })
-        })
-        .unwrap_or(false)
-}
-
 fn path_bytes(fi: &FileInfo) -> &[u8] {
     use std::os::unix::ffi::OsStrExt;
     fi.path.as_os_str().as_bytes()
@@ -618,21 +575,13 @@ pub fn verify_with_root(
         select_packages(db, &opts.packages)
     };
 
-    // Work list: (position in `selected`, file index), after the attribute filters.
+    // Work list: (position in `selected`, file index).
     let mut work: Vec<(u32, u32)> = Vec::new();
     let mut digests_ok = vec![false; db.packages.len()];
     for (si, &pi) in selected.iter().enumerate() {
         let p = &db.packages[pi];
         digests_ok[pi] = digest_table_usable(p);
-        for (fi, f) in p.files.iter().enumerate() {
-            if opts.include_attrs != 0 && f.flags & opts.include_attrs == 0 {
-                continue;
-            }
-            if f.flags & opts.exclude_attrs != 0 {
-                continue;
-            }
-            work.push((si as u32, fi as u32));
-        }
+        work.extend((0..p.files.len()).map(|fi| (si as u32, fi as u32)));
     }
 
     let bar = progress_bar(opts, work.len() as u64);

@@ -14,13 +14,48 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
-    be_nice(a.nice)?;
-    with_jobs(a.jobs, || check_in_pool(a))?
+    let run = crate::report::ndjson::Run::start(&a.root.root);
+    let clock = std::time::Instant::now();
+    let mut doc = None;
+    let result =
+        be_nice(a.nice).and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
+    let Some(file) = &a.ops.metrics_file else {
+        return result;
+    };
+    // A failed run writes its metrics too: the exit status and the kept last success time are
+    // what an alert on a broken check needs.
+    let outcome = crate::report::metrics::Outcome {
+        started: run.started,
+        duration: clock.elapsed(),
+        exit_status: match &result {
+            Ok(s) => *s,
+            Err(f) => f.status,
+        },
+        doc: doc.as_ref(),
+    };
+    match (crate::ops::metrics::write(file, &outcome), result) {
+        (Ok(()), result) => result,
+        (Err(e), result) => {
+            eprintln!("quietwire: writing the metrics {}: {e}", file.display());
+            match result {
+                Ok(s) => Ok(exit::combine(s, exit::FAILURE)),
+                Err(mut f) => {
+                    f.status = exit::combine(f.status, exit::FAILURE);
+                    Err(f)
+                }
+            }
+        }
+    }
 }
 
 /// `check` on the rayon pool `--jobs` sized: reading the rpmdb, verifying owned files and the
-/// baseline comparison all use it.
-fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
+/// baseline comparison all use it. The JSON report document, when one is made (JSON or NDJSON
+/// output, metrics), is left in `doc` for the metrics.
+fn check_in_pool(
+    a: &CheckArgs,
+    run: &crate::report::ndjson::Run,
+    doc: &mut Option<serde_json::Value>,
+) -> Result<u8, Failure> {
     use crate::rpmdb::verify as owned;
     use crate::verify;
     use crate::verify::finding::{Finding, FindingKind, Severity};
@@ -118,8 +153,6 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                         &policy,
                     ));
                 }
-                // A %config file the administrator edited differs from its package forever; once
-                // its state is accepted into the baseline it is only worth a note.
                 let accepted: std::collections::HashSet<&[u8]> = outcome
                     .owned_unchanged
                     .iter()
@@ -127,10 +160,7 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                     .collect();
                 for f in findings.iter_mut() {
                     if f.kind == FindingKind::Changed && accepted.contains(f.path.as_slice()) {
-                        f.kind = FindingKind::Noted;
-                        f.severity = Severity::Info;
-                        f.note =
-                            Some("differs from its package, matches the accepted baseline".into());
+                        crate::ops::note_accepted_edit(f);
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
@@ -190,7 +220,15 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
         }
         error_status = exit::combine(exit::NOT_FOUND, error_status);
     }
-    let shown: Vec<Finding> = if a.verbose || a.format == ReportFormat::Json {
+    let machine = matches!(a.format, ReportFormat::Json | ReportFormat::Ndjson);
+    if machine || a.ops.metrics_file.is_some() || !a.ops.report_file.is_empty() {
+        let mut d = crate::ops::report::document(&findings, &issues, changes.as_ref(), &states);
+        if let Some(summary) = d.get_mut("summary").and_then(|v| v.as_object_mut()) {
+            summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
+        }
+        *doc = Some(d);
+    }
+    let shown: Vec<Finding> = if a.verbose || machine {
         findings.clone()
     } else {
         findings
@@ -212,13 +250,13 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
                 .map_err(io_failure)?
         }
         ReportFormat::Json => {
-            let mut doc = crate::ops::report::document(&shown, &issues, changes.as_ref(), &states);
-            if let Some(summary) = doc.get_mut("summary").and_then(|v| v.as_object_mut()) {
-                summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
-            }
             serde_json::to_writer(&mut out, &doc)
                 .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
             writeln!(out).map_err(io_failure)?;
+        }
+        ReportFormat::Ndjson => {
+            let d = doc.as_ref().unwrap_or(&serde_json::Value::Null);
+            crate::report::ndjson::render(&mut out, d, run).map_err(io_failure)?
         }
     }
     if a.format == ReportFormat::Rpm {
@@ -256,6 +294,8 @@ fn check_in_pool(a: &CheckArgs) -> Result<u8, Failure> {
             changes: changes.as_ref(),
             states: &states,
             run_failed,
+            run,
+            doc: doc.as_ref(),
         },
     );
     error_status = exit::combine(error_status, delivery);
@@ -354,7 +394,7 @@ fn policy_changed_finding(
 
 /// The pin and signature were checked on the digest of one open of the baseline; the records
 /// came from another. With a pin or key both must be the same bytes, or a rename in between
-/// would have swapped in an unverified baseline (issue 13). Without one, a concurrent `accept`
+/// would have swapped in an unverified baseline. Without one, a concurrent `accept`
 /// may legitimately have replaced it: the report then names the digest of what was read.
 fn same_baseline(
     file: &Path,

@@ -132,12 +132,25 @@ fn warn_untrusted_baseline(root: &Path, file: &Path) {
             );
         }
     }
-    if root != Path::new("/") || !meta.is_file() {
+    if !meta.is_file() {
         return;
     }
     let Ok(header) = crate::baseline::read_header(file) else {
         return;
     };
+    let recorded =
+        Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&header.root.0));
+    if !header.root.0.is_empty() && !same_root(recorded, root) {
+        eprintln!(
+            "quietwire: warning: baseline {} was made for root {}, not for {}: it may describe another system (ignore this if it is the same system mounted elsewhere)",
+            escape_path(file),
+            escape_path(recorded),
+            escape_path(root)
+        );
+    }
+    if root != Path::new("/") {
+        return;
+    }
     let here = crate::baseline::format::hostname();
     if !header.host.is_empty() && !here.is_empty() && header.host != here {
         eprintln!(
@@ -147,6 +160,13 @@ fn warn_untrusted_baseline(root: &Path, file: &Path) {
             crate::escape::escape_bytes(here.as_bytes())
         );
     }
+}
+
+/// Whether two spellings of a root name the same directory (`/mnt/img/` is `/mnt/./img`). Only
+/// the text is compared: the recorded root comes from the baseline, which the checked system may
+/// have written, so it is never looked up on the host.
+fn same_root(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
 }
 
 fn baseline_failure(e: crate::baseline::BaselineError) -> Failure {
@@ -235,7 +255,7 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
     }
 }
 
-// ---- trust anchors (issue 7): package signatures and the baseline's own integrity ----
+// ---- trust anchors: package signatures and the baseline's own integrity ----
 
 /// Open the database judging header signatures with `keys` (see [`open_db`]).
 fn open_db_with_keys(

@@ -716,13 +716,6 @@ impl Root {
         }
     }
 
-    /// The entry `path` leads to with every symlink followed (for calls that follow, such as
-    /// `acl_get_file`).
-    pub fn entry_follow(&self, path: &[u8]) -> Result<Entry, Errno> {
-        let dir = Rc::new(self.resolve(path, Last::Follow, 0)?);
-        Ok(Entry { dir, name: None })
-    }
-
     /// `lstat(path)` inside the root.
     pub fn lstat(&self, path: &[u8]) -> Result<Stat, Errno> {
         self.entry(path)?.lstat()
@@ -779,13 +772,6 @@ impl Entry {
     /// `None` when there is none.
     pub fn capability_xattr(&self, buf: &mut [u8]) -> Result<Option<usize>, Errno> {
         xattr_at(self.dir(), self.name.as_deref(), XATTR_CAPS, buf)
-    }
-
-    /// Read the extended attribute `name` (NUL-terminated) of the entry without following a
-    /// final symlink. `None` when the attribute (or xattr support) is absent.
-    pub fn xattr(&self, name: &[u8], buf: &mut [u8]) -> Result<Option<usize>, Errno> {
-        let attr = CStr::from_bytes_with_nul(name).map_err(|_| Errno(libc::EINVAL))?;
-        xattr_at(self.dir(), self.name.as_deref(), attr, buf)
     }
 }
 

@@ -38,29 +38,8 @@ impl FindingKind {
     }
 }
 
-/// How much a finding matters (the policy may override the defaults chosen by the engines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Expected or harmless (shown only on request; never sets an exit bit).
-    Info,
-    Low,
-    Medium,
-    High,
-    /// Evidence of tampering with the truth itself (e.g. a package header that fails its digest).
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// The one severity scale; defined by the policy, which chooses it for most findings.
+pub use crate::policy::Severity;
 
 /// Where the expected state came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +78,8 @@ pub enum Source {
     },
 }
 
-/// A compared attribute.
+/// A compared attribute: one vocabulary for package-owned and baseline comparisons (its
+/// [`Attr::name`]s are the names the JSON report carries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Attr {
     Size,
@@ -115,6 +95,8 @@ pub enum Attr {
     Type,
     /// SELinux label (baseline comparisons).
     Label,
+    /// Inode number (baseline comparisons of logs: a log replaced rather than appended to).
+    Inode,
 }
 
 impl Attr {
@@ -132,6 +114,7 @@ impl Attr {
             Attr::Caps => "caps",
             Attr::Type => "type",
             Attr::Label => "label",
+            Attr::Inode => "inode",
         }
     }
 
@@ -147,8 +130,14 @@ impl Attr {
             Attr::Group => 'G',
             Attr::Mtime => 'T',
             Attr::Caps => 'P',
-            Attr::Type | Attr::Label => return None,
+            Attr::Type | Attr::Label | Attr::Inode => return None,
         })
+    }
+
+    /// Whether the attribute is about content (the policy's `content` severity) rather than
+    /// metadata.
+    pub fn is_content(self) -> bool {
+        matches!(self, Attr::Size | Attr::Digest | Attr::Mtime | Attr::Inode)
     }
 }
 
@@ -167,7 +156,15 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-/// One changed attribute with the expected and the found value.
+impl Value {
+    /// An integer attribute (ids, sizes, times, inode numbers); one beyond `i64` (never on a
+    /// real file system) saturates rather than wraps.
+    pub fn int<T: TryInto<i64>>(v: T) -> Value {
+        Value::Int(v.try_into().unwrap_or(i64::MAX))
+    }
+}
+
+/// One changed attribute with the expected (package's or baseline's) and the found value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub attr: Attr,

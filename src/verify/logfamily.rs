@@ -13,7 +13,6 @@
 
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
 use crate::baseline::format::Record;
-use crate::policy::Level;
 use crate::scan::capture::FileType;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -443,22 +442,25 @@ fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String)
             if replaced {
                 changes.push(Change {
                     attr: Attr::Inode,
-                    old: Value::Int(o.ino.into()),
-                    new: Value::Int(n.ino.into()),
+                    expected: Value::int(o.ino),
+                    actual: Value::int(n.ino),
+                    unreadable: false,
                 });
             }
             if shrunk {
                 changes.push(Change {
                     attr: Attr::Size,
-                    old: Value::Int(o.size.into()),
-                    new: Value::Int(n.size.into()),
+                    expected: Value::int(o.size),
+                    actual: Value::int(n.size),
+                    unreadable: false,
                 });
             }
             if !(replaced || shrunk) {
                 changes.push(Change {
-                    attr: Attr::Sha256,
-                    old: o.sha256.clone().map_or(Value::Absent, Value::Text),
-                    new: n.sha256.clone().map_or(Value::Absent, Value::Text),
+                    attr: Attr::Digest,
+                    expected: o.sha256.clone().map_or(Value::Absent, Value::Text),
+                    actual: n.sha256.clone().map_or(Value::Absent, Value::Text),
+                    unreadable: false,
                 });
             }
             let how = match (replaced, shrunk) {
@@ -480,7 +482,7 @@ fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String)
         package: old.as_ref().and_then(|o| o.package.clone()),
         rule: String::new(),
         class: String::new(),
-        severity: Level::Medium,
+        severity: crate::policy::Severity::Medium,
         note: Some(note),
         old,
         new,

@@ -1,6 +1,8 @@
-//! Verdicts: package-owned files against the rpmdb ([`owned`]), expressed as
-//! [`finding::Finding`]s; unowned paths (and owned files rpm does not vouch for) against the
-//! baseline ([`unowned`]).
+//! Verdicts, and the one result type they are expressed in ([`finding::Finding`]): unowned
+//! paths (and owned files the package does not vouch for) against the baseline ([`unowned`],
+//! with log families in [`logfamily`]), package headers against the trusted keys
+//! ([`signature`]). Package-owned files are verified by the package source's own rules
+//! (`crate::rpmdb::verify` for rpm), which produce the same findings.
 
 pub mod finding;
 pub mod logfamily;

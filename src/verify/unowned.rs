@@ -8,7 +8,7 @@
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
 use crate::baseline::format::{Bytes, Record};
 use crate::baseline::owned::{OwnedFile, OwnedIndex};
-use crate::policy::{ClassSpec, Level, Policy};
+use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
 use std::path::Path;
 
@@ -27,8 +27,8 @@ pub trait Probe {
     }
 }
 
-fn int(v: impl Into<i128>) -> Value {
-    Value::Int(v.into())
+fn int<T: TryInto<i64>>(v: T) -> Value {
+    Value::int(v)
 }
 
 fn opt_text(v: &Option<String>) -> Value {
@@ -37,7 +37,7 @@ fn opt_text(v: &Option<String>) -> Value {
 
 fn opt_bytes(v: &Option<Bytes>) -> Value {
     v.as_ref()
-        .map_or(Value::Absent, |b| Value::Bytes(b.clone()))
+        .map_or(Value::Absent, |b| Value::Bytes(b.0.clone()))
 }
 
 /// Metadata differences: everything but content.
@@ -47,8 +47,9 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         if o != n {
             out.push(Change {
                 attr,
-                old: o,
-                new: n,
+                expected: o,
+                actual: n,
+                unreadable: false,
             });
         }
     };
@@ -61,11 +62,11 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         // Other attributes of a different kind of object mean little; the type says it all,
         // plus ownership and mode which an attacker may have set.
     }
-    push(Attr::Mode, int(old.mode), int(new.mode));
-    push(Attr::Uid, int(old.uid), int(new.uid));
-    push(Attr::Gid, int(old.gid), int(new.gid));
+    push(Attr::Mode, Value::Mode(old.mode), Value::Mode(new.mode));
+    push(Attr::User, int(old.uid), int(new.uid));
+    push(Attr::Group, int(old.gid), int(new.gid));
     if old.ftype == new.ftype {
-        push(Attr::Target, opt_bytes(&old.target), opt_bytes(&new.target));
+        push(Attr::LinkTo, opt_bytes(&old.target), opt_bytes(&new.target));
         if matches!(new.ftype, FileType::Char | FileType::Block) {
             push(
                 Attr::Rdev,
@@ -75,7 +76,7 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
         }
     }
     push(
-        Attr::Selinux,
+        Attr::Label,
         opt_bytes(&old.selinux),
         opt_bytes(&new.selinux),
     );
@@ -113,15 +114,17 @@ fn content_changes(
         if replaced {
             out.push(Change {
                 attr: Attr::Inode,
-                old: int(old.ino),
-                new: int(new.ino),
+                expected: int(old.ino),
+                actual: int(new.ino),
+                unreadable: false,
             });
         }
         if shrunk {
             out.push(Change {
                 attr: Attr::Size,
-                old: int(old.size),
-                new: int(new.size),
+                expected: int(old.size),
+                actual: int(new.size),
+                unreadable: false,
             });
         }
         let note = match (replaced, shrunk) {
@@ -130,23 +133,25 @@ fn content_changes(
         };
         return (out, Some(note.into()));
     }
-    if spec.content == Level::None {
+    if spec.content.is_none() {
         return (out, None);
     }
     let mut note = None;
     match (&old.sha256, &new.sha256) {
         (Some(o), Some(n)) if o != n => out.push(Change {
-            attr: Attr::Sha256,
-            old: Value::Text(o.clone()),
-            new: Value::Text(n.clone()),
+            attr: Attr::Digest,
+            expected: Value::Text(o.clone()),
+            actual: Value::Text(n.clone()),
+            unreadable: false,
         }),
         // Without a baselined digest nothing vouches for the content: say so rather than let
         // size and mtime (which an intruder can keep) stand for it. Accepting records it.
         (None, Some(n)) => {
             out.push(Change {
-                attr: Attr::Sha256,
-                old: Value::Absent,
-                new: Value::Text(n.clone()),
+                attr: Attr::Digest,
+                expected: Value::Absent,
+                actual: Value::Text(n.clone()),
+                unreadable: false,
             });
             note = Some(
                 "no digest in the baseline (unreadable when recorded, or its class did not compare content then)"
@@ -159,15 +164,17 @@ fn content_changes(
     if old.size != new.size {
         out.push(Change {
             attr: Attr::Size,
-            old: int(old.size),
-            new: int(new.size),
+            expected: int(old.size),
+            actual: int(new.size),
+            unreadable: false,
         });
     }
     if old.mtime != new.mtime {
         out.push(Change {
             attr: Attr::Mtime,
-            old: int(old.mtime),
-            new: int(new.mtime),
+            expected: int(old.mtime),
+            actual: int(new.mtime),
+            unreadable: false,
         });
     }
     (out, note)
@@ -210,7 +217,8 @@ pub fn judge(
             .or_else(|| old.and_then(|o| o.package.clone())),
         rule: class.rule.to_string(),
         class: class.class.to_string(),
-        severity: Level::None,
+        // Set below: every branch that reports chooses it.
+        severity: Severity::Info,
         note: owner_reason.map(|r| r.describe().to_string()),
         old: old.cloned(),
         new: new.cloned(),
@@ -225,23 +233,24 @@ pub fn judge(
                 if owner.package_vouches_content() && probe.matches_package(path, owner) {
                     return None;
                 }
-                f.severity = Level::Info;
+                f.severity = Severity::Info;
                 f.note = Some(format!(
                     "package file not in the baseline yet; {}",
                     owner_reason.map_or("", |r| r.describe())
                 ));
                 return Some(f);
             }
-            f.severity = spec.added;
+            let mut severity = spec.added;
             if gains_setuid(None, n) {
-                f.severity = f.severity.max(policy.setuid_level());
+                severity = severity.max(policy.setuid_level());
                 f.note = Some("new setuid/setgid file".into());
             }
-            (f.severity != Level::None).then_some(f)
+            f.severity = severity?;
+            Some(f)
         }
         (Some(o), None) => {
             // Out of the policy's scope now: the policy changed since the baseline. A changed
-            // policy is itself a high finding (issue 13); what it stopped checking is listed so
+            // policy is itself a high finding; what it stopped checking is listed so
             // that a policy dropped in to blind the check cannot hide what was baselined.
             let in_scope = policy.is_watched(path) || owner_reason.is_some();
             if !in_scope || path.ancestors().any(|a| policy.classify(a).spec.skip) {
@@ -249,13 +258,13 @@ pub fn judge(
                     return None;
                 }
                 f.kind = Kind::Removed;
-                f.severity = Level::Low;
+                f.severity = Severity::Low;
                 f.note = Some("no longer checked: policy changed".into());
                 return Some(f);
             }
             if o.package.is_some() && owner_now.is_none() {
                 f.kind = Kind::Removed;
-                f.severity = Level::Info;
+                f.severity = Severity::Info;
                 f.note = Some(format!(
                     "no longer owned by any package (was {}; package removed?)",
                     o.package.as_deref().unwrap_or("?")
@@ -267,8 +276,8 @@ pub fn judge(
             } else {
                 Kind::Removed
             };
-            f.severity = spec.removed;
-            (f.severity != Level::None).then_some(f)
+            f.severity = spec.removed?;
+            Some(f)
         }
         (Some(o), Some(n)) => {
             let mut meta = metadata_changes(o, n);
@@ -283,17 +292,17 @@ pub fn judge(
             }
             let setuid = gains_setuid(Some(o), n);
             let content_level = if content.iter().all(|c| c.attr == Attr::Mtime) {
-                spec.content.min(Level::Info)
+                spec.content.min(Some(Severity::Info))
             } else {
                 spec.content
             };
-            let mut severity = Level::None;
-            if content_level == Level::None {
+            let mut severity = None;
+            if content_level.is_none() {
                 content.clear();
             } else if !content.is_empty() {
                 severity = content_level;
             }
-            if spec.metadata == Level::None && !setuid {
+            if spec.metadata.is_none() && !setuid {
                 meta.clear();
             } else if !meta.is_empty() {
                 severity = severity.max(spec.metadata);
@@ -305,11 +314,11 @@ pub fn judge(
                 f.note = content_note;
             }
             meta.extend(content);
-            if meta.is_empty() || severity == Level::None {
+            if meta.is_empty() {
                 return None;
             }
             f.changes = meta;
-            f.severity = severity;
+            f.severity = severity?;
             Some(f)
         }
     }
