@@ -37,6 +37,22 @@ fn assert_same(what: &str, got: &[String], want: &[String]) {
     );
 }
 
+/// `quietwire check --root ROOT --owned-only ARGS`: sorted stdout lines and the exit code.
+fn binary_check(root: &Path, args: &[&str]) -> (Vec<String>, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["check", "--no-progress", "--owned-only", "--root"])
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    (v, out.status.code().unwrap_or(-1))
+}
+
 fn dpkg_verify(root: &Path) -> Vec<String> {
     let out = Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
@@ -57,10 +73,28 @@ fn host_matches_dpkg_verify() {
         panic!("this test needs a Debian host (/var/lib/dpkg/status)");
     }
     let want = dpkg_verify(Path::new("/"));
-    let got = ours(Path::new("/"));
+    let (got, code) = binary_check(Path::new("/"), &["--format", "dpkg"]);
     assert_same(
-        "quietwire's dpkg verifier vs dpkg --verify on this host",
+        "quietwire check --owned-only --format dpkg vs dpkg --verify on this host",
         &got,
+        &want,
+    );
+    let bits = if want.iter().any(|l| l.starts_with("missing")) {
+        2
+    } else {
+        0
+    } | if want.iter().any(|l| l.starts_with("??5")) {
+        4
+    } else {
+        0
+    };
+    assert_eq!(
+        code, bits,
+        "exit bits: 2 for missing files, 4 for changed ones"
+    );
+    assert_same(
+        "library verifier on this host",
+        &ours(Path::new("/")),
         &want,
     );
 }
@@ -203,6 +237,26 @@ fn test_root_matches_dpkg_verify() {
     ];
     expect.sort();
     assert_eq!(got, expect);
+
+    // Through the binary: the dpkg root is found by its status file.
+    let (lines, code) = binary_check(r, &["--format", "dpkg"]);
+    assert_same("quietwire check --owned-only --format dpkg", &lines, &want);
+    assert_eq!(code, 2 | 4);
+    let (text, _) = binary_check(r, &[]);
+    assert!(
+        text.iter()
+            .any(|l| l.starts_with("high: /usr/bin/hello: content changed")),
+        "{text:?}"
+    );
+    // The baseline does not read dpkg databases yet: refused, not run on the wrong database.
+    let init = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["init", "--root"])
+        .arg(r)
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(16));
+    let (_, code) = binary_check(r, &["--package-manager", "rpm"]);
+    assert_eq!(code, 17, "forced rpm on a root without an rpmdb");
 
     // A FIFO in place of a checked file: a mismatch, never opened (dpkg itself blocks in
     // open() on it, so this one is not compared with dpkg).
