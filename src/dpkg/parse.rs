@@ -252,7 +252,7 @@ pub fn parse_diversions(data: &[u8]) -> Result<Vec<Diversion>, String> {
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
-    if lines.len() % 3 != 0 {
+    if !lines.len().is_multiple_of(3) {
         return Err(format!("{} lines, not a multiple of 3", lines.len()));
     }
     let mut out = Vec::with_capacity(lines.len() / 3);

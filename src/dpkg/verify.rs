@@ -89,7 +89,7 @@ fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
     if let Err(e) = r.lstat(w.path) {
         return Some(Problem::Missing(e));
     }
-    let Some(want) = w.want else { return None };
+    let want = w.want?;
     // dpkg opens the path (following a symlink); open_config does too, inside the root, and
     // refuses anything but a regular file without opening it.
     let f = match r.open_config(w.path) {
