@@ -14,7 +14,7 @@ pub mod format;
 pub mod parse;
 pub mod verify;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,9 @@ pub struct DpkgDb {
     status_path: PathBuf,
     pub packages: Vec<DpkgPackage>,
     pub diversions: Vec<Diversion>,
+    /// Diverted path → index in `diversions`: looked up for every package file, and a hostile
+    /// `diversions` file may hold hundreds of thousands of entries.
+    diverted: HashMap<Vec<u8>, usize>,
     /// Problems that do not stop verification (a `.list` file missing, as dpkg warns).
     pub warnings: Vec<String>,
 }
@@ -185,6 +188,11 @@ impl DpkgDb {
         Ok(DpkgDb {
             status_path,
             packages,
+            diverted: diversions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.from.clone(), i))
+                .collect(),
             diversions,
             warnings,
         })
@@ -193,12 +201,14 @@ impl DpkgDb {
     /// The path a package's file has on disk: the diverted-to path when another package (or
     /// the administrator, a local diversion) diverted it, as dpkg's `namenodetouse`.
     pub fn path_on_disk<'a>(&'a self, pkg: &str, path: &'a [u8]) -> &'a [u8] {
-        for d in &self.diversions {
-            if d.from == path && d.package.as_deref() != Some(pkg) {
-                return &d.to;
-            }
+        match self
+            .diverted
+            .get(path)
+            .and_then(|&i| self.diversions.get(i))
+        {
+            Some(d) if d.package.as_deref() != Some(pkg) => &d.to,
+            _ => path,
         }
-        path
     }
 
     /// Packages that have no md5sums file: their files are owned but not vouched for (reported
@@ -312,7 +322,7 @@ impl PackageDb for DpkgDb {
                     .iter()
                     .map(|c| os(self.path_on_disk(&p.entry.name, &c.path)))
             })
-            .collect::<HashSet<_>>()
+            .collect::<BTreeSet<_>>()
             .into_iter()
             .collect()
     }

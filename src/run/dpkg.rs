@@ -51,10 +51,13 @@ pub(super) fn refuse(r: &RootArgs) -> Result<(), Failure> {
     }
 }
 
-/// `check` on a dpkg root; `None` when the root's database is rpm's.
+/// `check --owned-only` on a dpkg root; `None` when the rpm path runs.
 pub(super) fn check(a: &CheckArgs) -> Option<Result<u8, Failure>> {
     match (choose(&a.root), a.format) {
-        (PackageManager::Dpkg, _) => Some(check_dpkg(a)),
+        (PackageManager::Dpkg, _) if a.owned_only => Some(check_dpkg(a)),
+        // The full check reaches `open_db`, which refuses a dpkg root: after the baseline's own
+        // trust checks, which stop a run the same way whatever the root holds.
+        (PackageManager::Dpkg, _) => None,
         (PackageManager::Rpm, ReportFormat::Dpkg) => Some(Err(Failure::new(
             exit::USAGE,
             "--format dpkg needs a dpkg database (--package-manager dpkg)",
@@ -65,9 +68,6 @@ pub(super) fn check(a: &CheckArgs) -> Option<Result<u8, Failure>> {
 
 fn check_dpkg(a: &CheckArgs) -> Result<u8, Failure> {
     use crate::dpkg::verify::Problem;
-    if !a.owned_only {
-        return refuse(&a.root).map(|()| exit::CLEAN);
-    }
     if !matches!(a.format, ReportFormat::Dpkg | ReportFormat::Text) {
         return Err(Failure::new(
             exit::USAGE,
