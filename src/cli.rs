@@ -107,6 +107,15 @@ pub struct RootArgs {
     /// rpm database directory inside the root (default: var/lib/rpm, then usr/lib/sysimage/rpm).
     #[arg(long, value_name = "DIR")]
     pub dbpath: Option<PathBuf>,
+    /// Package database to read: rpm or dpkg (default: the one the root holds; rpm when both).
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub package_manager: Option<PackageManager>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PackageManager {
+    Rpm,
+    Dpkg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,6 +162,9 @@ pub enum ReportFormat {
     Json,
     /// Package-owned findings exactly as `rpm -Va` prints them.
     Rpm,
+    /// Package-owned findings exactly as `dpkg --verify` prints them (dpkg roots, with
+    /// --owned-only).
+    Dpkg,
     /// One JSON object per line for log pipelines: each finding, each unchecked path, then a
     /// summary; ECS field names (quietwire(8), NDJSON).
     Ndjson,

@@ -18,6 +18,7 @@
 
 pub mod baseline;
 pub mod cli;
+pub mod dpkg;
 pub mod escape;
 pub mod exit;
 pub mod nice;

@@ -14,6 +14,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
+    if let Some(result) = super::dpkg::check(a) {
+        return result;
+    }
     let run = crate::report::ndjson::Run::start(&a.root.root);
     let clock = std::time::Instant::now();
     let mut doc = None;
@@ -264,7 +267,10 @@ fn check_in_pool(
             crate::report::rpm::render_results(&mut out, &db, &report.results, true)
                 .map_err(io_failure)?
         }
-        ReportFormat::Rpm => crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?,
+        // `super::dpkg::check` answered every dpkg-format run before the rpmdb was opened.
+        ReportFormat::Rpm | ReportFormat::Dpkg => {
+            crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?
+        }
         ReportFormat::Text => {
             out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))
                 .map_err(io_failure)?;

@@ -5,6 +5,7 @@
 
 mod baseline;
 mod check;
+mod dpkg;
 mod query;
 mod wordpress;
 
@@ -71,6 +72,7 @@ pub fn run(cli: Cli) -> u8 {
 /// Open the database, reporting each skipped record on stderr. The returned status is
 /// `exit::RPMDB` when records were skipped (the listing is incomplete), else clean.
 fn open_db(root: &RootArgs) -> Result<(Database, u8), Failure> {
+    dpkg::refuse(root)?;
     Ok(report_bad_records(rpmdb::open(
         &root.root,
         root.dbpath.as_deref(),
@@ -264,6 +266,7 @@ fn open_db_with_keys(
     root: &RootArgs,
     keys: &crate::rpmdb::trust::Keyring,
 ) -> Result<(Database, u8), Failure> {
+    dpkg::refuse(root)?;
     Ok(report_bad_records(rpmdb::open_with_keys(
         &root.root,
         root.dbpath.as_deref(),

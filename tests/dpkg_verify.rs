@@ -1,0 +1,354 @@
+//! The dpkg verifier against the real `dpkg --verify`: read-only on this machine's own Debian
+//! installation, and on a throw-away root built with `dpkg --root` from real Debian packages
+//! (`apt-get download`), with a tampered binary, an edited conffile, a removed file, a diversion
+//! and a package without md5sums. Needs root, dpkg 1.21 and apt (Debian 12); the downloads need
+//! the package archive (run `apt-get update` once).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use quietwire::dpkg::{self, format, DpkgDb};
+use quietwire::pkgdb::PackageDb;
+
+fn ours(root: &Path) -> Vec<String> {
+    let db = DpkgDb::open(root).unwrap_or_else(|e| panic!("open dpkg db: {e}"));
+    let mut v: Vec<String> = dpkg::verify::verify(&db, root)
+        .unwrap()
+        .iter()
+        .map(format::line)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Equal sorted line sets, or a panic showing only the differences.
+fn assert_same(what: &str, got: &[String], want: &[String]) {
+    let only_ours: Vec<&String> = got.iter().filter(|l| !want.contains(l)).collect();
+    let only_dpkg: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+    assert!(
+        only_ours.is_empty() && only_dpkg.is_empty() && got.len() == want.len(),
+        "{what}: {} lines vs {}\nonly quietwire ({}): {:#?}\nonly dpkg ({}): {:#?}",
+        got.len(),
+        want.len(),
+        only_ours.len(),
+        &only_ours[..only_ours.len().min(15)],
+        only_dpkg.len(),
+        &only_dpkg[..only_dpkg.len().min(15)],
+    );
+}
+
+/// `quietwire check --root ROOT --owned-only ARGS`: sorted stdout lines and the exit code.
+fn binary_check(root: &Path, args: &[&str]) -> (Vec<String>, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["check", "--no-progress", "--owned-only", "--root"])
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    (v, out.status.code().unwrap_or(-1))
+}
+
+fn dpkg_verify(root: &Path) -> Vec<String> {
+    let out = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .arg("--verify")
+        .output()
+        .expect("run dpkg --verify (apt-get install dpkg)");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn host_matches_dpkg_verify() {
+    if !Path::new("/var/lib/dpkg/status").is_file() {
+        panic!("this test needs a Debian host (/var/lib/dpkg/status)");
+    }
+    let want = dpkg_verify(Path::new("/"));
+    let (got, code) = binary_check(Path::new("/"), &["--format", "dpkg"]);
+    assert_same(
+        "quietwire check --owned-only --format dpkg vs dpkg --verify on this host",
+        &got,
+        &want,
+    );
+    let bits = if want.iter().any(|l| l.starts_with("missing")) {
+        2
+    } else {
+        0
+    } | if want.iter().any(|l| l.starts_with("??5")) {
+        4
+    } else {
+        0
+    };
+    assert_eq!(
+        code, bits,
+        "exit bits: 2 for missing files, 4 for changed ones"
+    );
+    assert_same(
+        "library verifier on this host",
+        &ours(Path::new("/")),
+        &want,
+    );
+}
+
+const DEBS: &[&str] = &["hello", "cron", "zlib1g"];
+
+/// The `.deb`s, downloaded once into `target/dpkg-debs`.
+fn debs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dpkg-debs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let have = |name: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{name}_")) && n.ends_with(".deb"))
+            })
+    };
+    let missing: Vec<&str> = DEBS.iter().copied().filter(|n| have(n).is_none()).collect();
+    if !missing.is_empty() {
+        let st = Command::new("apt-get")
+            .args(["download", "-q", "-o", "APT::Sandbox::User=root"])
+            .args(&missing)
+            .current_dir(&dir)
+            .status()
+            .expect("run apt-get");
+        assert!(
+            st.success(),
+            "apt-get download {missing:?} failed; run 'apt-get update' first"
+        );
+    }
+    DEBS.iter().map(|n| have(n).unwrap()).collect()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A root with hello, cron (conffiles; its postinst fails outside a chroot, so it stays
+/// half-configured, which dpkg still verifies) and zlib1g (Multi-Arch: same).
+fn debian_root() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    std::fs::create_dir_all(r.join("var/lib/dpkg/info")).unwrap();
+    std::fs::create_dir_all(r.join("var/lib/dpkg/updates")).unwrap();
+    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
+    for deb in debs() {
+        // Exit status ignored: cron's postinst cannot run chrootless.
+        let _ = Command::new("dpkg")
+            .arg(format!("--root={}", r.display()))
+            .args([
+                "--force-script-chrootless",
+                "--force-not-root",
+                "--force-depends",
+                "--log=/dev/null",
+                "-i",
+            ])
+            .arg(&deb)
+            .output()
+            .unwrap();
+    }
+    t
+}
+
+#[test]
+fn test_root_matches_dpkg_verify() {
+    let t = debian_root();
+    let r = t.path();
+    let db = DpkgDb::open(r).unwrap();
+    let names: Vec<String> = db.packages().iter().map(|p| p.name.clone()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        ours(r).is_empty(),
+        "a fresh root verifies clean: {:?}",
+        ours(r)
+    );
+    let zlib = db
+        .packages
+        .iter()
+        .find(|p| p.entry.name == "zlib1g")
+        .unwrap();
+    assert_eq!(zlib.info_name(), "zlib1g:amd64");
+    assert!(zlib.md5sums.as_ref().is_some_and(|m| !m.is_empty()));
+
+    // Tamper: a binary, a conffile, a removed doc file, a diverted-and-renamed file edited at
+    // its new place, a file of a Multi-Arch: same package.
+    let append = |p: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(r.join(p))
+            .unwrap();
+        f.write_all(b"tampered\n").unwrap();
+    };
+    append("usr/bin/hello");
+    append("etc/default/cron");
+    std::fs::remove_file(r.join("usr/share/doc/hello/NEWS.gz")).unwrap();
+    run(Command::new("dpkg-divert")
+        .arg(format!("--root={}", r.display()))
+        .args([
+            "--rename",
+            "--divert",
+            "/usr/share/doc/hello/copyright.real",
+        ])
+        .args(["--add", "/usr/share/doc/hello/copyright"]));
+    append("usr/share/doc/hello/copyright.real");
+    let zfile = zlib
+        .md5sums
+        .as_ref()
+        .unwrap()
+        .keys()
+        .find(|p| p.windows(7).any(|w| w == b"libz.so"))
+        .map(|p| String::from_utf8_lossy(&p[1..]).into_owned())
+        .unwrap();
+    append(&zfile);
+
+    // dpkg never compares a diverted file's content (it looks the digest up under the new
+    // name); quietwire does (see src/dpkg/verify.rs).
+    let diverted = "??5??????   /usr/share/doc/hello/copyright.real".to_string();
+    let mut want = dpkg_verify(r);
+    assert!(!want.contains(&diverted));
+    want.push(diverted);
+    want.sort();
+    let got = ours(r);
+    assert_same("quietwire vs dpkg --root R --verify", &got, &want);
+    let mut expect = vec![
+        "??5?????? c /etc/default/cron".to_string(),
+        "??5??????   /usr/bin/hello".to_string(),
+        "missing     /usr/share/doc/hello/NEWS.gz".to_string(),
+        "??5??????   /usr/share/doc/hello/copyright.real".to_string(),
+        format!("??5??????   /{zfile}"),
+    ];
+    expect.sort();
+    assert_eq!(got, expect);
+
+    // Through the binary: the dpkg root is found by its status file.
+    let (lines, code) = binary_check(r, &["--format", "dpkg"]);
+    assert_same("quietwire check --owned-only --format dpkg", &lines, &want);
+    assert_eq!(code, 2 | 4);
+    let (text, _) = binary_check(r, &[]);
+    assert!(
+        text.iter()
+            .any(|l| l.starts_with("high: /usr/bin/hello: content changed")),
+        "{text:?}"
+    );
+    // The baseline does not read dpkg databases yet: refused, not run on the wrong database.
+    let init = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["init", "--root"])
+        .arg(r)
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(16));
+    let (_, code) = binary_check(r, &["--package-manager", "rpm"]);
+    assert_eq!(code, 17, "forced rpm on a root without an rpmdb");
+
+    // A FIFO in place of a checked file: a mismatch, never opened (dpkg itself blocks in
+    // open() on it, so this one is not compared with dpkg).
+    std::fs::remove_file(r.join("usr/share/doc/hello/changelog.Debian.gz")).unwrap();
+    run(Command::new("mkfifo").arg(r.join("usr/share/doc/hello/changelog.Debian.gz")));
+    assert!(ours(r).contains(&"??5??????   /usr/share/doc/hello/changelog.Debian.gz".to_string()));
+    std::fs::remove_file(r.join("usr/share/doc/hello/changelog.Debian.gz")).unwrap();
+
+    // The seam: the diverted-to path is what the package owns; conffiles carry their reason.
+    let db = DpkgDb::open(r).unwrap();
+    let idx = db.owned_index();
+    assert!(idx
+        .get(Path::new("/usr/share/doc/hello/copyright.real"))
+        .is_some());
+    let conf = idx.get(Path::new("/etc/default/cron")).unwrap();
+    assert_eq!(conf.reason, Some(quietwire::pkgdb::OwnedReason::Config));
+    assert_eq!(db.manager(), "dpkg");
+    assert_eq!(db.snapshot().len(), 3);
+
+    // A package without md5sums: owned, not vouched for, not checked (as dpkg), listed once.
+    std::fs::remove_file(r.join("var/lib/dpkg/info/hello.md5sums")).unwrap();
+    let db = DpkgDb::open(r).unwrap();
+    let none: Vec<&str> = db
+        .without_digests()
+        .iter()
+        .map(|p| p.entry.name.as_str())
+        .collect();
+    assert_eq!(none, ["hello"]);
+    let hello = db.owned_index();
+    let f = hello.get(Path::new("/usr/bin/hello")).unwrap();
+    assert!(!f.package_vouches_content());
+    assert_same("without md5sums", &ours(r), &dpkg_verify(r));
+}
+
+#[test]
+fn hostile_database_is_a_one_line_error_naming_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let admin = r.join("var/lib/dpkg");
+    std::fs::create_dir_all(admin.join("info")).unwrap();
+    let status = "Package: p\nStatus: install ok installed\nVersion: 1\n";
+    let open_err = |r: &Path| DpkgDb::open(r).unwrap_err().to_string();
+
+    std::fs::write(
+        admin.join("status"),
+        "Package: ../../x\nStatus: install ok installed\n",
+    )
+    .unwrap();
+    let e = open_err(r);
+    assert!(
+        e.contains("var/lib/dpkg/status") && e.contains("invalid package name"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+
+    let long = format!(
+        "Package: p\nStatus: install ok installed\nDescription: {}\n",
+        "x".repeat(1 << 20)
+    );
+    std::fs::write(admin.join("status"), long).unwrap();
+    assert!(open_err(r).contains("longer than"), "{}", open_err(r));
+
+    std::fs::write(admin.join("status"), status).unwrap();
+    std::fs::write(admin.join("info/p.list"), "/usr/../../etc/shadow\n").unwrap();
+    let e = open_err(r);
+    assert!(e.contains("info/p.list") && e.contains("'..'"), "{e}");
+
+    std::fs::write(admin.join("info/p.list"), "/usr/bin/p\n").unwrap();
+    std::fs::write(admin.join("info/p.md5sums"), "nothex  usr/bin/p\n").unwrap();
+    let e = open_err(r);
+    assert!(e.contains("info/p.md5sums") && e.contains("line 1"), "{e}");
+
+    // A FIFO for a database file: refused without opening it (no hang).
+    std::fs::remove_file(admin.join("info/p.md5sums")).unwrap();
+    run(Command::new("mkfifo").arg(admin.join("info/p.md5sums")));
+    let e = open_err(r);
+    assert!(e.contains("info/p.md5sums"), "{e}");
+
+    // A symlink out of the root is resolved inside it.
+    std::fs::remove_file(admin.join("info/p.md5sums")).unwrap();
+    std::os::unix::fs::symlink("/var/lib/dpkg/status", admin.join("info/p.md5sums")).unwrap();
+    let e = open_err(r);
+    assert!(
+        e.contains("info/p.md5sums"),
+        "reads the root's own status, not the host's: {e}"
+    );
+
+    std::fs::remove_file(admin.join("info/p.md5sums")).unwrap();
+    std::fs::write(admin.join("diversions"), "/a\n/b\n").unwrap();
+    let e = open_err(r);
+    assert!(
+        e.contains("diversions") && e.contains("multiple of 3"),
+        "{e}"
+    );
+}
