@@ -528,12 +528,23 @@ fn triggers_check_and_record_every_transaction_of_dnf_and_rpm() {
     let full = qw(&root, &["check", "--no-progress"]);
     assert_eq!(full.status.code(), Some(0), "{}", text(&full.stdout));
 
-    // 4. dnf remove: only `postun` fires (no paths on stdin). The admin merged the config
-    //    first, so rpm leaves no .rpmsave behind (an unowned leftover that the full check
-    //    would rightly report).
-    fs::write(root.join("/etc/qw-upgrade/noreplace.conf"), "noreplace=1\n").unwrap();
+    // 4. dnf remove: only `postun` fires (no paths on stdin). The accepted edit of the config
+    //    file is kept, so rpm saves it as .rpmsave: the hook reports it as low. The admin
+    //    then deletes it (a full check would rightly report it, and the directory rpm kept
+    //    for it, as unowned).
     fs::remove_file(root.join("/etc/qw-upgrade/noreplace.conf.rpmnew")).unwrap();
     dnf.run(&root, &["remove", "qw-upgrade"]).success();
+    let rpmsave = "/etc/qw-upgrade/noreplace.conf.rpmsave";
+    assert!(root.join(rpmsave).is_file(), "rpm saved the edited config");
+    let found: Vec<Value> = hook_report(&root)
+        .into_iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert_eq!(paths_of(&found), [rpmsave], "{found:#?}");
+    assert_eq!(found[0]["severity"], "low");
+    // rpm kept the directory for the .rpmsave: both go.
+    fs::remove_file(root.join(rpmsave)).unwrap();
+    fs::remove_dir(root.join("/etc/qw-upgrade")).unwrap();
     after_transaction(&root, &mut runs, "dnf remove");
     assert!(fs::read_to_string(root.join(HOOK_LOG))
         .unwrap()

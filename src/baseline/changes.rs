@@ -6,12 +6,13 @@
 //!
 //! Pure except for [`leftovers_on_disk`], which only `lstat`s paths inside the root.
 
+use crate::baseline::format::Record;
 use crate::baseline::{OwnedIndex, PackageSnapshot};
-use crate::pkgdb::PackageDb;
+use crate::pkgdb::{OwnedReason, PackageDb};
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which packages changed between two snapshots. Each list is sorted by NEVRA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,47 +202,68 @@ pub fn explain_leftovers(
 }
 
 /// For `check --packages-changed` (no baseline walk): the leftovers next to each config file of
-/// the changed installed packages, as `low` findings.
+/// the changed installed packages, and of the removed packages whose config files the baseline
+/// recorded (`baselined`: its records of owned files; rpm renames an edited config file of a
+/// removed package to `.rpmsave`), as `low` findings.
 pub fn leftovers_on_disk(
     root: &Path,
     db: &dyn PackageDb,
     changes: &PackageChanges,
+    baselined: &HashMap<PathBuf, Record>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut configs: Vec<(String, PathBuf)> = Vec::new();
     for nevra in changes.to_verify() {
-        let why = changes.describe(&nevra).unwrap_or_default();
         for config in db.config_files(&nevra) {
-            for &suffix in db.leftover_suffixes() {
-                let mut path = config.as_os_str().as_bytes().to_vec();
-                path.extend_from_slice(suffix.as_bytes());
-                let inside = Path::new(std::ffi::OsStr::from_bytes(&path));
-                // Resolve the directory inside the root so a symlinked /etc cannot lead outside.
-                let Some(parent) = inside.parent() else {
-                    continue;
-                };
-                let Ok(dir) = crate::scan::fs::resolve_in_root(root, parent, true) else {
-                    continue;
-                };
-                let Some(name) = inside.file_name() else {
-                    continue;
-                };
-                if std::fs::symlink_metadata(dir.join(name)).is_err() {
-                    continue;
-                }
-                out.push(Finding {
-                    note: Some(leftover_note(suffix, config.as_os_str().as_bytes(), &why)),
-                    path,
-                    kind: FindingKind::Added,
-                    source: Source::Baseline {
-                        policy_rule: None,
-                        package: Some(nevra.clone()),
-                    },
-                    changes: Vec::new(),
-                    severity: Severity::Low,
-                    rule: "packages.leftover".into(),
-                    rpm: None,
-                });
+            configs.push((nevra.clone(), config));
+        }
+    }
+    for removed in &changes.removed {
+        let mut recorded: Vec<PathBuf> = baselined
+            .iter()
+            // By name and arch: the record names the version installed when it was written,
+            // and a removed name+arch has no other version installed.
+            .filter(|(_, r)| {
+                r.reason == Some(OwnedReason::Config)
+                    && r.package.as_deref().map(name_arch) == Some(name_arch(&removed.nevra))
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        recorded.sort();
+        configs.extend(recorded.into_iter().map(|p| (removed.nevra.clone(), p)));
+    }
+    let mut out = Vec::new();
+    for (nevra, config) in configs {
+        let why = changes.describe(&nevra).unwrap_or_default();
+        for &suffix in db.leftover_suffixes() {
+            let mut path = config.as_os_str().as_bytes().to_vec();
+            path.extend_from_slice(suffix.as_bytes());
+            let inside = Path::new(std::ffi::OsStr::from_bytes(&path));
+            // Resolve the directory inside the root so a symlinked /etc cannot lead outside.
+            let Some(parent) = inside.parent() else {
+                continue;
+            };
+            let Ok(dir) = crate::scan::fs::resolve_in_root(root, parent, true) else {
+                continue;
+            };
+            let Some(name) = inside.file_name() else {
+                continue;
+            };
+            if std::fs::symlink_metadata(dir.join(name)).is_err() {
+                continue;
             }
+            out.push(Finding {
+                note: Some(leftover_note(suffix, config.as_os_str().as_bytes(), &why)),
+                path,
+                kind: FindingKind::Added,
+                source: Source::Baseline {
+                    policy_rule: None,
+                    package: Some(nevra.clone()),
+                },
+                changes: Vec::new(),
+                severity: Severity::Low,
+                rule: "packages.leftover".into(),
+                rpm: None,
+            });
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));

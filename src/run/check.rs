@@ -132,7 +132,12 @@ fn check_in_pool(
     let mut findings = owned::to_findings(&db, &report);
     if let Some(c) = &changes {
         crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
-        findings.extend(crate::baseline::changes::leftovers_on_disk(root, &db, c));
+        findings.extend(crate::baseline::changes::leftovers_on_disk(
+            root,
+            &db,
+            c,
+            &baselined_owned,
+        ));
     }
     if !a.unowned_only {
         crate::verify::signature::mark_tampered(&db.packages, &mut findings);
