@@ -53,6 +53,9 @@ pub const PROTECTED_PATHS: &[&str] = &[
     "/usr/libexec/quietwire",
     "/usr/lib/systemd/system/quietwire-check.service",
     "/usr/lib/systemd/system/quietwire-check.timer",
+    // Debian without merged /usr installs units under /lib.
+    "/lib/systemd/system/quietwire-check.service",
+    "/lib/systemd/system/quietwire-check.timer",
     "/etc/systemd/system/quietwire-check.service",
     "/etc/systemd/system/quietwire-check.service.d",
     "/etc/systemd/system/quietwire-check.timer",
@@ -63,6 +66,8 @@ pub const PROTECTED_PATHS: &[&str] = &[
     "/etc/yum/post-actions/quietwire.action",
     "/etc/logrotate.d/quietwire",
     "/etc/sysconfig/quietwire",
+    "/etc/apt/apt.conf.d/80quietwire",
+    "/etc/default/quietwire",
 ];
 
 /// The class of protected paths, whatever the policy says about a class of that name.
