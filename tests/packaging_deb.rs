@@ -501,3 +501,129 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
     assert_eq!(leftovers(root), Vec::<String>::new());
     assert_eq!(host_systemd_state(), host_before, "the host's systemd is untouched");
 }
+
+// ---- the apt hook, run by the real apt ----
+
+/// A one-file `Architecture: all` package built with dpkg-deb into `dir`.
+fn dummy_deb(dir: &Path) -> PathBuf {
+    let tree = dir.join("qw-dummy");
+    fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    fs::create_dir_all(tree.join("opt/qw-dummy")).unwrap();
+    fs::write(tree.join("opt/qw-dummy/f"), "dummy\n").unwrap();
+    fs::write(
+        tree.join("DEBIAN/control"),
+        "Package: qw-dummy\nVersion: 1\nArchitecture: all\nMaintainer: test <test@example.org>\n\
+         Description: fixture for the apt hook\n",
+    )
+    .unwrap();
+    let deb = dir.join("qw-dummy_1_all.deb");
+    run_command(
+        Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-b"])
+            .arg(&tree)
+            .arg(&deb),
+    )
+    .success();
+    deb
+}
+
+#[test]
+fn apt_reads_the_installed_hook_and_runs_it_after_its_dpkg_run() {
+    if !have_build_tools() || !have_tools(&[("apt-get", "apt"), ("unshare", "util-linux")]) {
+        return;
+    }
+    let deb = quietwire_deb().display().to_string();
+    let t = dpkg_root(&field(Path::new(&deb), "Depends"));
+    let root = t.path();
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+    dpkg(root, &["-i", &deb], &[]).success();
+    let work = scratch("apt");
+    let r = root.display();
+
+    // apt's configuration is that of the root: its apt.conf.d holds only quietwire's hook,
+    // whose command apt-config gives back as installed.
+    for d in [
+        "/var/lib/apt/lists/partial",
+        "/var/cache/apt/archives/partial",
+        "/etc/apt/sources.list.d",
+        "/etc/apt/preferences.d",
+    ] {
+        fs::create_dir_all(at(d)).unwrap();
+    }
+    let apt_conf = work.join("apt.conf");
+    fs::write(
+        &apt_conf,
+        format!(
+            "Dir \"{r}/\";\n\
+             DPkg::Options {{ \"--root={r}\"; \"--force-script-chrootless\"; \"--log=/dev/null\"; }};\n\
+             Debug::NoLocking \"true\";\nAPT::Sandbox::User \"root\";\n"
+        ),
+    )
+    .unwrap();
+    let dump = run_command(
+        Command::new("apt-config")
+            .env("APT_CONFIG", &apt_conf)
+            .args(["dump", "--format", "%f=%v%n", "DPkg::Post-Invoke"]),
+    )
+    .success()
+    .stdout_str();
+    assert_eq!(
+        dump.lines().collect::<Vec<_>>(),
+        [
+            "DPkg::Post-Invoke=",
+            "DPkg::Post-Invoke::=if [ -x /usr/libexec/quietwire/post-transaction ]; then \
+             /usr/libexec/quietwire/post-transaction --apt </dev/null || true; fi"
+        ]
+    );
+
+    // The hook's command names /usr/libexec/quietwire: in a private mount namespace that
+    // directory is the root's (the host's other /usr/libexec entries stay visible), and the
+    // hook's settings point its binary, log and checks at the root. Then a real
+    // `apt-get install` of a local package into the root.
+    let dummy = dummy_deb(&work);
+    let host_had_hook = fs::symlink_metadata("/usr/libexec/quietwire").is_ok();
+    let host_libexec = work.join("host-libexec");
+    fs::create_dir_all(&host_libexec).unwrap();
+    let script = format!(
+        "set -e\n\
+         mount --bind /usr/libexec '{h}'\n\
+         mount -t tmpfs -o mode=0755 quietwire-test /usr/libexec\n\
+         for e in '{h}'/*; do ln -s \"$e\" /usr/libexec/; done\n\
+         ln -s '{r}/usr/libexec/quietwire' /usr/libexec/quietwire\n\
+         exec apt-get install -y -q '{d}'\n",
+        h = host_libexec.display(),
+        d = dummy.display(),
+    );
+    let o = run_command(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .env("LC_ALL", "C")
+            .env("APT_CONFIG", &apt_conf)
+            .env("QUIETWIRE", at("/usr/bin/quietwire"))
+            .env("QUIETWIRE_LOGDIR", at("/var/log/quietwire"))
+            .env("QUIETWIRE_SYSCONFIG", at("/etc/default/quietwire"))
+            .env("QUIETWIRE_HOOK_ARGS", format!("--root {r}"))
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(o.code, 0, "apt-get in the root: {o:?}");
+    assert_eq!(
+        fs::read_to_string(at("/opt/qw-dummy/f")).unwrap(),
+        "dummy\n",
+        "apt installed the package into the root"
+    );
+    let log = fs::read_to_string(at("/var/log/quietwire/post-transaction.log"))
+        .unwrap_or_else(|e| panic!("the hook left no log ({e}): {o:?}"));
+    assert_eq!(
+        log.matches("quietwire post-transaction check (apt DPkg::Post-Invoke)")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("== check exit status "), "{log}");
+    assert!(log.contains("== accept exit status "), "{log}");
+    assert_eq!(
+        fs::symlink_metadata("/usr/libexec/quietwire").is_ok(),
+        host_had_hook,
+        "the host's /usr/libexec is untouched"
+    );
+}
