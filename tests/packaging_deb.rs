@@ -34,7 +34,8 @@ const EPOCH: &str = "1700000000";
 const HINT: &str = "quietwire: no baseline yet";
 const KEPT: &str = "quietwire: kept /var/lib/quietwire";
 const WANTS: &str = "/etc/systemd/system/timers.target.wants/quietwire-check.timer";
-const DSH_STATE: &str = "/var/lib/systemd/deb-systemd-helper-enabled/quietwire-check.timer.dsh-also";
+const DSH_STATE: &str =
+    "/var/lib/systemd/deb-systemd-helper-enabled/quietwire-check.timer.dsh-also";
 
 /// Whether every tool is on PATH; if not, SKIPPED (or a failure under CI=true).
 fn have_tools(tools: &[(&str, &str)]) -> bool {
@@ -67,11 +68,12 @@ fn have_build_tools() -> bool {
 }
 
 /// quietwire's .deb with Debian revision `revision`, built into `out` by scripts/build-deb from
-/// this build's binary.
-fn build_deb(out: &Path, revision: &str) -> PathBuf {
+/// this build's binary, compressed with `compression` (xz is the default, gzip the fast one).
+fn build_deb(out: &Path, revision: &str, compression: &str) -> PathBuf {
     let o = run_command(
         Command::new(Path::new(REPO).join("scripts/build-deb"))
             .env("QW_DEB_REVISION", revision)
+            .env("QW_DEB_COMPRESSION", compression)
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .arg(out)
             .arg(quietwire_bin()),
@@ -96,7 +98,7 @@ fn scratch(name: &str) -> PathBuf {
 /// The revision-1 package, built once per test process.
 fn quietwire_deb() -> &'static Path {
     static DEB: OnceLock<PathBuf> = OnceLock::new();
-    DEB.get_or_init(|| build_deb(&scratch("rev1"), "1"))
+    DEB.get_or_init(|| build_deb(&scratch("rev1"), "1", "xz"))
 }
 
 fn arch() -> String {
@@ -199,7 +201,11 @@ fn own_deb_holds_the_documented_files_and_builds_reproducibly() {
     assert!(documented.len() >= 10, "{documented:?}");
     for (dest, mode) in &documented {
         let f = find(dest);
-        assert_eq!(&f.0[1..], mode_string(mode), "mode of {dest} (data/README.md)");
+        assert_eq!(
+            &f.0[1..],
+            mode_string(mode),
+            "mode of {dest} (data/README.md)"
+        );
         assert!(f.0.starts_with('-'), "{dest} is a regular file: {}", f.0);
     }
     // Nothing undocumented: every regular file of the package is in the table.
@@ -232,12 +238,15 @@ fn own_deb_holds_the_documented_files_and_builds_reproducibly() {
     assert!(listed.contains(&"usr/bin/quietwire"), "{md5sums}");
     assert!(!listed.iter().any(|p| p.starts_with("etc/")), "{md5sums}");
     for script in ["postinst", "prerm", "postrm"] {
-        let m = fs::metadata(control.join(script)).unwrap().permissions().mode();
+        let m = fs::metadata(control.join(script))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(m & 0o777, 0o755, "{script}");
     }
 
     // Reproducible: the same inputs give the same bytes.
-    let again = build_deb(&scratch("again"), "1");
+    let again = build_deb(&scratch("again"), "1", "xz");
     assert!(
         fs::read(deb).unwrap() == fs::read(&again).unwrap(),
         "two builds differ: {} {}",
@@ -317,7 +326,10 @@ fn verify_both(root: &Path) -> (Vec<String>, Vec<String>, i32) {
 fn status_of(root: &Path) -> String {
     let o = run_command(
         Command::new("dpkg-query")
-            .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
+            .arg(format!(
+                "--admindir={}",
+                root.join("var/lib/dpkg").display()
+            ))
             .args(["-W", "-f", "${Version} ${db:Status-Abbrev}", "quietwire"]),
     );
     if o.code == 0 {
@@ -378,23 +390,36 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
 
     // Install: dependencies satisfied by the stand-ins, the postinst ran in the root.
     let o = dpkg(root, &["-i", &deb], &[]).success();
-    assert!(o.stdout.contains(HINT), "the postinst hints at init: {o:?}");
-    assert_eq!(status_of(root), "0.1.0-1 ii ");
+    assert!(
+        o.stdout_str().contains(HINT),
+        "the postinst hints at init: {o:?}"
+    );
+    assert_eq!(status_of(root), "0.1.0-1 ii");
     for dir in ["/var/lib/quietwire", "/var/log/quietwire"] {
         assert_eq!(mode_of(&at(dir)), 0o700, "{dir}");
     }
-    assert!(!at("/var/lib/quietwire/baseline").exists(), "init never runs");
+    assert!(
+        !at("/var/lib/quietwire/baseline").exists(),
+        "init never runs"
+    );
     assert_eq!(
         fs::read_link(at(WANTS)).unwrap(),
         Path::new("/lib/systemd/system/quietwire-check.timer"),
         "the timer is enabled inside the root"
     );
     assert!(at(DSH_STATE).is_file());
-    assert_eq!(host_systemd_state(), host_before, "the host's systemd is untouched");
+    assert_eq!(
+        host_systemd_state(),
+        host_before,
+        "the host's systemd is untouched"
+    );
     for (inside, src) in [
         ("/etc/apt/apt.conf.d/80quietwire", "data/apt/quietwire"),
         ("/etc/default/quietwire", "data/sysconfig/quietwire"),
-        ("/usr/libexec/quietwire/post-transaction", "data/quietwire-post-transaction"),
+        (
+            "/usr/libexec/quietwire/post-transaction",
+            "data/quietwire-post-transaction",
+        ),
     ] {
         assert_eq!(
             fs::read(at(inside)).unwrap(),
@@ -415,7 +440,7 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
     bytes[mid] ^= 0xff;
     fs::write(&bin, &bytes).unwrap();
     let (d, q, code) = verify_both(root);
-    assert_eq!(d, ["??5?????? /usr/bin/quietwire"]);
+    assert_eq!(d, ["??5??????   /usr/bin/quietwire"]);
     assert_eq!(q, d);
     assert_eq!(code, 4);
     fs::write(&bin, &original).unwrap();
@@ -431,17 +456,23 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
     assert_eq!(q, d);
     assert_eq!(code, 4);
 
-    // Upgrade to revision 2: the edit and the disabled timer survive, no prompt, no
+    // Upgrade to revision 2 (gzip-compressed: faster to build): the edit and the disabled timer survive, no prompt, no
     // .dpkg-dist; the hook and the apt configuration are in place.
-    let deb2 = build_deb(&scratch("rev2"), "2");
+    let deb2 = build_deb(&scratch("rev2"), "2", "gzip");
     let o = dpkg(root, &["-i", &deb2.display().to_string()], &[]).success();
-    assert_eq!(status_of(root), "0.1.0-2 ii ", "{o:?}");
+    assert_eq!(status_of(root), "0.1.0-2 ii", "{o:?}");
     assert_eq!(fs::read_to_string(&conf).unwrap(), edited);
     for suffix in [".dpkg-dist", ".dpkg-new", ".dpkg-old"] {
         assert!(!at(&format!("/etc/default/quietwire{suffix}")).exists());
     }
-    assert!(fs::symlink_metadata(at(WANTS)).is_err(), "disabled stays disabled");
-    assert_eq!(mode_of(&at("/usr/libexec/quietwire/post-transaction")), 0o755);
+    assert!(
+        fs::symlink_metadata(at(WANTS)).is_err(),
+        "disabled stays disabled"
+    );
+    assert_eq!(
+        mode_of(&at("/usr/libexec/quietwire/post-transaction")),
+        0o755
+    );
     assert!(fs::read_to_string(at("/etc/apt/apt.conf.d/80quietwire"))
         .unwrap()
         .contains("/usr/libexec/quietwire/post-transaction --apt"));
@@ -451,13 +482,21 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
 
     // A baseline (here a stand-in: what matters is that the directory holds the
     // administrator's data) and the hook's log. The administrator enables the timer again.
-    fs::write(at("/var/lib/quietwire/baseline"), "the administrator's baseline\n").unwrap();
-    fs::write(at("/var/log/quietwire/post-transaction.log"), "== a hook run\n").unwrap();
+    fs::write(
+        at("/var/lib/quietwire/baseline"),
+        "the administrator's baseline\n",
+    )
+    .unwrap();
+    fs::write(
+        at("/var/log/quietwire/post-transaction.log"),
+        "== a hook run\n",
+    )
+    .unwrap();
     std::os::unix::fs::symlink("/lib/systemd/system/quietwire-check.timer", at(WANTS)).unwrap();
 
     // Remove: the program goes; conffiles, baseline, logs and the enablement stay.
     dpkg(root, &["-r", "quietwire"], &[]).success();
-    assert_eq!(status_of(root), "0.1.0-2 rc ");
+    assert_eq!(status_of(root), "0.1.0-2 rc");
     for gone in [
         "/usr/bin/quietwire",
         "/usr/libexec/quietwire/post-transaction",
@@ -480,7 +519,7 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
 
     // Purge: conffiles, logs and the timer's enablement go; the baseline stays, said so.
     let o = dpkg(root, &["-P", "quietwire"], &[]).success();
-    assert!(o.stdout.contains(KEPT), "{o:?}");
+    assert!(o.stdout_str().contains(KEPT), "{o:?}");
     assert_eq!(status_of(root), "not installed");
     assert_eq!(leftovers(root), ["/var/lib/quietwire/baseline"]);
     assert_eq!(mode_of(&at("/var/lib/quietwire")), 0o700);
@@ -488,18 +527,27 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
     // Installed again over the kept baseline: no hint; purged with
     // QUIETWIRE_PURGE_BASELINE=yes: nothing left.
     let o = dpkg(root, &["-i", &deb], &[]).success();
-    assert!(!o.stdout.contains(HINT), "{o:?}");
+    assert!(!o.stdout_str().contains(HINT), "{o:?}");
     assert!(at(WANTS).is_symlink(), "enabled again after a purge");
-    let o = dpkg(root, &["-P", "quietwire"], &[("QUIETWIRE_PURGE_BASELINE", "yes")]).success();
-    assert!(!o.stdout.contains(KEPT), "{o:?}");
+    let o = dpkg(
+        root,
+        &["-P", "quietwire"],
+        &[("QUIETWIRE_PURGE_BASELINE", "yes")],
+    )
+    .success();
+    assert!(!o.stdout_str().contains(KEPT), "{o:?}");
     assert_eq!(leftovers(root), Vec::<String>::new());
 
     // Without a baseline, a plain purge leaves nothing either.
     dpkg(root, &["-i", &deb], &[]).success();
     let o = dpkg(root, &["-P", "quietwire"], &[]).success();
-    assert!(!o.stdout.contains(KEPT), "{o:?}");
+    assert!(!o.stdout_str().contains(KEPT), "{o:?}");
     assert_eq!(leftovers(root), Vec::<String>::new());
-    assert_eq!(host_systemd_state(), host_before, "the host's systemd is untouched");
+    assert_eq!(
+        host_systemd_state(),
+        host_before,
+        "the host's systemd is untouched"
+    );
 }
 
 // ---- the apt hook, run by the real apt ----
