@@ -84,21 +84,22 @@ fn build_deb(out: &Path, revision: &str, compression: &str) -> PathBuf {
     path
 }
 
-/// A directory of this test process under cargo's test tmpdir.
-fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("qw-own-deb")
-        .join(std::process::id().to_string())
-        .join(name);
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+/// A directory removed when dropped, under cargo's test tmpdir.
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
 /// The revision-1 package, built once per test process.
 fn quietwire_deb() -> &'static Path {
     static DEB: OnceLock<PathBuf> = OnceLock::new();
-    DEB.get_or_init(|| build_deb(&scratch("rev1"), "1", "xz"))
+    DEB.get_or_init(|| {
+        // A directory per process, so parallel test processes do not share one.
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("qw-own-deb")
+            .join(std::process::id().to_string());
+        let _ = fs::remove_dir_all(&out);
+        build_deb(&out, "1", "xz")
+    })
 }
 
 fn arch() -> String {
@@ -219,8 +220,9 @@ fn own_deb_holds_the_documented_files_and_builds_reproducibly() {
     // The baseline and log directories are made by the postinst, not shipped.
     assert!(!files.iter().any(|f| f.3.starts_with("/var")), "{files:#?}");
 
-    let control = scratch("control");
-    run_command(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&control)).success();
+    let control_dir = scratch();
+    let control = control_dir.path();
+    run_command(Command::new("dpkg-deb").arg("-e").arg(deb).arg(control)).success();
     let conffiles = fs::read_to_string(control.join("conffiles")).unwrap();
     assert_eq!(
         conffiles.lines().collect::<Vec<_>>(),
@@ -246,7 +248,7 @@ fn own_deb_holds_the_documented_files_and_builds_reproducibly() {
     }
 
     // Reproducible: the same inputs give the same bytes.
-    let again = build_deb(&scratch("again"), "1", "xz");
+    let again = build_deb(scratch().path(), "1", "xz");
     assert!(
         fs::read(deb).unwrap() == fs::read(&again).unwrap(),
         "two builds differ: {} {}",
@@ -379,7 +381,7 @@ fn leftovers(root: &Path) -> Vec<String> {
 
 #[test]
 fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
-    if !have_build_tools() {
+    if !have_build_tools() || !have_tools(&[("deb-systemd-helper", "init-system-helpers")]) {
         return;
     }
     let deb = quietwire_deb().display().to_string();
@@ -458,7 +460,8 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
 
     // Upgrade to revision 2 (gzip-compressed: faster to build): the edit and the disabled timer survive, no prompt, no
     // .dpkg-dist; the hook and the apt configuration are in place.
-    let deb2 = build_deb(&scratch("rev2"), "2", "gzip");
+    let rev2_dir = scratch();
+    let deb2 = build_deb(rev2_dir.path(), "2", "gzip");
     let o = dpkg(root, &["-i", &deb2.display().to_string()], &[]).success();
     assert_eq!(status_of(root), "0.1.0-2 ii", "{o:?}");
     assert_eq!(fs::read_to_string(&conf).unwrap(), edited);
@@ -585,7 +588,8 @@ fn apt_reads_the_installed_hook_and_runs_it_after_its_dpkg_run() {
     let root = t.path();
     let at = |p: &str| root.join(p.trim_start_matches('/'));
     dpkg(root, &["-i", &deb], &[]).success();
-    let work = scratch("apt");
+    let work_dir = scratch();
+    let work = work_dir.path();
     let r = root.display();
 
     // apt's configuration is that of the root: its apt.conf.d holds only quietwire's hook,
@@ -628,7 +632,7 @@ fn apt_reads_the_installed_hook_and_runs_it_after_its_dpkg_run() {
     // directory is the root's (the host's other /usr/libexec entries stay visible), and the
     // hook's settings point its binary, log and checks at the root. Then a real
     // `apt-get install` of a local package into the root.
-    let dummy = dummy_deb(&work);
+    let dummy = dummy_deb(work);
     let host_had_hook = fs::symlink_metadata("/usr/libexec/quietwire").is_ok();
     let host_libexec = work.join("host-libexec");
     fs::create_dir_all(&host_libexec).unwrap();
