@@ -248,7 +248,8 @@ fn own_deb_holds_the_documented_files_and_builds_reproducibly() {
     }
 
     // Reproducible: the same inputs give the same bytes.
-    let again = build_deb(scratch().path(), "1", "xz");
+    let again_dir = scratch();
+    let again = build_deb(again_dir.path(), "1", "xz");
     assert!(
         fs::read(deb).unwrap() == fs::read(&again).unwrap(),
         "two builds differ: {} {}",
