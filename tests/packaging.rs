@@ -128,6 +128,10 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
         ) else {
             continue;
         };
+        // apt's hook is Debian's: the .deb carries it (tests/packaging_deb.rs), not the RPM.
+        if dest.starts_with("/etc/apt/") {
+            continue;
+        }
         let f = find(dest);
         assert_eq!(
             format!("{:04o}", f.1 & 0o7777),
@@ -136,7 +140,7 @@ fn own_rpm_holds_the_documented_files_and_verifies_clean_until_a_byte_changes() 
         );
         documented += 1;
     }
-    assert!(documented >= 8, "{documented} locations in data/README.md");
+    assert!(documented >= 7, "{documented} locations in data/README.md");
     for (p, mode) in [
         ("/usr/bin/quietwire", 0o100755),
         ("/var/lib/quietwire", 0o040700),

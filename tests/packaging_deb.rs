@@ -446,6 +446,37 @@ fn own_deb_installs_verifies_upgrades_removes_and_purges_in_a_dpkg_root() {
     assert_eq!(d, ["??5??????   /usr/bin/quietwire"]);
     assert_eq!(q, d);
     assert_eq!(code, 4);
+    // The text report says the same, for quietwire's package only.
+    let text = run_command(
+        Command::new(quietwire_bin())
+            .args([
+                "check",
+                "--no-progress",
+                "--owned-only",
+                "--package",
+                "quietwire",
+            ])
+            .arg("--root")
+            .arg(root),
+    );
+    let md5 = {
+        use md5::{Digest, Md5};
+        format!("{:x}", Md5::digest(&bytes))
+    };
+    // (The stand-ins have no md5sums: `info:` lines, which --package does not filter.)
+    let findings: Vec<String> = text
+        .lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("info: package "))
+        .collect();
+    assert_eq!(
+        findings,
+        [format!(
+            "high: /usr/bin/quietwire: content changed (md5 now {md5}) [package quietwire]"
+        )],
+        "{text:?}"
+    );
+    assert_eq!(text.code, 4);
     fs::write(&bin, &original).unwrap();
 
     // The administrator edits the settings (a conffile) and disables the timer.
