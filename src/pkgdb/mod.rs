@@ -138,6 +138,9 @@ pub enum OwnedReason {
     NoDigestVerify,
     /// `%config`: rpm verifies it, but administrators edit it; an accepted edit stays quiet.
     Config,
+    /// The package manager vouches for the content but records no mode, owner, group or link
+    /// target (dpkg): the baseline holds those; the content is not hashed again.
+    Metadata,
 }
 
 impl OwnedReason {
@@ -149,6 +152,9 @@ impl OwnedReason {
             }
             OwnedReason::Config => {
                 "%config file: edits are expected, the baseline holds the accepted state"
+            }
+            OwnedReason::Metadata => {
+                "dpkg records no mode, owner or link target: the baseline holds them; the content is verified against the package's md5sums"
             }
         }
     }

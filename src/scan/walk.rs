@@ -50,6 +50,12 @@ pub trait Owners: Sync {
     /// Every owned path the baseline records (those outside the watched trees are captured
     /// one by one).
     fn recorded(&self) -> Vec<PathBuf>;
+    /// Whether a recorded owned file's content is hashed for the baseline. `false` when the
+    /// package manager vouches for the content and only the metadata is baselined: hashing it
+    /// again would double the cost of a walk over package trees for nothing.
+    fn hashes_content(&self, _reason: Self::Reason) -> bool {
+        true
+    }
 }
 
 /// Logs that are record databases rewritten in place (one slot per user), not appended to:
@@ -349,7 +355,8 @@ impl<'a, O: Owners> Walker<'a, O> {
                 // change can be told apart from a package update (digest comparison).
                 let hash = stat.ftype == FileType::File
                     && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-                    && !(class.spec.log && record_database(&name));
+                    && !(class.spec.log && record_database(&name))
+                    && owner.as_ref().is_none_or(|(_, why)| owned.hashes_content(*why));
                 Ok(Some(Item {
                     name,
                     stat,
@@ -532,7 +539,10 @@ impl<'a, O: Owners> Walker<'a, O> {
         let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
         let hash = stat.ftype == FileType::File
             && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-            && !(class.spec.log && record_database(name));
+            && !(class.spec.log && record_database(name))
+            && owner
+                .as_ref()
+                .is_none_or(|(_, why)| self.owned.hashes_content(*why));
         Some(Item {
             name: name.to_os_string(),
             stat,
