@@ -54,7 +54,10 @@ pub fn name_arch(nevra: &str) -> (&str, &str) {
 fn dpkg_name_arch(full: &str) -> Option<(&str, &str)> {
     let mut parts = full.split('_');
     let (name, version, arch) = (parts.next()?, parts.next()?, parts.next()?);
-    let name_ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+    let name_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));

@@ -122,7 +122,10 @@ pub fn rewritten_md5sums(db: &DpkgDb, baselined: &[PackageSnapshot]) -> Vec<Find
     let mut out = Vec::new();
     for (i, p) in db.packages.iter().enumerate() {
         let full = p.full_name();
-        let Some(before) = old.get(full.as_str()).and_then(|o| o.sha256_header.as_deref()) else {
+        let Some(before) = old
+            .get(full.as_str())
+            .and_then(|o| o.sha256_header.as_deref())
+        else {
             continue;
         };
         let now = p.md5sums_digest.as_deref();

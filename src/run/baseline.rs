@@ -291,9 +291,8 @@ fn accept_transaction(
         except,
         gone,
     };
-    let stats =
-        crate::baseline::accept(root, &w.policy, &w.index, &snapshot, &w.file, &selection)
-            .map_err(baseline_failure)?;
+    let stats = crate::baseline::accept(root, &w.policy, &w.index, &snapshot, &w.file, &selection)
+        .map_err(baseline_failure)?;
     w.after_write()?;
     report_issues(&stats.issues);
     for r in &failed {

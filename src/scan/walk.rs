@@ -356,7 +356,9 @@ impl<'a, O: Owners> Walker<'a, O> {
                 let hash = stat.ftype == FileType::File
                     && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
                     && !(class.spec.log && record_database(&name))
-                    && owner.as_ref().is_none_or(|(_, why)| owned.hashes_content(*why));
+                    && owner
+                        .as_ref()
+                        .is_none_or(|(_, why)| owned.hashes_content(*why));
                 Ok(Some(Item {
                     name,
                     stat,

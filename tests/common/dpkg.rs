@@ -27,7 +27,13 @@ fn run(cmd: &mut Command) -> String {
 
 /// Build `NAME_VERSION_all.deb` in `dir`; `md5sums: false` leaves the md5sums file out (as
 /// some third-party packages do).
-pub fn build_deb(dir: &Path, name: &str, version: &str, files: &[DebFile], md5sums: bool) -> PathBuf {
+pub fn build_deb(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    files: &[DebFile],
+    md5sums: bool,
+) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let tree = dir.join(format!("{name}-{version}"));
     let _ = std::fs::remove_dir_all(&tree);
@@ -42,9 +48,10 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, files: &[DebFile], md5su
         if f.conffile {
             conf.push_str(&format!("/{}\n", f.path));
         } else {
-            let md5 = quietwire::scan::hash::hash_reader(quietwire::pkgdb::DigestAlgo::Md5, f.content)
-                .unwrap()
-                .to_hex();
+            let md5 =
+                quietwire::scan::hash::hash_reader(quietwire::pkgdb::DigestAlgo::Md5, f.content)
+                    .unwrap()
+                    .to_hex();
             sums.push_str(&format!("{md5}  {}\n", f.path));
         }
     }
@@ -85,6 +92,11 @@ pub fn install(root: &Path, deb: &Path) {
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
         .arg(format!("--log={}", root.join("var/log/dpkg.log").display()))
-        .args(["--force-script-chrootless", "--force-not-root", "--force-downgrade", "-i"])
+        .args([
+            "--force-script-chrootless",
+            "--force-not-root",
+            "--force-downgrade",
+            "-i",
+        ])
         .arg(deb));
 }
