@@ -308,3 +308,39 @@ fn host_init_and_check_run() {
         text(&o)
     );
 }
+
+/// The post-transaction hook script as apt runs it (`--apt`), on a dpkg test root: after an
+/// upgrade its report holds only the explanation, and the next full check is quiet except for
+/// a file tampered with before the transaction.
+#[test]
+fn apt_hook_on_a_dpkg_root() {
+    let f = fixture();
+    let r = f.t.path();
+    init(r);
+    std::fs::write(r.join("usr/lib/qwnosums/data"), b"tampered before\n").unwrap();
+    install(r, &f.v2);
+    let logs = tempfile::tempdir().unwrap();
+    let conf = logs.path().join("empty-settings");
+    std::fs::write(&conf, "").unwrap();
+    let o = Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/quietwire-post-transaction"))
+        .arg("--apt")
+        .env("QUIETWIRE", env!("CARGO_BIN_EXE_quietwire"))
+        .env("QUIETWIRE_HOOK_ARGS", format!("--root {}", r.display()))
+        .env("QUIETWIRE_LOGDIR", logs.path())
+        .env("QUIETWIRE_SYSCONFIG", &conf)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let log = std::fs::read_to_string(logs.path().join("post-transaction.log")).unwrap();
+    assert!(
+        log.contains("qwdemo_1.0-1_all -> qwdemo_2.0-1_all") && !log.contains("high "),
+        "the hook's report: only the explanation: {log}"
+    );
+    let (code, out) = check(r);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("/usr/lib/qwnosums/data") && !out.contains("/usr/bin/qwdemo"),
+        "only the file tampered with before the transaction: {out}"
+    );
+}
