@@ -4,6 +4,8 @@
 //! and a package without md5sums. Needs root, dpkg 1.21 and apt (Debian 12); the downloads need
 //! the package archive (run `apt-get update` once).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -144,11 +146,8 @@ fn run(cmd: &mut Command) {
 /// A root with hello, cron (conffiles; its postinst fails outside a chroot, so it stays
 /// half-configured, which dpkg still verifies) and zlib1g (Multi-Arch: same).
 fn debian_root() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
+    let t = common::dpkg::empty_root();
     let r = t.path();
-    std::fs::create_dir_all(r.join("var/lib/dpkg/info")).unwrap();
-    std::fs::create_dir_all(r.join("var/lib/dpkg/updates")).unwrap();
-    std::fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
     for deb in debs() {
         // Exit status ignored: cron's postinst cannot run chrootless.
         let _ = Command::new("dpkg")
