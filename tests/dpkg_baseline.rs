@@ -344,3 +344,24 @@ fn apt_hook_on_a_dpkg_root() {
         "only the file tampered with before the transaction: {out}"
     );
 }
+
+/// Merged /usr (`/lib` -> `usr/lib`, Debian 12): the protected `/lib/systemd/system` units are
+/// walked as `/usr/lib/systemd/system`, no "not walked" issue; a `/lib` linked elsewhere still
+/// is one.
+#[test]
+fn merged_usr_protected_units_are_no_issue() {
+    let f = fixture();
+    let r = f.t.path();
+    std::fs::create_dir_all(r.join("usr/lib/systemd/system")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", r.join("lib")).unwrap();
+    let out = ok(qw(r, &["init"]));
+    assert!(!out.contains("not walked"), "{out}");
+    std::fs::remove_file(r.join("lib")).unwrap();
+    std::fs::create_dir_all(r.join("opt/x")).unwrap();
+    std::os::unix::fs::symlink("opt/x", r.join("lib")).unwrap();
+    let out = ok(qw(r, &["init", "--force"]));
+    assert!(
+        out.contains("/lib/systemd/system/quietwire-check.service: a component above"),
+        "{out}"
+    );
+}

@@ -482,6 +482,35 @@ impl<'a, O: Owners> Walker<'a, O> {
         None
     }
 
+    /// Whether `top` is under `/lib`, `/bin` or `/sbin` where that directory is merged /usr's
+    /// symlink (`/lib` -> `usr/lib`) and the `/usr` path is watched too: then the tree is walked
+    /// under its `/usr` name (the protected paths list both for Debian without merged /usr), and
+    /// not walking it here is no gap worth an issue.
+    fn merged_usr_twin(&self, top: &Path) -> bool {
+        let Ok(rel) = top.strip_prefix("/") else {
+            return false;
+        };
+        let Some(std::path::Component::Normal(first)) = rel.components().next() else {
+            return false;
+        };
+        if !matches!(first.as_encoded_bytes(), b"lib" | b"bin" | b"sbin") {
+            return false;
+        }
+        let twin_dir = Path::new("usr").join(first);
+        let target = self.root.readlink(first).unwrap_or_default();
+        let merged = target == twin_dir.as_os_str().as_encoded_bytes()
+            || target
+                == Path::new("/")
+                    .join(&twin_dir)
+                    .as_os_str()
+                    .as_encoded_bytes();
+        let rest = rel.strip_prefix(first).unwrap_or(rel);
+        merged
+            && self
+                .policy
+                .is_watched(&Path::new("/").join(twin_dir).join(rest))
+    }
+
     /// Start a watched tree: resolve its top without following symlinks and visit it.
     fn start_top(&mut self, top: PathBuf) -> Option<Pending<O::Reason>> {
         let (parent, name) = match (top.parent(), top.file_name()) {
@@ -507,6 +536,7 @@ impl<'a, O: Owners> Walker<'a, O> {
         let pdir = match self.root.open_dir_path(&parent) {
             Ok(d) => d,
             Err(Errno(libc::ENOENT)) => return None,
+            Err(Errno(libc::ELOOP | libc::ENOTDIR)) if self.merged_usr_twin(&top) => return None,
             Err(Errno(libc::ELOOP | libc::ENOTDIR)) => {
                 self.issue(
                     &top,
