@@ -343,6 +343,16 @@ mod tests {
             ("gpg-pubkey", "")
         );
         assert_eq!(name_arch("odd"), ("odd", ""));
+        // dpkg's name_version_arch, including epochs and NMU revisions.
+        assert_eq!(
+            name_arch("libc-bin_2.36-9+deb12u1_amd64"),
+            ("libc-bin", "amd64")
+        );
+        assert_eq!(name_arch("hello_2.10-3.1_amd64"), ("hello", "amd64"));
+        assert_eq!(name_arch("tzdata_1:2024a-0_all"), ("tzdata", "all"));
+        // rpm NEVRAs with underscores stay rpm's.
+        assert_eq!(name_arch("pkg-1.0_2-1.x86_64"), ("pkg", "x86_64"));
+        assert_eq!(name_arch("foo_bar-1.0-1.noarch"), ("foo_bar", "noarch"));
     }
 
     #[test]
