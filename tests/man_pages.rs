@@ -75,8 +75,8 @@ fn every_subcommand_and_option_is_documented_and_nothing_else() {
             "quietwire.8 does not document --{l}"
         );
     }
-    // rpm's and AIDE's options quoted in the text are not ours, nor the post-transaction
-    // hook's `--apt`.
+    // rpm's and AIDE's options quoted in the text are not ours, nor the post-transaction hook
+    // script's `--apt` (data/quietwire-post-transaction, FILES).
     let foreign: BTreeSet<&str> = ["nodeps", "noscripts", "dbpath", "apt"]
         .into_iter()
         .collect();

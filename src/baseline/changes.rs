@@ -27,18 +27,46 @@ pub struct PackageChanges {
     /// Same NEVRA, new install TID or header digest: (old, new).
     pub reinstalled: Vec<(PackageSnapshot, PackageSnapshot)>,
     pub removed: Vec<PackageSnapshot>,
+    /// Full name → when the package manager's own log says the change happened (dpkg.log),
+    /// for the packages above that it names.
+    pub logged: BTreeMap<String, String>,
 }
 
 /// `(name, arch)` of `name-[epoch:]version-release[.arch]`. Version and release never contain
 /// `-`; the arch is what follows the release's last `.` (empty for `gpg-pubkey-…`, whose
 /// release has no dot).
 pub fn name_arch(nevra: &str) -> (&str, &str) {
+    if let Some(na) = dpkg_name_arch(nevra) {
+        return na;
+    }
     let Some((left, rel_arch)) = nevra.rsplit_once('-') else {
         return (nevra, "");
     };
     let name = left.rsplit_once('-').map_or(left, |(n, _)| n);
     let arch = rel_arch.rsplit_once('.').map_or("", |(_, a)| a);
     (name, arch)
+}
+
+/// `(name, arch)` of dpkg's `name_version_arch` (the `.deb` file name): dpkg names and versions
+/// never hold `_`, a name is lower-case, a version starts with a digit, and an arch is
+/// lower-case letters, digits and `-` with at least one letter (which keeps rpm's `x86_64`, split
+/// as `…x86` and `64`, out).
+fn dpkg_name_arch(full: &str) -> Option<(&str, &str)> {
+    let mut parts = full.split('_');
+    let (name, version, arch) = (parts.next()?, parts.next()?, parts.next()?);
+    let name_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    let version_ok = version.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    let arch_ok = arch.bytes().any(|b| b.is_ascii_lowercase())
+        && arch
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    (parts.next().is_none() && name_ok && version_ok && arch_ok).then_some((name, arch))
 }
 
 /// Compare the baseline's snapshot `old` with the current `new`.
@@ -117,8 +145,27 @@ impl PackageChanges {
         v
     }
 
+    /// When the package manager's log says the change to `nevra` happened, as `, TIME`.
+    pub fn when(&self, nevra: &str) -> String {
+        self.logged
+            .get(nevra)
+            .map(|w| format!(", {w}"))
+            .unwrap_or_default()
+    }
+
     /// What happened to the package with this NEVRA (current, or old for a removal/update).
     pub fn describe(&self, nevra: &str) -> Option<String> {
+        self.describe_change(nevra).map(|d| {
+            let logged = self
+                .updated
+                .iter()
+                .find(|(o, _)| o.nevra == nevra)
+                .map_or(nevra, |(_, n)| n.nevra.as_str());
+            format!("{d}{}", self.when(logged))
+        })
+    }
+
+    fn describe_change(&self, nevra: &str) -> Option<String> {
         if self.installed.iter().any(|p| p.nevra == nevra) {
             return Some(format!("{nevra} was installed"));
         }
@@ -296,6 +343,16 @@ mod tests {
             ("gpg-pubkey", "")
         );
         assert_eq!(name_arch("odd"), ("odd", ""));
+        // dpkg's name_version_arch, including epochs and NMU revisions.
+        assert_eq!(
+            name_arch("libc-bin_2.36-9+deb12u1_amd64"),
+            ("libc-bin", "amd64")
+        );
+        assert_eq!(name_arch("hello_2.10-3.1_amd64"), ("hello", "amd64"));
+        assert_eq!(name_arch("tzdata_1:2024a-0_all"), ("tzdata", "all"));
+        // rpm NEVRAs with underscores stay rpm's.
+        assert_eq!(name_arch("pkg-1.0_2-1.x86_64"), ("pkg", "x86_64"));
+        assert_eq!(name_arch("foo_bar-1.0-1.noarch"), ("foo_bar", "noarch"));
     }
 
     #[test]

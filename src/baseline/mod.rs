@@ -98,6 +98,15 @@ pub enum Selection {
     /// The owned files the baseline records (%config, %ghost, no digest verified) of these
     /// installed packages (NEVRAs): after editing a package's configuration.
     Owners(std::collections::BTreeSet<String>),
+    /// After a package transaction (dpkg: `accept --packages`): the owned files of the changed
+    /// packages `nevras` except those their package's verification failed (`except`), and the
+    /// records of files that belonged to `gone` packages (removed, or the old side of an
+    /// update); the header takes the new package snapshot.
+    Transaction {
+        nevras: std::collections::BTreeSet<String>,
+        except: std::collections::BTreeSet<PathBuf>,
+        gone: std::collections::BTreeSet<String>,
+    },
 }
 
 /// What `accept` did.
@@ -592,6 +601,7 @@ pub fn accept(
 ) -> Result<AcceptStats, BaselineError> {
     let matcher = match selection {
         Selection::All | Selection::Report(_) | Selection::Owners(_) => None,
+        Selection::Transaction { .. } => None,
         Selection::Patterns(p) => Some((selection_matcher(p)?, p)),
     };
     let owners = match selection {
@@ -608,6 +618,10 @@ pub fn accept(
     let mut selected = |path: &Path| -> bool {
         if let Some(nevras) = owners {
             return owned.get(path).is_some_and(|o| nevras.contains(&o.nevra));
+        }
+        if let Selection::Transaction { nevras, except, .. } = selection {
+            return !except.contains(path)
+                && owned.get(path).is_some_and(|o| nevras.contains(&o.nevra));
         }
         let Some(((set, owner), _)) = &matcher else {
             return true;
@@ -643,6 +657,16 @@ pub fn accept(
             created: format::now_secs(),
             ..reader.header().clone()
         },
+        Selection::Transaction { .. } => Header {
+            created: format::now_secs(),
+            packages: snapshot.to_vec(),
+            ..reader.header().clone()
+        },
+    };
+    // A record of a file whose package went away in the transaction.
+    let gone_package = |r: &Record| match (selection, &r.package) {
+        (Selection::Transaction { gone, .. }, Some(p)) => gone.contains(p),
+        _ => false,
     };
     let (walker, _) = open_walk(root, policy, owned)?;
     let mut walker = Batched::new(walker);
@@ -661,7 +685,10 @@ pub fn accept(
             Ordering::Less => {
                 if let Some(o) = old.take() {
                     let path = o.path();
-                    let verdict = decide(&path, None, &mut refused);
+                    let verdict = match gone_package(&o) {
+                        true => Verdict::Accept,
+                        false => decide(&path, None, &mut refused),
+                    };
                     if matches!(verdict, Verdict::Accept) {
                         stats.removed += 1;
                         stats.updated += 1;
@@ -688,7 +715,10 @@ pub fn accept(
             Ordering::Equal => {
                 if let (Some(o), Some(n)) = (old.take(), new.take()) {
                     let path = n.path();
-                    let verdict = decide(&path, Some(&n), &mut refused);
+                    let verdict = match gone_package(&o) && owned.get(&path).is_none() {
+                        true => Verdict::Accept,
+                        false => decide(&path, Some(&n), &mut refused),
+                    };
                     if matches!(verdict, Verdict::Accept) {
                         if !o.same_state(&n) {
                             stats.updated += 1;
@@ -764,5 +794,9 @@ impl Owners for OwnedIndex {
             .filter(|(_, o)| o.reason().is_some())
             .map(|(p, _)| p.to_path_buf())
             .collect()
+    }
+
+    fn hashes_content(&self, reason: OwnedReason) -> bool {
+        reason != OwnedReason::Metadata
     }
 }

@@ -26,7 +26,10 @@ mod tests {
         let mut r = DpkgResult {
             path: b"/etc/default/cron".to_vec(),
             package: "cron".into(),
+            pkg_index: 0,
+            file_index: 0,
             conffile: true,
+            expected: String::new(),
             problem: Problem::Digest {
                 found: String::new(),
             },

@@ -10,7 +10,9 @@
 //! lines are bounded, paths are checked (absolute, no NUL, no `..`), and a bad file is a
 //! one-line error naming it ([`DpkgError`]), never a panic.
 
+pub mod findings;
 pub mod format;
+pub mod log;
 pub mod parse;
 pub mod verify;
 
@@ -87,6 +89,8 @@ impl DpkgPackage {
 /// A root's dpkg database, read into memory.
 #[derive(Debug)]
 pub struct DpkgDb {
+    /// The checked root (host path), for resolving package paths as the system sees them.
+    root: PathBuf,
     status_path: PathBuf,
     pub packages: Vec<DpkgPackage>,
     pub diversions: Vec<Diversion>,
@@ -186,6 +190,7 @@ impl DpkgDb {
             });
         }
         Ok(DpkgDb {
+            root: root.to_path_buf(),
             status_path,
             packages,
             diverted: diversions
@@ -209,6 +214,34 @@ impl DpkgDb {
             Some(d) if d.package.as_deref() != Some(pkg) => &d.to,
             _ => path,
         }
+    }
+
+    /// The path the baseline's walk meets a package path under (see `seen_as`).
+    pub fn walk_path(&self, path: &[u8]) -> PathBuf {
+        self.seen_as(path, &mut HashMap::new())
+    }
+
+    /// The path the walk meets `path` under: its parent directory resolved inside the root, so
+    /// that `/bin/ls` of a package is `/usr/bin/ls` where `/bin` links to `usr/bin` (merged
+    /// `/usr`). `dirs` caches the resolved parents: a package tree has far fewer directories
+    /// than files.
+    fn seen_as(&self, path: &[u8], dirs: &mut HashMap<Vec<u8>, PathBuf>) -> PathBuf {
+        let p = os(path);
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            return p;
+        };
+        let key = parent.as_os_str().as_encoded_bytes().to_vec();
+        let dir = dirs.entry(key).or_insert_with(|| {
+            crate::rootpath::resolve_in_root(&self.root, parent, true)
+                .ok()
+                .and_then(|h| {
+                    h.strip_prefix(&self.root)
+                        .ok()
+                        .map(|r| Path::new("/").join(r))
+                })
+                .unwrap_or_else(|| parent.to_path_buf())
+        });
+        dir.join(name)
     }
 
     /// Packages that have no md5sums file: their files are owned but not vouched for (reported
@@ -267,6 +300,7 @@ impl PackageDb for DpkgDb {
 
     fn owned_index(&self) -> OwnedIndex {
         let mut idx = OwnedIndex::with_capacity(self.packages.iter().map(|p| p.files.len()).sum());
+        let mut dirs = HashMap::new();
         for p in &self.packages {
             let full = p.full_name();
             let conf: HashMap<&[u8], &Conffile> = p
@@ -277,18 +311,23 @@ impl PackageDb for DpkgDb {
                 .collect();
             for f in &p.files {
                 let on_disk = self.path_on_disk(&p.entry.name, f);
+                // dpkg records neither mode nor owner nor link target: every file goes to the
+                // baseline, for its metadata only when md5sums vouches for its content.
                 let (digest, reason) = match (conf.get(f.as_slice()), &p.md5sums) {
-                    (Some(c), _) => (c.hash.clone(), Some(OwnedReason::Config)),
-                    (None, Some(m)) => (m.get(f).cloned().unwrap_or_default(), None),
-                    (None, None) => (String::new(), Some(OwnedReason::NoDigestVerify)),
+                    (Some(c), _) => (c.hash.clone(), OwnedReason::Config),
+                    (None, Some(m)) => match m.get(f) {
+                        Some(d) => (d.clone(), OwnedReason::Metadata),
+                        None => (String::new(), OwnedReason::NoDigestVerify),
+                    },
+                    (None, None) => (String::new(), OwnedReason::NoDigestVerify),
                 };
                 idx.insert(
-                    os(on_disk),
+                    self.seen_as(on_disk, &mut dirs),
                     OwnedFile {
                         nevra: full.clone(),
                         digest,
                         algo: DigestAlgo::Md5,
-                        reason,
+                        reason: Some(reason),
                     },
                 );
             }

@@ -36,23 +36,42 @@ pub struct DpkgResult {
     /// The path on disk (the diverted-to path for a diverted file), absolute inside the root.
     pub path: Vec<u8>,
     pub package: String,
+    /// Position of the package in `DpkgDb::packages`, and of the file in its `.list`.
+    pub pkg_index: usize,
+    pub file_index: usize,
     pub conffile: bool,
+    /// The MD5 the package vouches for (empty when it has none).
+    pub expected: String,
     pub problem: Problem,
 }
 
 struct Work<'a> {
     path: &'a [u8],
     package: &'a str,
+    pkg_index: usize,
+    file_index: usize,
     conffile: bool,
     want: Option<&'a str>,
 }
 
 /// Verify every installed package's files under `root`; failures only, in database order.
 pub fn verify(db: &DpkgDb, root: &std::path::Path) -> std::io::Result<Vec<DpkgResult>> {
+    verify_selected(db, root, None)
+}
+
+/// [`verify`] for the packages at `selected` indices only (`None`: all).
+pub fn verify_selected(
+    db: &DpkgDb,
+    root: &std::path::Path,
+    selected: Option<&[usize]>,
+) -> std::io::Result<Vec<DpkgResult>> {
     let r = Root::open(root)?;
     let mut work = Vec::new();
-    for p in &db.packages {
-        for f in &p.files {
+    for (pkg_index, p) in db.packages.iter().enumerate() {
+        if selected.is_some_and(|s| !s.contains(&pkg_index)) {
+            continue;
+        }
+        for (file_index, f) in p.files.iter().enumerate() {
             let conf = p.entry.conffiles.iter().find(|c| c.path == *f);
             if conf.is_some_and(|c| c.remove_on_upgrade) {
                 continue;
@@ -67,6 +86,8 @@ pub fn verify(db: &DpkgDb, root: &std::path::Path) -> std::io::Result<Vec<DpkgRe
             work.push(Work {
                 path: on_disk,
                 package: &p.entry.name,
+                pkg_index,
+                file_index,
                 conffile: conf.is_some(),
                 want,
             });
@@ -78,7 +99,10 @@ pub fn verify(db: &DpkgDb, root: &std::path::Path) -> std::io::Result<Vec<DpkgRe
             check(&r, w).map(|problem| DpkgResult {
                 path: w.path.to_vec(),
                 package: w.package.to_string(),
+                pkg_index: w.pkg_index,
+                file_index: w.file_index,
                 conffile: w.conffile,
+                expected: w.want.unwrap_or_default().to_string(),
                 problem,
             })
         })

@@ -52,17 +52,24 @@ pub fn render_text(out: &mut dyn Write, c: &PackageChanges) -> std::io::Result<(
         "\nPackage changes since the baseline of {} (an explanation, not findings):",
         utc(c.since)
     )?;
+    let when = |n: &str| esc(&c.when(n));
     for (o, n) in &c.updated {
-        writeln!(out, "  updated      {} -> {}", esc(&o.nevra), esc(&n.nevra))?;
+        writeln!(
+            out,
+            "  updated      {} -> {}{}",
+            esc(&o.nevra),
+            esc(&n.nevra),
+            when(&n.nevra)
+        )?;
     }
     for p in &c.installed {
-        writeln!(out, "  installed    {}", esc(&p.nevra))?;
+        writeln!(out, "  installed    {}{}", esc(&p.nevra), when(&p.nevra))?;
     }
     for (_, n) in &c.reinstalled {
         writeln!(out, "  reinstalled  {}", esc(&n.nevra))?;
     }
     for p in &c.removed {
-        writeln!(out, "  removed      {}", esc(&p.nevra))?;
+        writeln!(out, "  removed      {}{}", esc(&p.nevra), when(&p.nevra))?;
     }
     Ok(())
 }
@@ -77,14 +84,18 @@ pub fn changes_json(c: &PackageChanges) -> J {
         let (name, arch) = crate::baseline::changes::name_arch(&n.nevra);
         json!({ "name": name, "arch": arch, "old": snap(o), "new": snap(n) })
     };
-    json!({
+    let mut j = json!({
         "baseline_created": c.since,
         "total": c.count(),
         "installed": c.installed.iter().map(snap).collect::<Vec<_>>(),
         "updated": c.updated.iter().map(pair).collect::<Vec<_>>(),
         "reinstalled": c.reinstalled.iter().map(pair).collect::<Vec<_>>(),
         "removed": c.removed.iter().map(snap).collect::<Vec<_>>(),
-    })
+    });
+    if let (false, Some(o)) = (c.logged.is_empty(), j.as_object_mut()) {
+        o.insert("logged".into(), json!(c.logged));
+    }
+    j
 }
 
 /// The JSON document: `report::json::document` plus `package_changes` (when a baseline was

@@ -10,12 +10,11 @@
 //! is done by the source's own rules (rpm: `crate::rpmdb::verify`, rpm -V's rules), which
 //! produce [`crate::verify::Finding`]s.
 //!
-//! RPM (`src/rpmdb/`, `rpmdb/db.rs`) is the first implementation. To add a package manager
-//! (dpkg, WordPress manifests), implement [`PackageDb`] and its verification rules in
-//! `src/NAME/`, and open it where the run layer opens the rpmdb today
-//! (`run::open_db_with_keys`), the one place that chooses the source. Nothing outside an
-//! implementation's module interprets its flag numbers or file formats: it maps them onto
-//! [`FileClass`] and [`OwnedReason`].
+//! RPM (`src/rpmdb/`, `rpmdb/db.rs`) and dpkg (`src/dpkg/`) implement it. To add a package
+//! manager, implement [`PackageDb`] and its verification rules in `src/NAME/`, add a variant
+//! to the run layer's `PkgDb` and open it in `run::open_db`, the one place that chooses the
+//! source. Nothing outside an implementation's module interprets its flag numbers or file
+//! formats: it maps them onto [`FileClass`] and [`OwnedReason`].
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -138,6 +137,9 @@ pub enum OwnedReason {
     NoDigestVerify,
     /// `%config`: rpm verifies it, but administrators edit it; an accepted edit stays quiet.
     Config,
+    /// The package manager vouches for the content but records no mode, owner, group or link
+    /// target (dpkg): the baseline holds those; the content is not hashed again.
+    Metadata,
 }
 
 impl OwnedReason {
@@ -149,6 +151,9 @@ impl OwnedReason {
             }
             OwnedReason::Config => {
                 "%config file: edits are expected, the baseline holds the accepted state"
+            }
+            OwnedReason::Metadata => {
+                "dpkg records no mode, owner or link target: the baseline holds them; the content is verified against the package's md5sums"
             }
         }
     }

@@ -1,13 +1,12 @@
 //! `init`, `accept` and `keygen`: writing (and signing) the baseline.
 
 use super::{
-    baseline_failure, baseline_file, be_nice, load_keyring, load_policy, lock_baseline,
-    open_db_with_keys, report_issues, warn_keys, warn_untrusted_baseline, with_jobs, Failure,
+    baseline_failure, baseline_file, be_nice, load_keyring, load_policy, lock_baseline, open_db,
+    report_issues, warn_keys, warn_untrusted_baseline, with_jobs, Failure, PkgDb,
 };
 use crate::cli::{AcceptArgs, InitArgs, RootArgs};
 use crate::escape::escape_path;
 use crate::exit;
-use crate::rpmdb::Database;
 use std::path::{Path, PathBuf};
 
 pub(super) fn init(a: &InitArgs) -> Result<u8, Failure> {
@@ -19,7 +18,7 @@ pub(super) fn init(a: &InitArgs) -> Result<u8, Failure> {
 struct BaselineWrite {
     /// `exit::RPMDB` when records of the database were skipped, else clean.
     error_status: u8,
-    db: Database,
+    db: PkgDb,
     policy: crate::policy::Policy,
     file: PathBuf,
     index: crate::baseline::OwnedIndex,
@@ -36,10 +35,10 @@ impl BaselineWrite {
         let policy = load_policy(&root.root, state.policy.as_deref())?;
         // The snapshot records each header's trust status, judged with the keys `check` uses.
         let keyring = load_keyring(&root.root, &policy)?;
-        let (db, error_status) = open_db_with_keys(root, &keyring)?;
+        let (db, error_status) = open_db(root, Some(&keyring))?;
         warn_keys(&keyring, &db);
-        let mut index = crate::pkgdb::PackageDb::owned_index(&db);
-        let mut snapshot = crate::pkgdb::PackageDb::snapshot(&db);
+        let mut index = db.seam().owned_index();
+        let mut snapshot = db.seam().snapshot();
         // WordPress core and plugins with manifests: their files leave the baseline rules and
         // their versions join the package snapshot.
         if let Some(wp) = crate::wordpress::open_for_check(&root.root) {
@@ -146,6 +145,9 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let before = crate::baseline::read_header(&w.file)
         .map(|h| h.packages)
         .unwrap_or_default();
+    if let (true, PkgDb::Dpkg(ddb)) = (a.packages, &w.db) {
+        return accept_transaction(root, &w, ddb, &before);
+    }
     if a.packages {
         let entries =
             crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;
@@ -183,17 +185,18 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     } else if a.all {
         crate::baseline::Selection::All
     } else if !a.package.is_empty() {
-        let (named, not_installed) = crate::rpmdb::verify::select_packages(&w.db, &a.package);
+        let (named, not_installed) = w.db.seam().select(&a.package);
         if let Some(arg) = not_installed.first() {
             return Err(Failure::new(
                 exit::NOT_FOUND,
                 format!("package {arg} is not installed"),
             ));
         }
+        let packages = w.db.seam().packages();
         let nevras = named
             .iter()
-            .filter_map(|&i| w.db.packages.get(i))
-            .map(|p| p.nevra());
+            .filter_map(|&i| packages.get(i))
+            .map(|p| p.nevra.clone());
         crate::baseline::Selection::Owners(nevras.collect())
     } else {
         crate::baseline::Selection::Patterns(
@@ -233,6 +236,81 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     if !refused.is_empty() {
         return Ok(exit::combine(exit::REFUSED, w.error_status));
     }
+    Ok(w.error_status)
+}
+
+/// `accept --packages` on a dpkg root, after a transaction: dpkg records no mode, owner or link
+/// target, so the new package snapshot comes with the current state of the changed packages'
+/// files, except those that fail `dpkg --verify`'s rules (a file tampered with stays reported).
+/// A package whose md5sums file changed under the same version keeps its old snapshot entry:
+/// that finding stays until the administrator accepts it (`accept --all`).
+fn accept_transaction(
+    root: &Path,
+    w: &BaselineWrite,
+    db: &crate::dpkg::DpkgDb,
+    before: &[crate::baseline::PackageSnapshot],
+) -> Result<u8, Failure> {
+    use std::collections::BTreeSet;
+    let changes = crate::baseline::changes::diff(0, before, &w.snapshot);
+    let rewritten: BTreeSet<&str> = changes
+        .reinstalled
+        .iter()
+        .map(|(o, _)| o.nevra.as_str())
+        .collect();
+    let snapshot: Vec<_> = w
+        .snapshot
+        .iter()
+        .map(|p| match rewritten.contains(p.nevra.as_str()) {
+            true => before
+                .iter()
+                .find(|b| b.nevra == p.nevra)
+                .unwrap_or(p)
+                .clone(),
+            false => p.clone(),
+        })
+        .collect();
+    let nevras: BTreeSet<String> = changes
+        .to_verify()
+        .into_iter()
+        .filter(|n| !rewritten.contains(n.as_str()))
+        .collect();
+    let gone: BTreeSet<String> = changes
+        .removed
+        .iter()
+        .chain(changes.updated.iter().map(|(o, _)| o))
+        .map(|p| p.nevra.clone())
+        .collect();
+    let wanted: Vec<String> = nevras.iter().cloned().collect();
+    let (selected, _) = crate::pkgdb::PackageDb::select(db, &wanted);
+    let failed = crate::dpkg::verify::verify_selected(db, root, Some(&selected))
+        .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
+    let except: BTreeSet<std::path::PathBuf> =
+        failed.iter().map(|r| db.walk_path(&r.path)).collect();
+    let selection = crate::baseline::Selection::Transaction {
+        nevras,
+        except,
+        gone,
+    };
+    let stats = crate::baseline::accept(root, &w.policy, &w.index, &snapshot, &w.file, &selection)
+        .map_err(baseline_failure)?;
+    w.after_write()?;
+    report_issues(&stats.issues);
+    for r in &failed {
+        eprintln!(
+            "quietwire: {}: not accepted: it fails dpkg's verification (package {})",
+            crate::escape::escape_bytes(&r.path),
+            r.package
+        );
+    }
+    eprintln!(
+        "quietwire: baseline {}: package snapshot recorded ({} packages; files of changed packages: {} updated, {} added, {} removed; {} entries)",
+        w.file.display(),
+        snapshot.len(),
+        stats.updated,
+        stats.added,
+        stats.removed,
+        stats.entries
+    );
     Ok(w.error_status)
 }
 

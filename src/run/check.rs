@@ -2,13 +2,12 @@
 
 use super::{
     baseline_failure, baseline_file, be_nice, io_failure, load_keyring, load_keyring_paths,
-    load_policy, open_db_with_keys, report_issues, report_unloadable, warn_keys,
-    warn_untrusted_baseline, with_jobs, Failure,
+    load_policy, open_db, report_issues, report_unloadable, warn_keys, warn_untrusted_baseline,
+    with_jobs, Failure, PkgDb,
 };
 use crate::cli::{CheckArgs, ReportFormat};
 use crate::escape::escape_path;
 use crate::exit;
-use crate::rpmdb::Database;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -74,14 +73,14 @@ fn check_in_pool(
     } else {
         load_keyring_paths(&a.keys.keys)?
     };
-    let (db, mut error_status) = open_db_with_keys(&a.root, &keyring)?;
+    let (db, mut error_status) = open_db(&a.root, Some(&keyring))?;
     if !a.unowned_only {
         warn_keys(&keyring, &db);
     }
     error_status = exit::combine(error_status, report_unloadable(&db));
     // WordPress core and plugins: a second package source, verified against its manifests.
     let wordpress = crate::wordpress::open_for_check(root);
-    let mut current = crate::pkgdb::PackageDb::snapshot(&db);
+    let mut current = db.seam().snapshot();
     if let Some(wp) = &wordpress {
         crate::wordpress::extend_snapshot(wp, &mut current);
     }
@@ -98,7 +97,9 @@ fn check_in_pool(
             same_baseline(&file, &mut baseline_sha256, &read_sha256, &a.baseline_trust)?;
             baselined_owned = owned;
             baselined_packages = Some(header.packages.clone());
-            Some(crate::baseline::changes::diff(
+            Some(package_changes(
+                &db,
+                root,
                 header.created,
                 &header.packages,
                 &current,
@@ -123,24 +124,41 @@ fn check_in_pool(
         ..Default::default()
     };
     let nothing_changed = changes.is_some() && opts.packages.is_empty();
-    let report = if a.unowned_only || nothing_changed {
-        owned::OwnedReport::default()
-    } else {
-        owned::verify_packages(root, &db, &opts)
-            .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?
+    let (report, mut findings) = match &db {
+        _ if a.unowned_only || nothing_changed => (owned::OwnedReport::default(), Vec::new()),
+        PkgDb::Rpm(rdb) => {
+            let report = owned::verify_packages(root, rdb, &opts)
+                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            let findings = owned::to_findings(rdb, &report);
+            (report, findings)
+        }
+        PkgDb::Dpkg(ddb) => {
+            let (selected, not_installed) = match opts.packages.is_empty() {
+                true => (None, Vec::new()),
+                false => {
+                    let (s, n) = db.seam().select(&opts.packages);
+                    (Some(s), n)
+                }
+            };
+            let report = owned::OwnedReport {
+                not_installed,
+                ..Default::default()
+            };
+            let findings = super::dpkg::findings(ddb, root, selected.as_deref(), None)?;
+            (report, findings)
+        }
     };
-    let mut findings = owned::to_findings(&db, &report);
     if let Some(c) = &changes {
         crate::ops::note_accepted_edits(root, &baselined_owned, &mut findings);
         findings.extend(crate::baseline::changes::leftovers_on_disk(
             root,
-            &db,
+            db.seam(),
             c,
             &baselined_owned,
         ));
     }
-    if !a.unowned_only {
-        crate::verify::signature::mark_tampered(&db.packages, &mut findings);
+    if let (false, Some(rdb)) = (a.unowned_only, db.rpm()) {
+        crate::verify::signature::mark_tampered(&rdb.packages, &mut findings);
     }
     if let (Some(wp), false, false) = (&wordpress, a.unowned_only, a.ops.packages_changed) {
         if let Ok(top) = crate::scan::fs::Dir::open_root(root) {
@@ -154,7 +172,7 @@ fn check_in_pool(
     let mut baseline_error = None;
     if !a.owned_only && !a.ops.packages_changed {
         let file = baseline_path.clone();
-        let mut index = crate::pkgdb::PackageDb::owned_index(&db);
+        let mut index = db.seam().owned_index();
         if let Some(wp) = &wordpress {
             crate::wordpress::extend_index(wp, &mut index);
         }
@@ -192,7 +210,9 @@ fn check_in_pool(
                     }
                 }
                 findings.extend(outcome.findings.iter().map(Finding::from));
-                let c = crate::baseline::changes::diff(
+                let c = package_changes(
+                    &db,
+                    root,
                     outcome.header.created,
                     &outcome.header.packages,
                     &current,
@@ -201,7 +221,7 @@ fn check_in_pool(
                     &mut findings,
                     &c,
                     &index,
-                    crate::pkgdb::PackageDb::leftover_suffixes(&db),
+                    db.seam().leftover_suffixes(),
                 );
                 findings.extend(crate::wordpress::verify::replaced_manifests(&c));
                 baselined_packages = Some(outcome.header.packages.clone());
@@ -229,13 +249,20 @@ fn check_in_pool(
                 .ok()
                 .map(|h| h.packages);
         }
-        findings.extend(trust_findings(
-            &db,
-            root,
-            &policy,
-            &opts.packages,
-            baselined_packages.as_deref(),
-        ));
+        match &db {
+            PkgDb::Rpm(rdb) => findings.extend(trust_findings(
+                rdb,
+                root,
+                &policy,
+                &opts.packages,
+                baselined_packages.as_deref(),
+            )),
+            PkgDb::Dpkg(ddb) => {
+                if let Some(b) = baselined_packages.as_deref() {
+                    findings.extend(crate::dpkg::findings::rewritten_md5sums(ddb, b));
+                }
+            }
+        }
     }
     crate::wordpress::verify::drop_baseline_duplicates(&mut findings);
     let stdout = std::io::stdout();
@@ -267,27 +294,27 @@ fn check_in_pool(
             .cloned()
             .collect()
     };
-    match a.format {
-        ReportFormat::Rpm if opts.verbose => {
-            crate::report::rpm::render_results(&mut out, &db, &report.results, true)
+    match (a.format, db.rpm()) {
+        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => {
+            crate::report::rpm::render_results(&mut out, rdb, &report.results, true)
                 .map_err(io_failure)?
         }
-        // `super::dpkg::check` answered every dpkg-format run before the rpmdb was opened.
-        ReportFormat::Rpm | ReportFormat::Dpkg => {
+        // `super::dpkg::check` answered every dpkg-format run before the database was opened.
+        (ReportFormat::Rpm | ReportFormat::Dpkg, _) => {
             crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?
         }
-        ReportFormat::Text => {
+        (ReportFormat::Text, _) => {
             out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))
                 .map_err(io_failure)?;
             crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
                 .map_err(io_failure)?
         }
-        ReportFormat::Json => {
+        (ReportFormat::Json, _) => {
             serde_json::to_writer(&mut out, &doc)
                 .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
             writeln!(out).map_err(io_failure)?;
         }
-        ReportFormat::Ndjson => {
+        (ReportFormat::Ndjson, _) => {
             let d = doc.as_ref().unwrap_or(&serde_json::Value::Null);
             crate::report::ndjson::render(&mut out, d, run).map_err(io_failure)?
         }
@@ -355,9 +382,35 @@ fn check_in_pool(
     Ok(verify::finding::exit_bits(&findings))
 }
 
+/// The package changes between the baseline's snapshot and now, with the times dpkg's log
+/// names for them on a dpkg root.
+fn package_changes(
+    db: &PkgDb,
+    root: &Path,
+    since: i64,
+    old: &[crate::baseline::PackageSnapshot],
+    new: &[crate::baseline::PackageSnapshot],
+) -> crate::baseline::changes::PackageChanges {
+    let mut c = crate::baseline::changes::diff(since, old, new);
+    if matches!(db, PkgDb::Dpkg(_)) && !c.is_empty() {
+        let log = crate::dpkg::log::read(root);
+        let names = c
+            .installed
+            .iter()
+            .chain(c.removed.iter())
+            .chain(c.updated.iter().map(|(_, n)| n))
+            .chain(c.reinstalled.iter().map(|(_, n)| n));
+        let logged: std::collections::BTreeMap<String, String> = names
+            .filter_map(|p| log.describe(&p.nevra).map(|w| (p.nevra.clone(), w)))
+            .collect();
+        c.logged = logged;
+    }
+    c
+}
+
 /// Package-level findings for the packages `check` looks at.
 fn trust_findings(
-    db: &Database,
+    db: &crate::rpmdb::Database,
     root: &Path,
     policy: &crate::policy::Policy,
     wanted: &[String],
@@ -392,12 +445,12 @@ fn trust_findings(
 
 /// JSON summary additions: the baseline's SHA-256 and the count of each signature status.
 fn trust_summary(
-    db: &Database,
+    db: &PkgDb,
     baseline_sha256: Option<&str>,
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut counts = std::collections::BTreeMap::<&str, u64>::new();
-    for p in &db.packages {
-        *counts.entry(p.signature.name()).or_default() += 1;
+    for p in db.seam().packages() {
+        *counts.entry(p.trust.name()).or_default() += 1;
     }
     let mut m = serde_json::Map::new();
     m.insert("baseline_sha256".into(), serde_json::json!(baseline_sha256));

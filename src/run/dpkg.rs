@@ -1,8 +1,8 @@
-//! Choosing the package database a root holds, and `check --owned-only` on a dpkg root
-//! (Debian, Ubuntu): owned files verified by `dpkg --verify`'s rules (`crate::dpkg`), printed
-//! in dpkg's format or as text, with quietwire's exit bits. The baseline (`init`, `accept`, a
-//! full `check`) does not read dpkg databases yet: those refuse a dpkg root with a one-line
-//! error rather than read the wrong database.
+//! Choosing the package database a root holds, and what is dpkg's alone in the run layer:
+//! `check --owned-only` in dpkg's own format (`crate::dpkg::format`, `dpkg --verify`'s lines
+//! with quietwire's exit bits), and the dpkg findings a full check adds (owned files by
+//! `dpkg --verify`'s rules, packages without digests, md5sums rewritten under an unchanged
+//! version). The baseline commands use the database through the `PackageDb` seam.
 
 use super::Failure;
 use crate::cli::{CheckArgs, PackageManager, ReportFormat, RootArgs};
@@ -37,26 +37,46 @@ pub(super) fn choose(r: &RootArgs) -> PackageManager {
     PackageManager::Rpm
 }
 
-/// The refusal for commands that cannot use a dpkg database yet.
-pub(super) fn refuse(r: &RootArgs) -> Result<(), Failure> {
-    match choose(r) {
-        PackageManager::Rpm => Ok(()),
-        PackageManager::Dpkg => Err(Failure::new(
-            exit::USAGE,
-            format!(
-                "{}: dpkg database: only 'check --owned-only' is supported so far",
-                r.root.display()
-            ),
-        )),
+/// Open the dpkg database of `root`, printing what does not stop verification.
+pub(super) fn open(root: &Path) -> Result<crate::dpkg::DpkgDb, Failure> {
+    let db = crate::dpkg::DpkgDb::open(root)
+        .map_err(|e| Failure::new(exit::RPMDB, format!("dpkg database: {e}")))?;
+    for w in &db.warnings {
+        eprintln!("quietwire: warning: {w}");
     }
+    Ok(db)
+}
+
+/// The dpkg findings of a check: the selected packages' owned files (`selected`: indices, `None`
+/// for all), their lack of digests, and, against the baseline's snapshot, md5sums files
+/// rewritten under an unchanged version (for all packages: a rewrite is what hides a trojan
+/// from the verification of the others).
+pub(super) fn findings(
+    db: &crate::dpkg::DpkgDb,
+    root: &Path,
+    selected: Option<&[usize]>,
+    baselined: Option<&[crate::pkgdb::PackageSnapshot]>,
+) -> Result<Vec<crate::verify::Finding>, Failure> {
+    let results = crate::dpkg::verify::verify_selected(db, root, selected)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
+    let mut out = crate::dpkg::findings::owned(db, &results);
+    out.extend(crate::dpkg::findings::no_digests(db, selected));
+    if let Some(b) = baselined {
+        out.extend(crate::dpkg::findings::rewritten_md5sums(db, b));
+    }
+    Ok(out)
 }
 
 /// `check --owned-only` on a dpkg root; `None` when the rpm path runs.
 pub(super) fn check(a: &CheckArgs) -> Option<Result<u8, Failure>> {
     match (choose(&a.root), a.format) {
-        (PackageManager::Dpkg, _) if a.owned_only => Some(check_dpkg(a)),
-        // The full check reaches `open_db`, which refuses a dpkg root: after the baseline's own
-        // trust checks, which stop a run the same way whatever the root holds.
+        (PackageManager::Dpkg, ReportFormat::Dpkg | ReportFormat::Text) if a.owned_only => {
+            Some(check_dpkg(a))
+        }
+        (PackageManager::Dpkg, ReportFormat::Dpkg) => Some(Err(Failure::new(
+            exit::USAGE,
+            "--format dpkg prints dpkg --verify's lines: it needs --owned-only",
+        ))),
         (PackageManager::Dpkg, _) => None,
         (PackageManager::Rpm, ReportFormat::Dpkg) => Some(Err(Failure::new(
             exit::USAGE,
@@ -75,11 +95,7 @@ fn check_dpkg(a: &CheckArgs) -> Result<u8, Failure> {
         ));
     }
     let root = &a.root.root;
-    let db = crate::dpkg::DpkgDb::open(root)
-        .map_err(|e| Failure::new(exit::RPMDB, format!("dpkg database: {e}")))?;
-    for w in &db.warnings {
-        eprintln!("quietwire: warning: {w}");
-    }
+    let db = open(root)?;
     let mut results = super::with_jobs(a.jobs, || crate::dpkg::verify::verify(&db, root))?
         .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
     if !a.packages.is_empty() {

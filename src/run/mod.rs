@@ -69,14 +69,52 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Open the database, reporting each skipped record on stderr. The returned status is
-/// `exit::RPMDB` when records were skipped (the listing is incomplete), else clean.
-fn open_db(root: &RootArgs) -> Result<(Database, u8), Failure> {
-    dpkg::refuse(root)?;
-    Ok(report_bad_records(rpmdb::open(
-        &root.root,
-        root.dbpath.as_deref(),
-    )?))
+/// The package database a root holds, as [`open_db`] chose and opened it. Commands use the
+/// [`crate::pkgdb::PackageDb`] seam where they can and match on the variant only for what one
+/// package manager alone has (rpm's header signatures, dpkg's md5sums files).
+pub(crate) enum PkgDb {
+    Rpm(Database),
+    Dpkg(crate::dpkg::DpkgDb),
+}
+
+impl PkgDb {
+    fn seam(&self) -> &dyn crate::pkgdb::PackageDb {
+        match self {
+            PkgDb::Rpm(db) => db,
+            PkgDb::Dpkg(db) => db,
+        }
+    }
+
+    fn rpm(&self) -> Option<&Database> {
+        match self {
+            PkgDb::Rpm(db) => Some(db),
+            PkgDb::Dpkg(_) => None,
+        }
+    }
+}
+
+/// Open the database the root holds (`dpkg::choose`), reporting each skipped record or
+/// unreadable file list on stderr. The returned status is `exit::RPMDB` when records were
+/// skipped (the listing is incomplete), else clean. rpm headers are judged with `keys` when
+/// given. The one place that chooses and opens a package database.
+fn open_db(
+    root: &RootArgs,
+    keys: Option<&crate::rpmdb::trust::Keyring>,
+) -> Result<(PkgDb, u8), Failure> {
+    match dpkg::choose(root) {
+        crate::cli::PackageManager::Rpm => {
+            let db = match keys {
+                Some(k) => rpmdb::open_with_keys(&root.root, root.dbpath.as_deref(), k)?,
+                None => rpmdb::open(&root.root, root.dbpath.as_deref())?,
+            };
+            let (db, status) = report_bad_records(db);
+            Ok((PkgDb::Rpm(db), status))
+        }
+        crate::cli::PackageManager::Dpkg => {
+            let db = dpkg::open(&root.root)?;
+            Ok((PkgDb::Dpkg(db), exit::CLEAN))
+        }
+    }
 }
 
 /// Name every skipped record on stderr; a database with skipped records is an error status.
@@ -222,8 +260,11 @@ fn report_issues(issues: &[crate::scan::walk::Issue]) {
 }
 
 /// Report packages whose file list could not be loaded; returns the error status to use.
-fn report_unloadable(db: &Database) -> u8 {
+fn report_unloadable(db: &PkgDb) -> u8 {
     let mut status = exit::CLEAN;
+    let Some(db) = db.rpm() else {
+        return status;
+    };
     for p in db.packages.iter().filter(|p| p.file_error.is_some()) {
         // rpm fails such a package silently; an integrity check must say why nothing was checked.
         eprintln!(
@@ -261,26 +302,17 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
 
 // ---- trust anchors: package signatures and the baseline's own integrity ----
 
-/// Open the database judging header signatures with `keys` (see [`open_db`]).
-fn open_db_with_keys(
-    root: &RootArgs,
-    keys: &crate::rpmdb::trust::Keyring,
-) -> Result<(Database, u8), Failure> {
-    dpkg::refuse(root)?;
-    Ok(report_bad_records(rpmdb::open_with_keys(
-        &root.root,
-        root.dbpath.as_deref(),
-        keys,
-    )?))
-}
-
 fn key_failure(e: crate::rpmdb::trust::KeyError) -> Failure {
     Failure::new(exit::FAILURE, format!("trusted keys: {e}"))
 }
 
 /// Key files that could not be used, and (when signed packages exist) the lack of any key.
 /// Printed once the database is open, so a missing rpmdb stays a one-line error.
-fn warn_keys(keys: &crate::rpmdb::trust::Keyring, db: &Database) {
+fn warn_keys(keys: &crate::rpmdb::trust::Keyring, db: &PkgDb) {
+    // dpkg keeps no signatures over what it installed: no keys are used.
+    let Some(db) = db.rpm() else {
+        return;
+    };
     for w in &keys.warnings {
         eprintln!("quietwire: warning: trusted keys: {w}");
     }

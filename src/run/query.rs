@@ -1,13 +1,12 @@
 //! `packages`, `owner` and `policy`: queries of the rpm database and the effective policy.
 
 use super::{
-    io_failure, load_keyring, load_keyring_paths, load_policy, open_db, open_db_with_keys,
-    warn_keys, Failure,
+    io_failure, load_keyring, load_keyring_paths, load_policy, open_db, warn_keys, Failure, PkgDb,
 };
 use crate::cli::{ListFormat, OwnerArgs, PackagesArgs, PolicyArgs};
 use crate::escape::escape_path;
 use crate::exit;
-use crate::rpmdb::{self, Database};
+use crate::rpmdb;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -45,9 +44,13 @@ pub(super) fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
     } else {
         load_keyring_paths(&a.keys.keys)?
     };
-    let (db, status) = open_db_with_keys(&a.root, &keyring)?;
+    let (pdb, status) = open_db(&a.root, Some(&keyring))?;
+    let db = match &pdb {
+        PkgDb::Rpm(db) => db,
+        PkgDb::Dpkg(ddb) => return dpkg_packages(a, ddb).map(|()| status),
+    };
     if a.signatures || a.format == ListFormat::Json {
-        warn_keys(&keyring, &db);
+        warn_keys(&keyring, &pdb);
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -103,6 +106,59 @@ pub(super) fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
     Ok(status)
 }
 
+#[derive(serde::Serialize)]
+struct DpkgPackageJson<'a> {
+    name: &'a str,
+    version: &'a str,
+    arch: Option<&'a str>,
+    /// `name_version_arch`: what quietwire's reports and `--packages` use.
+    full_name: String,
+    /// dpkg's state (`installed`, `config-files`, ...).
+    state: &'a str,
+    files: usize,
+    conffiles: usize,
+    /// SHA-256 of the md5sums file; `null` when the package has none (no digests).
+    md5sums_sha256: Option<&'a str>,
+}
+
+/// `packages` on a dpkg root: one `name_version_arch` per line (dpkg keeps no signatures, so
+/// `--signatures` adds `unsigned`), or JSON.
+fn dpkg_packages(a: &PackagesArgs, db: &crate::dpkg::DpkgDb) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match a.format {
+        ListFormat::Text => {
+            for p in &db.packages {
+                match a.signatures {
+                    true => writeln!(out, "{}\tunsigned\t-", p.full_name()),
+                    false => writeln!(out, "{}", p.full_name()),
+                }
+                .map_err(io_failure)?;
+            }
+        }
+        ListFormat::Json => {
+            let list: Vec<DpkgPackageJson> = db
+                .packages
+                .iter()
+                .map(|p| DpkgPackageJson {
+                    name: &p.entry.name,
+                    version: &p.entry.version,
+                    arch: p.entry.arch.as_deref(),
+                    full_name: p.full_name(),
+                    state: &p.entry.state,
+                    files: p.files.len(),
+                    conffiles: p.entry.conffiles.len(),
+                    md5sums_sha256: p.md5sums_digest.as_deref(),
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)
+                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
+            writeln!(out).map_err(io_failure)?;
+        }
+    }
+    out.flush().map_err(io_failure)
+}
+
 /// The path as the package database would name it: absolute, `.` and `..` folded.
 fn normalise(path: &Path) -> PathBuf {
     let absolute = if path.is_absolute() {
@@ -116,7 +172,7 @@ fn normalise(path: &Path) -> PathBuf {
 }
 
 pub(super) fn owner(a: &OwnerArgs) -> Result<u8, Failure> {
-    let (db, mut status) = open_db(&a.root)?;
+    let (db, mut status) = open_db(&a.root, None)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for query in &a.paths {
@@ -144,7 +200,7 @@ pub(super) fn owner(a: &OwnerArgs) -> Result<u8, Failure> {
 /// Owners of `wanted`, matching like rpm's file fingerprints: the same base name in a directory
 /// that resolves (inside the root) to the same place, so `/bin/ls` finds the owner of
 /// `/usr/bin/ls` where `/bin` links to `usr/bin`.
-fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
+fn owners_of(db: &PkgDb, root: &Path, wanted: &Path) -> Vec<String> {
     let Some(base) = wanted.file_name() else {
         return Vec::new();
     };
@@ -154,15 +210,30 @@ fn owners_of(db: &Database, root: &Path, wanted: &Path) -> Vec<String> {
         })
     };
     let wanted_dir = resolve_dir(wanted);
+    let same = |path: &Path| {
+        path == wanted
+            || (path.file_name().map(|b| b.as_bytes()) == Some(base.as_bytes())
+                && resolve_dir(path) == wanted_dir)
+    };
     let mut owners = Vec::new();
-    for p in &db.packages {
-        let owns = p.files.iter().any(|f| {
-            f.path == wanted
-                || (f.path.file_name().map(|b| b.as_bytes()) == Some(base.as_bytes())
-                    && resolve_dir(&f.path) == wanted_dir)
-        });
-        if owns {
-            owners.push(p.nvra());
+    match db {
+        PkgDb::Rpm(db) => {
+            for p in &db.packages {
+                if p.files.iter().any(|f| same(&f.path)) {
+                    owners.push(p.nvra());
+                }
+            }
+        }
+        PkgDb::Dpkg(db) => {
+            for p in &db.packages {
+                let owns = p.files.iter().any(|f| {
+                    let on_disk = db.path_on_disk(&p.entry.name, f);
+                    same(Path::new(std::ffi::OsStr::from_bytes(on_disk)))
+                });
+                if owns {
+                    owners.push(p.full_name());
+                }
+            }
         }
     }
     owners

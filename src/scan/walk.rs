@@ -50,6 +50,12 @@ pub trait Owners: Sync {
     /// Every owned path the baseline records (those outside the watched trees are captured
     /// one by one).
     fn recorded(&self) -> Vec<PathBuf>;
+    /// Whether a recorded owned file's content is hashed for the baseline. `false` when the
+    /// package manager vouches for the content and only the metadata is baselined: hashing it
+    /// again would double the cost of a walk over package trees for nothing.
+    fn hashes_content(&self, _reason: Self::Reason) -> bool {
+        true
+    }
 }
 
 /// Logs that are record databases rewritten in place (one slot per user), not appended to:
@@ -349,7 +355,10 @@ impl<'a, O: Owners> Walker<'a, O> {
                 // change can be told apart from a package update (digest comparison).
                 let hash = stat.ftype == FileType::File
                     && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-                    && !(class.spec.log && record_database(&name));
+                    && !(class.spec.log && record_database(&name))
+                    && owner
+                        .as_ref()
+                        .is_none_or(|(_, why)| owned.hashes_content(*why));
                 Ok(Some(Item {
                     name,
                     stat,
@@ -473,6 +482,35 @@ impl<'a, O: Owners> Walker<'a, O> {
         None
     }
 
+    /// Whether `top` is under `/lib`, `/bin` or `/sbin` where that directory is merged /usr's
+    /// symlink (`/lib` -> `usr/lib`) and the `/usr` path is watched too: then the tree is walked
+    /// under its `/usr` name (the protected paths list both for Debian without merged /usr), and
+    /// not walking it here is no gap worth an issue.
+    fn merged_usr_twin(&self, top: &Path) -> bool {
+        let Ok(rel) = top.strip_prefix("/") else {
+            return false;
+        };
+        let Some(std::path::Component::Normal(first)) = rel.components().next() else {
+            return false;
+        };
+        if !matches!(first.as_encoded_bytes(), b"lib" | b"bin" | b"sbin") {
+            return false;
+        }
+        let twin_dir = Path::new("usr").join(first);
+        let target = self.root.readlink(first).unwrap_or_default();
+        let merged = target == twin_dir.as_os_str().as_encoded_bytes()
+            || target
+                == Path::new("/")
+                    .join(&twin_dir)
+                    .as_os_str()
+                    .as_encoded_bytes();
+        let rest = rel.strip_prefix(first).unwrap_or(rel);
+        merged
+            && self
+                .policy
+                .is_watched(&Path::new("/").join(twin_dir).join(rest))
+    }
+
     /// Start a watched tree: resolve its top without following symlinks and visit it.
     fn start_top(&mut self, top: PathBuf) -> Option<Pending<O::Reason>> {
         let (parent, name) = match (top.parent(), top.file_name()) {
@@ -498,6 +536,7 @@ impl<'a, O: Owners> Walker<'a, O> {
         let pdir = match self.root.open_dir_path(&parent) {
             Ok(d) => d,
             Err(Errno(libc::ENOENT)) => return None,
+            Err(Errno(libc::ELOOP | libc::ENOTDIR)) if self.merged_usr_twin(&top) => return None,
             Err(Errno(libc::ELOOP | libc::ENOTDIR)) => {
                 self.issue(
                     &top,
@@ -532,7 +571,10 @@ impl<'a, O: Owners> Walker<'a, O> {
         let owner = owner.and_then(|(by, why)| Some((by.to_string(), why?)));
         let hash = stat.ftype == FileType::File
             && (class.spec.hashes_content() || (owner.is_some() && !class.spec.log))
-            && !(class.spec.log && record_database(name));
+            && !(class.spec.log && record_database(name))
+            && owner
+                .as_ref()
+                .is_none_or(|(_, why)| self.owned.hashes_content(*why));
         Some(Item {
             name: name.to_os_string(),
             stat,

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod dpkg;
+
 use std::path::PathBuf;
 
 /// `../shared/fixtures/rpmdb` next to the repository, or `None` (with a visible message) when this
