@@ -6,7 +6,8 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use crate::rpmdb::{Database, FileInfo, FileState, Package};
+use crate::baseline::owned_cache::{FileKey, OwnedCache, Verified};
+use crate::rpmdb::{Database, FileInfo, FileState, HeaderDigest, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
@@ -69,6 +70,11 @@ pub struct VerifyOptions {
     pub verbose: bool,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Verified-state cache (`--trust-ctime`): a regular file whose state equals its entry is
+    /// taken as matching its digest without being read.
+    pub cache: Option<std::sync::Arc<OwnedCache>>,
+    /// Collect the files whose content matched their digest, for a new cache.
+    pub record: bool,
 }
 
 /// The verdict for one file, in rpm's terms.
@@ -101,6 +107,12 @@ pub struct OwnedReport {
     pub files_checked: usize,
     /// Packages whose verdict is "failed" (rpm's per-package exit contribution), as indices.
     pub failed_packages: Vec<usize>,
+    /// Regular files whose content was read and hashed.
+    pub hashed: usize,
+    /// Regular files taken as matching from the verified-state cache, not read.
+    pub from_cache: usize,
+    /// With `record`: the files whose content matched, with their state before the read.
+    pub verified: Vec<Verified>,
 }
 
 /// The owned-file check could not run at all.
@@ -161,6 +173,10 @@ struct Ctx<'a> {
     root: &'a Root,
     ids: &'a Ids,
     opts: &'a VerifyOptions,
+    /// Files whose ctime is at or after this are not recorded as verified (nanoseconds since
+    /// the epoch): a write in the same clock tick as the last change, after the read, would
+    /// leave the ctime as recorded.
+    racy_after_ns: i64,
 }
 
 /// The header's view of a file (rpm's `rpmfilesStat`).
@@ -224,6 +240,11 @@ struct Verdict {
     errno: Option<Errno>,
     swapped: bool,
     changes: Vec<Change>,
+    /// How the digest was settled: by reading the file, or from the cache.
+    hashed: bool,
+    cached: bool,
+    /// The file's state before the read when its content matched (for a new cache).
+    verified: Option<FileKey>,
 }
 
 impl Verdict {
@@ -233,12 +254,30 @@ impl Verdict {
             errno,
             swapped: false,
             changes: Vec::new(),
+            hashed: false,
+            cached: false,
+            verified: None,
         }
     }
 }
 
+/// The key under which a package's files are cached: its SHA256HEADER, only when it matches the
+/// header's data (so the file list and digests it covers are the ones recorded).
+fn cache_key(pkg: &Package) -> Option<&str> {
+    match pkg.header_digest {
+        HeaderDigest::Ok => pkg.sha256_header.as_deref(),
+        HeaderDigest::Missing | HeaderDigest::Mismatch => None,
+    }
+}
+
 /// Verify one file (rpm's `rpmfilesVerify`), before the shared-file mtime filter.
-fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) -> Verdict {
+fn verify_file(
+    ctx: &Ctx<'_>,
+    pkg: &Package,
+    digests_ok: bool,
+    index: u32,
+    fi: &FileInfo,
+) -> Verdict {
     let mut flags = fi.verify_flags;
     match fi.state {
         FileState::NetShared | FileState::NotInstalled => return Verdict::only(0, None),
@@ -288,6 +327,7 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
     let mut swapped = false;
     let mut changes = Vec::new();
     let mut opened: Option<std::fs::File> = None;
+    let (mut hashed, mut cached, mut verified) = (false, false, None);
 
     if flags & vf::DIGEST != 0 {
         let algo = pkg.digest_algo;
@@ -301,9 +341,20 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
                 Value::Absent,
                 Value::Text("not compared: the package's digest table is unusable".into()),
             ));
+        } else if ctx
+            .opts
+            .cache
+            .as_ref()
+            .zip(cache_key(pkg))
+            .and_then(|(c, k)| c.get(k, index))
+            .is_some_and(|k| *k == FileKey::of(&sb))
+        {
+            cached = true;
+            verified = Some(FileKey::of(&sb));
         } else {
             // An empty entry decodes to all zeros, which no real content hashes to.
             hash::decode_rpm_hex(expected_hex, want);
+            hashed = true;
             let got = match entry.open_regular(&sb) {
                 Ok(f) => {
                     let r = hash::hash_logical(algo, &f, hash::DEFAULT_MAX_HASH_BYTES)
@@ -315,7 +366,11 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
                 Err(e) => Err(e),
             };
             match got {
-                Ok(d) if d.as_bytes() == want => {}
+                Ok(d) if d.as_bytes() == want => {
+                    if ctx.opts.record && sb.ctime_ns < ctx.racy_after_ns {
+                        verified = Some(FileKey::of(&sb));
+                    }
+                }
                 Ok(d) => {
                     res |= vf::DIGEST;
                     changes.push(change(
@@ -482,6 +537,9 @@ fn verify_file(ctx: &Ctx<'_>, pkg: &Package, digests_ok: bool, fi: &FileInfo) ->
         errno,
         swapped,
         changes,
+        hashed,
+        cached,
+        verified,
     }
 }
 
@@ -562,10 +620,18 @@ pub fn verify_with_root(
     opts: &VerifyOptions,
 ) -> Result<OwnedReport, VerifyError> {
     let ids = Ids::load(root);
+    // A second is far above the coarsest ctime granularity of Linux file systems (one clock
+    // tick, at most 10 ms) plus clock adjustments within a run.
+    let racy_after_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+        .saturating_sub(1_000_000_000);
     let ctx = Ctx {
         root,
         ids: &ids,
         opts,
+        racy_after_ns,
     };
 
     // Package selection, in rpm's order.
@@ -592,7 +658,7 @@ pub fn verify_with_root(
                 let pi = selected[si as usize];
                 let p = &db.packages[pi];
                 let f = &p.files[fi as usize];
-                let v = verify_file(&ctx, p, digests_ok[pi], f);
+                let v = verify_file(&ctx, p, digests_ok[pi], fi, f);
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
@@ -639,8 +705,16 @@ pub fn verify_with_root(
             errno,
             swapped,
             mut changes,
+            hashed,
+            cached,
+            verified,
         } = v;
         let pi = selected[si as usize];
+        report.hashed += usize::from(hashed);
+        report.from_cache += usize::from(cached);
+        if let (Some(k), Some(h), true) = (verified, cache_key(&db.packages[pi]), opts.record) {
+            report.verified.push((h.to_string(), fi, k));
+        }
         let f = &db.packages[pi].files[fi as usize];
         if result & vf::MTIME != 0 && owners.get(path_bytes(f)).copied().unwrap_or(1) > 1 {
             result &= !vf::MTIME;
