@@ -291,11 +291,29 @@ fn verify_file(
         Ok(e) => e,
         Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
     };
-    let lst = match entry.lstat() {
-        Ok(s) => s,
-        Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
-    };
     let exp = expected(fi, ctx.ids);
+    let cache_entry = ctx
+        .opts
+        .cache
+        .as_ref()
+        .zip(cache_key(pkg))
+        .and_then(|(c, k)| c.get(k, index));
+    // A file that will be read is pinned instead of stat'ed: the descriptor both stats it and
+    // opens it. One the cache may vouch for is only stat'ed.
+    let will_read = exp.mode & S_IFMT == libc::S_IFREG
+        && flags & vf::DIGEST != 0
+        && digests_ok
+        && cache_entry.is_none();
+    let (lst, pinned) = match will_read {
+        true => match entry.pin() {
+            Ok(p) => (p.stat, Some(p)),
+            Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
+        },
+        false => match entry.lstat() {
+            Ok(s) => (s, None),
+            Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
+        },
+    };
 
     // A directory replaced by a symlink to a directory, owned by root or by the target's owner,
     // is compared as the target (4.14.2+; mirrors what install accepts).
@@ -341,24 +359,25 @@ fn verify_file(
                 Value::Absent,
                 Value::Text("not compared: the package's digest table is unusable".into()),
             ));
-        } else if ctx
-            .opts
-            .cache
-            .as_ref()
-            .zip(cache_key(pkg))
-            .and_then(|(c, k)| c.get(k, index))
-            .is_some_and(|k| *k == FileKey::of(&sb))
-        {
+        } else if cache_entry.is_some_and(|k| *k == FileKey::of(&sb)) {
             cached = true;
             verified = Some(FileKey::of(&sb));
         } else {
             // An empty entry decodes to all zeros, which no real content hashes to.
             hash::decode_rpm_hex(expected_hex, want);
             hashed = true;
-            let got = match entry.open_regular(&sb) {
+            // `sb` is the pinned `lst` here: only a directory is ever compared as another inode.
+            let got = match pinned
+                .as_ref()
+                .map_or_else(|| entry.open_regular(&sb), |p| p.open_regular())
+            {
                 Ok(f) => {
-                    let r = hash::hash_logical(algo, &f, hash::DEFAULT_MAX_HASH_BYTES)
-                        .map_err(|e| OpenError::Sys(Errno(e.raw_os_error().unwrap_or(libc::EIO))));
+                    // The open checked this is the inode `sb` describes.
+                    let r =
+                        hash::hash_logical_sized(algo, &f, sb.size, hash::DEFAULT_MAX_HASH_BYTES)
+                            .map_err(|e| {
+                                OpenError::Sys(Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+                            });
                     // Kept for the caps check: fgetxattr on it saves a path lookup.
                     opened = Some(f);
                     r
