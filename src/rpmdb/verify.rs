@@ -670,10 +670,12 @@ pub fn verify_with_root(
     }
 
     let bar = progress_bar(opts, work.len() as u64);
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let (hashed, cached) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let run = || -> Vec<(u32, u32, Verdict)> {
         work.par_iter()
             .with_min_len(8)
-            .map(|&(si, fi)| {
+            .filter_map(|&(si, fi)| {
                 let pi = selected[si as usize];
                 let p = &db.packages[pi];
                 let f = &p.files[fi as usize];
@@ -681,7 +683,15 @@ pub fn verify_with_root(
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
-                (si, fi, v)
+                hashed.fetch_add(usize::from(v.hashed), Relaxed);
+                cached.fetch_add(usize::from(v.cached), Relaxed);
+                // A clean file rpm does not print needs nothing more (the shared-file filter
+                // only clears bits): not keeping it saves memory on large databases.
+                let keep = opts.verbose
+                    || v.result != 0
+                    || rpm_prints(v.result, f, false)
+                    || v.verified.is_some();
+                keep.then_some((si, fi, v))
             })
             .collect()
     };
@@ -707,6 +717,8 @@ pub fn verify_with_root(
     let owners = shared::count_owners(root, db, &need);
 
     let mut report = OwnedReport {
+        hashed: hashed.into_inner(),
+        from_cache: cached.into_inner(),
         not_installed,
         packages_checked: selected.len(),
         files_checked: work.len(),
@@ -724,13 +736,10 @@ pub fn verify_with_root(
             errno,
             swapped,
             mut changes,
-            hashed,
-            cached,
             verified,
+            ..
         } = v;
         let pi = selected[si as usize];
-        report.hashed += usize::from(hashed);
-        report.from_cache += usize::from(cached);
         if let (Some(k), Some(h), true) = (verified, cache_key(&db.packages[pi]), opts.record) {
             report.verified.push((h.to_string(), fi, k));
         }
