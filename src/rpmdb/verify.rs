@@ -619,6 +619,16 @@ pub fn select_packages(db: &Database, args: &[String]) -> (Vec<usize>, Vec<Strin
     (selected, not_installed)
 }
 
+/// Threads for reading package files when the user chose none: at least 8 (more reads in
+/// flight than cores keep a disk busy when the page cache is cold; measured on the big root:
+/// 1.7 s with 8 threads against 2.9 s with 2 on 2 cores, the same CPU time warm).
+pub fn default_read_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .max(8)
+}
+
 /// Verify the package-owned files of `db` against the disk under `root`.
 pub fn verify_packages(
     root: &Path,

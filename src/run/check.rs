@@ -118,8 +118,12 @@ fn check_in_pool(
         false => None,
     };
     let opts = owned::VerifyOptions {
-        // 0: the current pool, which `--jobs` sized already.
-        jobs: 0,
+        // 0: the current pool, which `--jobs` sized already; without `--jobs`, more readers
+        // than cores for a cold cache.
+        jobs: match a.jobs {
+            Some(_) => 0,
+            None => owned::default_read_threads(),
+        },
         cache,
         packages: changes.as_ref().map_or_else(
             || a.packages.clone(),
