@@ -107,6 +107,27 @@ fn cached_check_reads_nothing_and_a_content_change_with_restored_mtime_is_read_a
         .iter()
         .any(|l| l.contains("..5") && l.ends_with("/opt/qw-files/reg")));
 
+    // Capabilities are vouched for with the content: a changed xattr moves the ctime too.
+    let capf = root.join("/opt/qw-special/capf");
+    let st = std::process::Command::new("setcap")
+        .arg("cap_net_admin=ep")
+        .arg(&capf)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (after, _, _) = summary(&root, &["--trust-ctime"]);
+    assert_eq!(counts(&after), (2, all - 2), "{after}");
+    let (want, _) = root.rpm_va();
+    assert!(
+        want.iter().any(|l| l.ends_with("/opt/qw-special/capf")),
+        "{want:?}"
+    );
+    assert_lines_eq_sorted(
+        "check --trust-ctime vs rpm -Va after setcap",
+        &want,
+        &rpm_lines(&root, &["--trust-ctime"]),
+    );
+
     // A full check (baseline comparison too) uses the same cache.
     let out = qw(
         &root,
@@ -121,7 +142,7 @@ fn cached_check_reads_nothing_and_a_content_change_with_restored_mtime_is_read_a
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         doc["summary"]["owned_files_read"],
-        1,
+        2,
         "{}",
         text(&out.stderr)
     );

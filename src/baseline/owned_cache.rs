@@ -1,11 +1,12 @@
 //! The verified-state cache of package-owned files (`--trust-ctime`): for each regular file
-//! whose content last matched its rpmdb digest, the device, inode, size, mtime and ctime it had
-//! just before it was read. `check --trust-ctime` takes the digest as matching, without reading
-//! the file, when all five are unchanged; anything else is hashed as usual.
+//! whose content and file capabilities last matched its rpmdb header, the device, inode, size,
+//! mtime and ctime it had just before it was read. `check --trust-ctime` takes the digest and
+//! the capabilities as matching, without reading either, when all five are unchanged; anything
+//! else is read as usual.
 //!
-//! What this trusts: that a change of content moves the ctime. Writing a file and `utimensat`
-//! both set the ctime to the current time, and nothing but changing the system clock (root)
-//! sets it back; an mtime reset by `touch -d` still shows. A file system that can be modified
+//! What this trusts: that a change of content or xattrs moves the ctime. Writing a file,
+//! `setxattr` and `utimensat` all set the ctime to the current time, and nothing but changing
+//! the system clock (root) sets it back; an mtime reset by `touch -d` still shows. A file system that can be modified
 //! underneath the kernel (raw block device writes, an image mounted elsewhere) defeats it.
 //!
 //! Entries are keyed by the package's verified SHA256HEADER and the file's index in that

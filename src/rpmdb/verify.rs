@@ -362,6 +362,9 @@ fn verify_file(
         } else if cache_entry.is_some_and(|k| *k == FileKey::of(&sb)) {
             cached = true;
             verified = Some(FileKey::of(&sb));
+            // Entries are recorded only when the capabilities matched too, and setting the
+            // xattr moves the ctime as writing does.
+            flags &= !vf::CAPS;
         } else {
             // An empty entry decodes to all zeros, which no real content hashes to.
             hash::decode_rpm_hex(expected_hex, want);
@@ -551,6 +554,10 @@ fn verify_file(
         changes.push(change(Attr::Group, e, int(u64::from(sb.gid))));
     }
 
+    if res & vf::CAPS != 0 {
+        // The cache vouches for content and capabilities together.
+        verified = None;
+    }
     Verdict {
         result: res,
         errno,
