@@ -205,7 +205,8 @@ pub struct CheckArgs {
     /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
     #[arg(long)]
     pub nice: bool,
-    /// Do not re-hash an unowned file whose inode, size, mtime and ctime equal the baseline's
+    /// Do not re-hash an unowned file whose inode, size, mtime and ctime equal the baseline's,
+    /// nor a package file whose state equals the one recorded by `init`/`accept --trust-ctime`
     /// (faster, weaker: trusts the ctime, which only the clock's owner can fake).
     #[arg(long)]
     pub trust_ctime: bool,
@@ -247,6 +248,10 @@ pub struct Tuning {
     /// Run at the lowest CPU priority (nice 19) and best-effort I/O priority level 7.
     #[arg(long)]
     pub nice: bool,
+    /// Also verify every package-owned file and record, beside the baseline, the state of those
+    /// whose content matched the rpmdb, for `check --trust-ctime` (quietwire(8), OWNED-FILE CACHE).
+    #[arg(long)]
+    pub trust_ctime: bool,
 }
 
 #[derive(Debug, Args)]

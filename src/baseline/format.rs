@@ -145,6 +145,11 @@ pub struct Header {
     pub policy_digest: String,
     /// The rpmdb package set when it was written.
     pub packages: Vec<PackageSnapshot>,
+    /// The verified-state cache of package-owned files written beside this baseline
+    /// (`--trust-ctime`), pinned by its SHA-256 so the baseline's digest and signature cover it.
+    /// Absent in baselines written without one (and in every older baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_cache: Option<super::owned_cache::CacheRef>,
 }
 
 /// One recorded path.
@@ -381,6 +386,15 @@ impl Reader<BufReader<HashingFile>> {
         Self::open_now(file)
     }
 
+    /// The header and the SHA-256 of the whole file, read to its verified trailer through one
+    /// descriptor (what a pin or signature is checked against), without the test pause.
+    pub fn verified_header(file: &Path) -> Result<(Header, String), BaselineError> {
+        let mut r = Self::open_now(file)?;
+        while r.next_record()?.is_some() {}
+        let sha = r.file_sha256().unwrap_or_default();
+        Ok((r.header, sha))
+    }
+
     /// Only the header, for warnings about the file; not the read the check compares against,
     /// so the test pause (which marks that read) is not taken.
     pub fn peek_header(file: &Path) -> Result<Header, BaselineError> {
@@ -415,6 +429,7 @@ impl<R: BufRead> Reader<R> {
                 root: Bytes(Vec::new()),
                 policy_digest: String::new(),
                 packages: Vec::new(),
+                owned_cache: None,
             },
             done: false,
             buf: Vec::new(),
@@ -740,6 +755,7 @@ mod tests {
             root: Bytes(b"/".to_vec()),
             policy_digest: "d".into(),
             packages: vec![],
+            owned_cache: None,
         }
     }
 

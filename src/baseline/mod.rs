@@ -13,6 +13,7 @@ pub mod finding;
 pub mod format;
 pub mod lock;
 pub mod owned;
+pub mod owned_cache;
 pub mod sign;
 
 pub use finding::{Attr, Change, Finding, Kind, Source, Value};
@@ -261,6 +262,7 @@ fn new_header(root: &Path, policy: &Policy, snapshot: &[PackageSnapshot]) -> Hea
         root: format::Bytes(root.as_os_str().as_bytes().to_vec()),
         policy_digest: policy.digest(),
         packages: snapshot.to_vec(),
+        owned_cache: None,
     }
 }
 
@@ -290,6 +292,19 @@ pub fn init(
     out: &Path,
     force: bool,
 ) -> Result<InitStats, BaselineError> {
+    init_with(root, policy, owned, snapshot, out, force, None)
+}
+
+/// [`init`], recording `owned_cache` (already written beside `out`) in the header.
+pub fn init_with(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    snapshot: &[PackageSnapshot],
+    out: &Path,
+    force: bool,
+    owned_cache: Option<owned_cache::CacheRef>,
+) -> Result<InitStats, BaselineError> {
     if !force && std::fs::symlink_metadata(out).is_ok() {
         return Err(BaselineError::Exists {
             file: out.to_path_buf(),
@@ -297,7 +312,11 @@ pub fn init(
     }
     let (walker, _) = open_walk(root, policy, owned)?;
     let mut walker = Batched::new(walker);
-    let mut w = format::Writer::create(out, &new_header(root, policy, snapshot))?;
+    let header = Header {
+        owned_cache,
+        ..new_header(root, policy, snapshot)
+    };
+    let mut w = format::Writer::create(out, &header)?;
     for e in walker.by_ref() {
         w.record(&Record::from_entry(&e))?;
     }
@@ -599,6 +618,28 @@ pub fn accept(
     baseline_file: &Path,
     selection: &Selection,
 ) -> Result<AcceptStats, BaselineError> {
+    accept_with(
+        root,
+        policy,
+        owned,
+        snapshot,
+        baseline_file,
+        selection,
+        None,
+    )
+}
+
+/// [`accept`], recording `owned_cache` (already written beside the baseline) in the header;
+/// without one, the reference to the cache already there is kept.
+pub fn accept_with(
+    root: &Path,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    snapshot: &[PackageSnapshot],
+    baseline_file: &Path,
+    selection: &Selection,
+    owned_cache: Option<owned_cache::CacheRef>,
+) -> Result<AcceptStats, BaselineError> {
     let matcher = match selection {
         Selection::All | Selection::Report(_) | Selection::Owners(_) => None,
         Selection::Transaction { .. } => None,
@@ -650,11 +691,16 @@ pub fn accept(
             verdict
         };
     let mut reader = format::Reader::open(baseline_file)?;
+    let kept_cache = owned_cache.or_else(|| reader.header().owned_cache.clone());
     let header = match selection {
-        Selection::All => new_header(root, policy, snapshot),
+        Selection::All => Header {
+            owned_cache: kept_cache,
+            ..new_header(root, policy, snapshot)
+        },
         // A partial accept keeps the package snapshot and policy digest the rest was taken under.
         Selection::Patterns(_) | Selection::Report(_) | Selection::Owners(_) => Header {
             created: format::now_secs(),
+            owned_cache: kept_cache,
             ..reader.header().clone()
         },
         Selection::Transaction { .. } => Header {
@@ -763,10 +809,20 @@ pub fn accept_packages(
     snapshot: &[PackageSnapshot],
     baseline_file: &Path,
 ) -> Result<u64, BaselineError> {
+    accept_packages_with(snapshot, baseline_file, None)
+}
+
+/// [`accept_packages`], recording a new `owned_cache` (else keeping the reference there is).
+pub fn accept_packages_with(
+    snapshot: &[PackageSnapshot],
+    baseline_file: &Path,
+    owned_cache: Option<owned_cache::CacheRef>,
+) -> Result<u64, BaselineError> {
     let mut reader = format::Reader::open(baseline_file)?;
     let header = Header {
         created: format::now_secs(),
         packages: snapshot.to_vec(),
+        owned_cache: owned_cache.or_else(|| reader.header().owned_cache.clone()),
         ..reader.header().clone()
     };
     let mut w = format::Writer::create(baseline_file, &header)?;

@@ -117,8 +117,26 @@ fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
         }
     }
     let _lock = lock_baseline(&w.file)?;
-    let stats = crate::baseline::init(root, &w.policy, &w.index, &w.snapshot, &w.file, a.force)
-        .map_err(baseline_failure)?;
+    if !a.force && std::fs::symlink_metadata(&w.file).is_ok() {
+        // Refused before the owned-file cache beside it is replaced.
+        return Err(baseline_failure(crate::baseline::BaselineError::Exists {
+            file: w.file.clone(),
+        }));
+    }
+    let cache = match a.tuning.trust_ctime {
+        true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
+        false => None,
+    };
+    let stats = crate::baseline::init_with(
+        root,
+        &w.policy,
+        &w.index,
+        &w.snapshot,
+        &w.file,
+        a.force,
+        cache,
+    )
+    .map_err(baseline_failure)?;
     w.after_write()?;
     w.print_accepted_trust(&[]);
     report_issues(&stats.issues);
@@ -149,8 +167,13 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
         return accept_transaction(root, &w, ddb, &before);
     }
     if a.packages {
-        let entries =
-            crate::baseline::accept_packages(&w.snapshot, &w.file).map_err(baseline_failure)?;
+        crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
+        let cache = match a.tuning.trust_ctime {
+            true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
+            false => None,
+        };
+        let entries = crate::baseline::accept_packages_with(&w.snapshot, &w.file, cache)
+            .map_err(baseline_failure)?;
         w.after_write()?;
         w.print_accepted_trust(&before);
         eprintln!(
@@ -206,9 +229,23 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
                 .collect(),
         )
     };
-    let stats =
-        crate::baseline::accept(root, &w.policy, &w.index, &w.snapshot, &w.file, &selection)
-            .map_err(baseline_failure)?;
+    // The cache is written only after the old baseline was read: a baseline that cannot be
+    // read fails the accept below with the old cache still matching it.
+    crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
+    let cache = match a.tuning.trust_ctime {
+        true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
+        false => None,
+    };
+    let stats = crate::baseline::accept_with(
+        root,
+        &w.policy,
+        &w.index,
+        &w.snapshot,
+        &w.file,
+        &selection,
+        cache,
+    )
+    .map_err(baseline_failure)?;
     w.after_write()?;
     w.print_accepted_trust(&before);
     report_issues(&stats.issues);

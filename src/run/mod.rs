@@ -6,6 +6,7 @@
 mod baseline;
 mod check;
 mod dpkg;
+mod owned_cache;
 mod query;
 mod wordpress;
 

@@ -151,6 +151,8 @@ pub struct Stat {
     pub size: u64,
     /// Modification time, whole seconds (rpm ignores nanoseconds).
     pub mtime: i64,
+    /// Modification time in nanoseconds since the epoch (the owned-file cache's key).
+    pub mtime_ns: i64,
     /// Status change time in nanoseconds since the epoch (for `--trust-ctime`).
     pub ctime_ns: i64,
     pub ino: u64,
@@ -174,6 +176,10 @@ impl Stat {
             gid: st.st_gid,
             size: u64::try_from(st.st_size).unwrap_or(0),
             mtime: st.st_mtime,
+            mtime_ns: st
+                .st_mtime
+                .saturating_mul(1_000_000_000)
+                .saturating_add(st.st_mtime_nsec),
             ctime_ns: st
                 .st_ctime
                 .saturating_mul(1_000_000_000)
@@ -519,6 +525,15 @@ pub struct Root {
     id: u64,
 }
 
+/// See [`Root::identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RootIdentity {
+    pub dev: u64,
+    pub ino: u64,
+    pub fs_type: i64,
+    pub fsid: u64,
+}
+
 /// (root id, directory path inside the root, its descriptor).
 type CachedParent = (u64, Vec<u8>, Rc<OwnedFd>);
 
@@ -550,6 +565,32 @@ impl Root {
             fd,
             manual: false,
             id: NEXT_ROOT_ID.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// What identifies the file system under the root directory: its `fstat` (device, inode)
+    /// and `fstatfs` (type, id). A state recorded under one root must not be trusted under
+    /// another that merely has the same path.
+    pub fn identity(&self) -> Result<RootIdentity, Errno> {
+        let st = fstat_fd(self.fd())?;
+        let mut sfs = std::mem::MaybeUninit::<libc::statfs>::uninit();
+        // SAFETY: the descriptor is valid and sfs points to writable memory of the right size.
+        let rc = unsafe { libc::fstatfs(self.fd.as_raw_fd(), sfs.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fstatfs succeeded and initialised sfs.
+        let sfs = unsafe { sfs.assume_init() };
+        // SAFETY: fsid_t is two plain ints; reading it as bytes is always valid.
+        let fsid: [u8; 8] = unsafe { std::mem::transmute_copy(&sfs.f_fsid) };
+        // f_type is i64 on x86_64 but narrower on other architectures.
+        #[allow(clippy::unnecessary_cast)]
+        let fs_type = sfs.f_type as i64;
+        Ok(RootIdentity {
+            dev: st.dev,
+            ino: st.ino,
+            fs_type,
+            fsid: u64::from_ne_bytes(fsid),
         })
     }
 
@@ -768,10 +809,49 @@ impl Entry {
         open_regular_at(self.dir(), self.name.as_deref(), seen).map(|(f, _)| f)
     }
 
+    /// Pin the entry with an `O_PATH` descriptor (which opens nothing: no side effect even on a
+    /// FIFO or device) and `fstat` it: its `lstat`, and [`Pinned::open_regular`] reads exactly
+    /// that inode. For a file about to be read, one system call cheaper than `lstat` followed by
+    /// [`Entry::open_regular`].
+    pub fn pin(&self) -> Result<Pinned<'_>, Errno> {
+        let fd = match &self.name {
+            Some(n) => openat_fd(self.dir(), n, libc::O_PATH | libc::O_NOFOLLOW)?,
+            None => self.dir().try_clone_to_owned().map_err(|e| Errno::of(&e))?,
+        };
+        let stat = fstat_fd(fd.as_fd())?;
+        Ok(Pinned {
+            entry: self,
+            fd,
+            stat,
+        })
+    }
+
     /// The raw `security.capability` xattr of the entry (not following a final symlink), or
     /// `None` when there is none.
     pub fn capability_xattr(&self, buf: &mut [u8]) -> Result<Option<usize>, Errno> {
         xattr_at(self.dir(), self.name.as_deref(), XATTR_CAPS, buf)
+    }
+}
+
+/// An [`Entry`] held by an `O_PATH` descriptor, with its `lstat`.
+pub struct Pinned<'a> {
+    entry: &'a Entry,
+    fd: OwnedFd,
+    pub stat: Stat,
+}
+
+impl Pinned<'_> {
+    /// Open the pinned inode for reading if it is a regular file (else [`OpenError::Swapped`]:
+    /// it is not the file expected). Through `/proc` there is no window for a swap; without
+    /// `/proc`, as [`Entry::open_regular`] does.
+    pub fn open_regular(&self) -> Result<File, OpenError> {
+        if !self.stat.is_reg() {
+            return Err(OpenError::Swapped);
+        }
+        match reopen_regular(self.fd.as_fd()) {
+            Err(Errno(libc::ENOENT)) if !proc_available() => self.entry.open_regular(&self.stat),
+            r => Ok(r?),
+        }
     }
 }
 

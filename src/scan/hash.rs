@@ -61,6 +61,9 @@ impl DigestAlgo {
 /// Read buffer size: large reads keep syscall overhead negligible next to hashing.
 pub const BUF_SIZE: usize = 256 * 1024;
 
+/// Up to this size a file hashed with holes as zeros is read whole, holes included.
+const SMALL_FILE: u64 = 1 << 20;
+
 /// Longest digest we produce (SHA-512).
 pub const MAX_DIGEST: usize = 64;
 
@@ -271,7 +274,13 @@ pub fn hash_file(
     cap: u64,
     holes: Holes,
 ) -> std::io::Result<FileDigest> {
-    let map = extents(f, size, cap)?;
+    // Holes read as zeros, so mapping them only saves reading them: not worth two `lseek`s
+    // per file when the whole file is small.
+    let map = match (holes, size) {
+        (_, 0) => Vec::new(),
+        (Holes::Zeros, 1..=SMALL_FILE) => vec![(0, size)],
+        _ => extents(f, size, cap)?,
+    };
     let dense = match map.as_slice() {
         [] => size == 0,
         [(0, end)] => *end == size,
@@ -346,7 +355,17 @@ pub fn hash_file(
 /// `truncate -s 16T` package file must not stall the run, and a digest of part of it cannot
 /// equal the package's, so the caller reports it as unreadable (not fully checked).
 pub fn hash_logical(algo: DigestAlgo, f: &std::fs::File, cap: u64) -> std::io::Result<Digest> {
-    let size = f.metadata()?.len();
+    hash_logical_sized(algo, f, f.metadata()?.len(), cap)
+}
+
+/// [`hash_logical`] of a file whose size the caller has just taken from `fstat` of this very
+/// inode (saves a system call per file).
+pub fn hash_logical_sized(
+    algo: DigestAlgo,
+    f: &std::fs::File,
+    size: u64,
+    cap: u64,
+) -> std::io::Result<Digest> {
     if size > cap {
         return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
     }
