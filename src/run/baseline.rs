@@ -123,10 +123,7 @@ fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
             file: w.file.clone(),
         }));
     }
-    let cache = match a.tuning.trust_ctime {
-        true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
-        false => None,
-    };
+    let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
     let stats = crate::baseline::init_with(
         root,
         &w.policy,
@@ -168,10 +165,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     }
     if a.packages {
         crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
-        let cache = match a.tuning.trust_ctime {
-            true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
-            false => None,
-        };
+        let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
         let entries = crate::baseline::accept_packages_with(&w.snapshot, &w.file, cache)
             .map_err(baseline_failure)?;
         w.after_write()?;
@@ -232,10 +226,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     // The cache is written only after the old baseline was read: a baseline that cannot be
     // read fails the accept below with the old cache still matching it.
     crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
-    let cache = match a.tuning.trust_ctime {
-        true => Some(super::owned_cache::build(root, &w.db, &w.file)?),
-        false => None,
-    };
+    let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
     let stats = crate::baseline::accept_with(
         root,
         &w.policy,

@@ -2,7 +2,7 @@
 //! with `--trust-ctime` build it, `check --trust-ctime` reads it (see
 //! `crate::baseline::owned_cache`). `check` never writes it: a check leaves no state behind.
 
-use super::{baseline_failure, Failure};
+use super::{baseline_failure, Failure, PkgDb};
 use crate::baseline::format::{BaselineError, FileReader};
 use crate::baseline::owned_cache::{CacheRef, OwnedCache, Unusable};
 use crate::escape::escape_path;
@@ -69,6 +69,25 @@ pub(super) fn for_check(
     };
     same(&sha)?;
     Ok(load(root, baseline, header.owned_cache.as_ref())?.map(Arc::new))
+}
+
+/// `build` when `--trust-ctime` asks for the cache and the package database is rpm's: entries are
+/// keyed by the verified rpm header digest, which dpkg has no counterpart of (keying by the
+/// md5sums file's digest would be possible; not done), so a dpkg root gets no cache.
+pub(super) fn build_if(
+    trust_ctime: bool,
+    root: &Path,
+    db: &PkgDb,
+    baseline: &Path,
+) -> Result<Option<CacheRef>, Failure> {
+    match (trust_ctime, db.rpm()) {
+        (true, Some(db)) => build(root, db, baseline).map(Some),
+        (true, None) => {
+            eprintln!("quietwire: note: no owned-file cache on a dpkg root: every package file is read by each check");
+            Ok(None)
+        }
+        (false, _) => Ok(None),
+    }
 }
 
 /// For `init`/`accept --trust-ctime`: verify every package file (reading only those the
