@@ -107,3 +107,29 @@ fn truncated_and_flipped_databases_never_panic() {
         }
     }
 }
+
+/// `quietwire packages --format json | head -1`: a reader that stops early is not an error
+/// (exit 0, nothing on stderr), as for the text listing. The host's own dpkg database gives
+/// far more than a pipe's 64 KiB, so the write after the reader has gone always fails.
+#[test]
+fn packages_json_into_a_closed_pipe_is_not_an_error() {
+    if !Path::new("/var/lib/dpkg/status").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs on Debian: /var/lib/dpkg/status is missing"
+        );
+        eprintln!("SKIPPED: no dpkg database on this host");
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+        .args(["packages", "--format", "json", "--root", "/"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run quietwire");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}

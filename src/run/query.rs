@@ -97,8 +97,8 @@ pub(super) fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
                     },
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &list)
-                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
+            // serde_json keeps the I/O error's kind: a closed pipe is no failure here either.
+            serde_json::to_writer_pretty(&mut out, &list).map_err(|e| io_failure(e.into()))?;
             writeln!(out).map_err(io_failure)?;
         }
     }
@@ -151,8 +151,8 @@ fn dpkg_packages(a: &PackagesArgs, db: &crate::dpkg::DpkgDb) -> Result<(), Failu
                     md5sums_sha256: p.md5sums_digest.as_deref(),
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &list)
-                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
+            // serde_json keeps the I/O error's kind: a closed pipe is no failure here either.
+            serde_json::to_writer_pretty(&mut out, &list).map_err(|e| io_failure(e.into()))?;
             writeln!(out).map_err(io_failure)?;
         }
     }
