@@ -3,7 +3,8 @@
 //! deep in the walk. Findings must be exactly the expected ones, in path order, and identical
 //! with one thread and with several (the pipeline reads one batch while judging another).
 
-use quietwire::baseline::{self, CompareOptions, Finding, Kind, OwnedIndex};
+use quietwire::baseline::{self, CompareOptions, Finding, Kind};
+use quietwire::pkgdb::OwnedIndex;
 use quietwire::policy::Policy;
 use quietwire::scan::walk::{BATCH_DIRS, BATCH_ENTRIES};
 use std::fs;

@@ -4,7 +4,8 @@
 
 mod common;
 
-use quietwire::baseline::{self, OwnedReason};
+use quietwire::baseline;
+use quietwire::pkgdb::OwnedReason;
 use quietwire::policy::Policy;
 use quietwire::rpmdb::{self, Backend, Endian, Located};
 

@@ -2,10 +2,8 @@
 //! `info`, loud events are reported with the right kind, attributes and severity. No rpm needed:
 //! package ownership comes from an `OwnedIndex` built here.
 
-use quietwire::baseline::{
-    self, BaselineError, Finding, Kind, OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot,
-    Selection,
-};
+use quietwire::baseline::{self, BaselineError, Finding, Kind, Selection};
+use quietwire::pkgdb::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 use quietwire::policy::{Policy, Severity};
 use quietwire::rpmdb::DigestAlgo;
 use sha2::Digest;

@@ -4,7 +4,8 @@
 //! was put back is still detected, because writing and `utimensat` both move the ctime.
 //! Also: version 1 baselines (no ctime) are still read, and then everything is hashed.
 
-use quietwire::baseline::{self, Attr, CompareOptions, Kind, OwnedIndex};
+use quietwire::baseline::{self, Attr, CompareOptions, Kind};
+use quietwire::pkgdb::OwnedIndex;
 use quietwire::policy::Policy;
 use std::fs;
 use std::path::{Path, PathBuf};

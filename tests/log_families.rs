@@ -3,7 +3,8 @@
 //! lives in a temporary root and nothing in it is package-owned.
 
 use flate2::write::GzEncoder;
-use quietwire::baseline::{self, Finding, OwnedIndex, PackageSnapshot};
+use quietwire::baseline::{self, Finding};
+use quietwire::pkgdb::{OwnedIndex, PackageSnapshot};
 use quietwire::policy::{Policy, Severity};
 use std::fs;
 use std::io::Write;

@@ -12,13 +12,12 @@ pub mod changes;
 pub mod finding;
 pub mod format;
 pub mod lock;
-pub mod owned;
 pub mod owned_cache;
 pub mod sign;
 
+use crate::pkgdb::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 pub use finding::{Attr, Change, Finding, Kind, Source, Value};
 pub use format::{BaselineError, Header, Record};
-pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 
 use crate::policy::Policy;
 use crate::scan::capture::{Dir, FileType};

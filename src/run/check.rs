@@ -408,8 +408,8 @@ fn package_changes(
     db: &PkgDb,
     root: &Path,
     since: i64,
-    old: &[crate::baseline::PackageSnapshot],
-    new: &[crate::baseline::PackageSnapshot],
+    old: &[crate::pkgdb::PackageSnapshot],
+    new: &[crate::pkgdb::PackageSnapshot],
 ) -> crate::baseline::changes::PackageChanges {
     let mut c = crate::baseline::changes::diff(since, old, new);
     if matches!(db, PkgDb::Dpkg(_)) && !c.is_empty() {
@@ -434,7 +434,7 @@ fn trust_findings(
     root: &Path,
     policy: &crate::policy::Policy,
     wanted: &[String],
-    baseline: Option<&[crate::baseline::PackageSnapshot]>,
+    baseline: Option<&[crate::pkgdb::PackageSnapshot]>,
 ) -> Vec<crate::verify::Finding> {
     let selected: Vec<usize> = db
         .packages

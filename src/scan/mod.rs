@@ -12,6 +12,7 @@ pub mod caps;
 pub mod capture;
 pub mod fs;
 pub mod hash;
+pub mod record;
 pub mod users;
 pub mod walk;
 

@@ -12,8 +12,8 @@
 //! verdict itself stays testable without a file system.
 
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
-use crate::baseline::format::Record;
 use crate::scan::capture::FileType;
+use crate::scan::record::Record;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;

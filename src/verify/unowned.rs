@@ -6,10 +6,10 @@
 //! log been rotated? does a changed owned file match its package's digest?) come in as probes.
 
 use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
-use crate::baseline::format::{Bytes, Record};
-use crate::baseline::owned::{OwnedFile, OwnedIndex};
+use crate::pkgdb::{OwnedFile, OwnedIndex};
 use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
+use crate::scan::record::{Bytes, Record};
 use std::path::Path;
 
 /// setuid and setgid bits.
