@@ -12,9 +12,9 @@
 //! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
 //!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
 //!
-//! Known departure from the flow: `verify::unowned` and `verify::logfamily` compare baseline
-//! records (`baseline::format::Record`) and build `baseline::Finding`s, so `verify` and
-//! `baseline` import each other.
+//! The per-path record the baseline comparison works on is `scan::record::Record` (the walk
+//! makes it, `verify::unowned` and `verify::logfamily` judge it, `baseline::format` stores it);
+//! every engine, the baseline comparison included, produces the one [`verify::Finding`].
 
 pub mod baseline;
 pub mod cli;

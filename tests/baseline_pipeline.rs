@@ -126,13 +126,13 @@ fn many_batches_give_exact_findings_with_one_or_more_threads() {
     let summary = |f: &[Finding]| -> Vec<(PathBuf, Kind)> {
         f.iter()
             .filter(|f| f.severity > quietwire::policy::Severity::Info)
-            .map(|f| (f.path.clone(), f.kind))
+            .map(|f| (f.fs_path().to_path_buf(), f.kind))
             .collect()
     };
     let serial = compare(&root, &policy, &file, 1);
     let parallel = compare(&root, &policy, &file, 2);
     let parallel4 = compare(&root, &policy, &file, 4);
-    let paths: Vec<_> = serial.iter().map(|f| f.path.clone()).collect();
+    let paths: Vec<_> = serial.iter().map(|f| f.fs_path().to_path_buf()).collect();
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted, "findings come in path order");

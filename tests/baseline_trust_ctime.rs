@@ -101,7 +101,7 @@ fn content_change_with_restored_mtime_is_detected() {
     assert_eq!(fast.hashed, 1, "the touched file is re-hashed");
     assert_eq!(fast.findings.len(), 1, "{:?}", fast.findings);
     let finding = &fast.findings[0];
-    assert_eq!(finding.path, Path::new("/srv/data/b.txt"));
+    assert_eq!(finding.fs_path(), Path::new("/srv/data/b.txt"));
     assert_eq!(finding.kind, Kind::Changed);
     assert!(
         finding.changes.iter().any(|c| c.attr == Attr::Digest),

@@ -134,7 +134,7 @@ fn show(fs: &[Finding]) -> String {
             format!(
                 "{:?} {} [{}] {} note={:?}",
                 f.kind,
-                f.path.display(),
+                f.fs_path().display(),
                 f.change_names().join(","),
                 f.severity,
                 f.note
@@ -155,7 +155,7 @@ fn assert_loud(r: &Root, path: &str) {
     let fs = r.check();
     assert!(
         fs.iter()
-            .any(|f| f.path == std::path::Path::new(path) && f.severity > Severity::Low),
+            .any(|f| f.fs_path() == std::path::Path::new(path) && f.severity > Severity::Low),
         "expected a finding above low for {path}, got:\n{}",
         show(&fs)
     );

@@ -571,6 +571,7 @@ pub fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::capture::FileType;
 
     fn header() -> Header {
         Header {

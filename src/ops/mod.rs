@@ -93,15 +93,6 @@ pub fn note_accepted_edit(f: &mut Finding) {
     f.note = Some("differs from its package, matches the accepted baseline".into());
 }
 
-/// The current state of the path of each baseline finding (`None`: gone), for the report file.
-pub fn states(findings: &[crate::baseline::Finding]) -> HashMap<Vec<u8>, Option<Record>> {
-    use std::os::unix::ffi::OsStrExt;
-    findings
-        .iter()
-        .map(|f| (f.path.as_os_str().as_bytes().to_vec(), f.new.clone()))
-        .collect()
-}
-
 /// Findings that matter: above `info` (the ones that set exit bits and trigger mail).
 pub fn loud(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
     findings.iter().filter(|f| f.severity > Severity::Info)

@@ -225,7 +225,7 @@ fn check_in_pool(
                         crate::ops::note_accepted_edit(f);
                     }
                 }
-                findings.extend(outcome.findings.iter().map(Finding::from));
+                findings.extend(outcome.findings);
                 let c = package_changes(
                     &db,
                     root,
@@ -241,7 +241,7 @@ fn check_in_pool(
                 );
                 findings.extend(crate::wordpress::verify::replaced_manifests(&c));
                 baselined_packages = Some(outcome.header.packages.clone());
-                states = crate::ops::states(&outcome.findings);
+                states = outcome.current;
                 changes = Some(c);
                 issues = outcome.issues;
             }

@@ -5,7 +5,7 @@
 //! This module is pure: it never touches the file system. The two facts that need the disk (has a
 //! log been rotated? does a changed owned file match its package's digest?) come in as probes.
 
-use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
+use super::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
 use crate::pkgdb::{OwnedFile, OwnedIndex};
 use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
@@ -199,7 +199,20 @@ pub fn judge(
     probe: &dyn Probe,
 ) -> Option<Finding> {
     let class = policy.classify(path);
-    let spec = class.spec;
+    verdict(path, old, new, class.spec, policy, owned, probe)
+        .map(|f| f.classed(class.rule, class.class))
+}
+
+/// [`judge`] before the class is named: the note here is the verdict's own.
+fn verdict(
+    path: &Path,
+    old: Option<&Record>,
+    new: Option<&Record>,
+    spec: &ClassSpec,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    probe: &dyn Probe,
+) -> Option<Finding> {
     let owner_now = owned.get(path);
     let owner_reason = owner_now.and_then(|o| o.reason());
     // A path rpm now fully vouches for (a package was installed over an unowned file) is the
@@ -207,22 +220,12 @@ pub fn judge(
     if owner_now.is_some() && owner_reason.is_none() {
         return None;
     }
-    let mut f = Finding {
-        path: path.to_path_buf(),
-        kind: Kind::Changed,
-        changes: Vec::new(),
-        source: Source::Baseline,
-        package: owner_now
-            .map(|o| o.nevra.clone())
-            .or_else(|| old.and_then(|o| o.package.clone())),
-        rule: class.rule.to_string(),
-        class: class.class.to_string(),
-        // Set below: every branch that reports chooses it.
-        severity: Severity::Info,
-        note: owner_reason.map(|r| r.describe().to_string()),
-        old: old.cloned(),
-        new: new.cloned(),
-    };
+    let package = owner_now
+        .map(|o| o.nevra.clone())
+        .or_else(|| old.and_then(|o| o.package.clone()));
+    // Severity is set below: every branch that reports chooses it.
+    let mut f = Finding::baseline(path, Kind::Changed, package);
+    f.note = owner_reason.map(|r| r.describe().to_string());
     match (old, new) {
         (None, None) => None,
         (None, Some(n)) => {
