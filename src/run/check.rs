@@ -315,10 +315,11 @@ fn check_in_pool(
             .collect()
     };
     match (a.format, db.rpm()) {
-        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => {
-            crate::report::rpm::render_results(&mut out, rdb, &report.results, true)
-                .map_err(io_failure)?
-        }
+        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => crate::report::rpm::render_lines(
+            &mut out,
+            &crate::rpmdb::vline::lines(rdb, &report.results, true),
+        )
+        .map_err(io_failure)?,
         // `super::dpkg::check` answered every dpkg-format run before the database was opened.
         (ReportFormat::Rpm | ReportFormat::Dpkg, _) => {
             crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?

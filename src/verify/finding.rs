@@ -185,16 +185,8 @@ pub struct Change {
     pub unreadable: bool,
 }
 
-/// What an `rpm -V` line is rendered from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RpmVerdict {
-    /// RPMVERIFY_* result bits (including the failure bits READFAIL/READLINKFAIL/LSTATFAIL).
-    pub result: u32,
-    /// errno of the failed lstat, when `result` has LSTATFAIL.
-    pub errno: Option<i32>,
-    pub file_flags: u32,
-    pub state: FileState,
-}
+/// rpm's verdict on a package-owned file, which its `rpm -V` line is made from.
+pub use crate::rpmdb::vline::RpmVerdict;
 
 /// One thing a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
