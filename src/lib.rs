@@ -2,7 +2,8 @@
 //!
 //! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `wordpress` a second
 //! source whose checksum manifests vouch for WordPress core and plugin files) → `policy` → `scan`
-//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it.
+//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it. Only
+//! `run` takes clap types: it hands the modules below plain values (e.g. `ops::Targets`).
 //!
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification

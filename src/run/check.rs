@@ -378,7 +378,7 @@ fn check_in_pool(
     };
     let run_failed = baseline_error.is_some() || error_status != exit::CLEAN;
     let delivery = crate::ops::deliver(
-        &a.ops,
+        &crate::ops::Targets::from(&a.ops),
         root,
         &crate::ops::Delivery {
             findings: &findings,
