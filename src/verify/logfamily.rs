@@ -11,7 +11,7 @@
 //! The disk reads this needs (prefix digests, decompression) go through [`Reader`], so the
 //! verdict itself stays testable without a file system.
 
-use super::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
+use super::finding::{Attr, Change, Finding, FindingKind, Value};
 use crate::scan::capture::FileType;
 use crate::scan::record::Record;
 use sha2::{Digest as _, Sha256};
@@ -473,10 +473,10 @@ fn finding(path: &Path, old: Option<Record>, new: Option<&Record>, why: String) 
                 (false, false) => "edited",
             };
             note = format!("log {how}: {note}");
-            Kind::Changed
+            FindingKind::Changed
         }
-        (None, Some(_)) => Kind::Added,
-        _ => Kind::Removed,
+        (None, Some(_)) => FindingKind::Added,
+        _ => FindingKind::Removed,
     };
     let mut f = Finding::baseline(path, kind, old.and_then(|o| o.package));
     f.changes = changes;

@@ -3,8 +3,8 @@
 //! with log families in [`logfamily`]; both judge `crate::scan::record::Record`s, the baseline
 //! module only feeds them the two streams), package headers against the trusted keys
 //! ([`signature`]). Package-owned files are verified by the package source's own rules
-//! (`crate::rpmdb::verify` for rpm), which produce the same findings. Nothing here imports
-//! `crate::baseline`.
+//! (`crate::rpmdb::verify` for rpm), which produce the same findings. The baseline module
+//! sits above: it reads and writes the file and drives these verdicts.
 
 pub mod finding;
 pub mod logfamily;

@@ -5,7 +5,7 @@
 //! This module is pure: it never touches the file system. The two facts that need the disk (has a
 //! log been rotated? does a changed owned file match its package's digest?) come in as probes.
 
-use super::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
+use super::finding::{Attr, Change, Finding, FindingKind, Value};
 use crate::pkgdb::{OwnedFile, OwnedIndex};
 use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
@@ -224,12 +224,12 @@ fn verdict(
         .map(|o| o.nevra.clone())
         .or_else(|| old.and_then(|o| o.package.clone()));
     // Severity is set below: every branch that reports chooses it.
-    let mut f = Finding::baseline(path, Kind::Changed, package);
+    let mut f = Finding::baseline(path, FindingKind::Changed, package);
     f.note = owner_reason.map(|r| r.describe().to_string());
     match (old, new) {
         (None, None) => None,
         (None, Some(n)) => {
-            f.kind = Kind::Added;
+            f.kind = FindingKind::Added;
             if let Some(owner) = owner_now {
                 // A package file the baseline has not seen yet (package installed since): quiet
                 // when rpm vouches for its content and it matches, else worth a look.
@@ -260,13 +260,13 @@ fn verdict(
                 if !probe.policy_changed() {
                     return None;
                 }
-                f.kind = Kind::Removed;
+                f.kind = FindingKind::Removed;
                 f.severity = Severity::Low;
                 f.note = Some("no longer checked: policy changed".into());
                 return Some(f);
             }
             if o.package.is_some() && owner_now.is_none() {
-                f.kind = Kind::Removed;
+                f.kind = FindingKind::Removed;
                 f.severity = Severity::Info;
                 f.note = Some(format!(
                     "no longer owned by any package (was {}; package removed?)",
@@ -275,9 +275,9 @@ fn verdict(
                 return Some(f);
             }
             f.kind = if owner_now.is_some() {
-                Kind::Missing
+                FindingKind::Missing
             } else {
-                Kind::Removed
+                FindingKind::Removed
             };
             f.severity = spec.removed?;
             Some(f)
