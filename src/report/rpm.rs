@@ -1,7 +1,8 @@
 //! `rpm -V` output, as rpm prints it: one line per package-owned finding that carries rpm's
 //! verdict. The lines themselves (columns, attribute letter, state suffix) are rpm's rules and
-//! come from the verdict (`RpmVerdict::line`, made by the rpm package source); this module only writes them out. Paths are
-//! printed raw, as rpm does (this format exists for scripts that parse rpm's output).
+//! come from the verdict (`RpmVerdict::line`, made by the rpm package source); this module only
+//! writes them out. Paths are printed raw, as rpm does (this format exists for scripts that
+//! parse rpm's output).
 
 use crate::verify::finding::Finding;
 use std::io::Write;
