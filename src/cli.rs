@@ -331,3 +331,14 @@ pub struct CheckOpsArgs {
     #[arg(long, requires = "mail_to")]
     pub mail_always: bool,
 }
+
+impl From<&CheckOpsArgs> for crate::ops::Targets {
+    fn from(a: &CheckOpsArgs) -> crate::ops::Targets {
+        crate::ops::Targets {
+            report_file: a.report_file.clone(),
+            mail_to: a.mail_to.clone(),
+            sendmail: a.sendmail.clone(),
+            mail_always: a.mail_always,
+        }
+    }
+}

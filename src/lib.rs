@@ -2,7 +2,8 @@
 //!
 //! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `wordpress` a second
 //! source whose checksum manifests vouch for WordPress core and plugin files) → `policy` → `scan`
-//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it.
+//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it. Only
+//! `run` takes clap types: it hands the modules below plain values (e.g. `ops::Targets`).
 //!
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
@@ -12,9 +13,9 @@
 //! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
 //!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
 //!
-//! Known departure from the flow: `verify::unowned` and `verify::logfamily` compare baseline
-//! records (`baseline::format::Record`) and build `baseline::Finding`s, so `verify` and
-//! `baseline` import each other.
+//! The per-path record the baseline comparison works on is `scan::record::Record` (the walk
+//! makes it, `verify::unowned` and `verify::logfamily` judge it, `baseline::format` stores it);
+//! every engine, the baseline comparison included, produces the one [`verify::Finding`].
 
 pub mod baseline;
 pub mod cli;

@@ -3,7 +3,8 @@
 //! deep in the walk. Findings must be exactly the expected ones, in path order, and identical
 //! with one thread and with several (the pipeline reads one batch while judging another).
 
-use quietwire::baseline::{self, CompareOptions, Finding, Kind, OwnedIndex};
+use quietwire::baseline::{self, CompareOptions, Finding, Kind};
+use quietwire::pkgdb::OwnedIndex;
 use quietwire::policy::Policy;
 use quietwire::scan::walk::{BATCH_DIRS, BATCH_ENTRIES};
 use std::fs;
@@ -125,13 +126,13 @@ fn many_batches_give_exact_findings_with_one_or_more_threads() {
     let summary = |f: &[Finding]| -> Vec<(PathBuf, Kind)> {
         f.iter()
             .filter(|f| f.severity > quietwire::policy::Severity::Info)
-            .map(|f| (f.path.clone(), f.kind))
+            .map(|f| (f.fs_path().to_path_buf(), f.kind))
             .collect()
     };
     let serial = compare(&root, &policy, &file, 1);
     let parallel = compare(&root, &policy, &file, 2);
     let parallel4 = compare(&root, &policy, &file, 4);
-    let paths: Vec<_> = serial.iter().map(|f| f.path.clone()).collect();
+    let paths: Vec<_> = serial.iter().map(|f| f.fs_path().to_path_buf()).collect();
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted, "findings come in path order");

@@ -4,7 +4,8 @@
 
 mod common;
 
-use quietwire::baseline::{self, OwnedReason};
+use quietwire::baseline;
+use quietwire::pkgdb::OwnedReason;
 use quietwire::policy::Policy;
 use quietwire::rpmdb::{self, Backend, Endian, Located};
 
@@ -82,7 +83,11 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
     );
     std::fs::write(&host, "edited again\n").unwrap();
     let out = baseline::compare(t.path(), &policy, &idx, &file).unwrap();
-    let f: Vec<_> = out.findings.iter().filter(|f| f.path == path).collect();
+    let f: Vec<_> = out
+        .findings
+        .iter()
+        .filter(|f| f.fs_path() == path)
+        .collect();
     assert_eq!(f.len(), 1, "{:?}", out.findings);
-    assert_eq!(f[0].package.as_deref(), Some(owner.nevra.as_str()));
+    assert_eq!(f[0].package(), Some(owner.nevra.as_str()));
 }

@@ -2,10 +2,8 @@
 //! `info`, loud events are reported with the right kind, attributes and severity. No rpm needed:
 //! package ownership comes from an `OwnedIndex` built here.
 
-use quietwire::baseline::{
-    self, BaselineError, Finding, Kind, OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot,
-    Selection,
-};
+use quietwire::baseline::{self, BaselineError, Finding, Kind, Selection};
+use quietwire::pkgdb::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 use quietwire::policy::{Policy, Severity};
 use quietwire::rpmdb::DigestAlgo;
 use sha2::Digest;
@@ -213,13 +211,13 @@ fn show(fs: &[Finding]) -> String {
     fs.iter()
         .map(|f| {
             format!(
-                "{:?} {} [{}] {} rule={} pkg={:?} note={:?}",
+                "{:?} {} [{}] {} rule={:?} pkg={:?} note={:?}",
                 f.kind,
-                f.path.display(),
+                f.fs_path().display(),
                 f.change_names().join(","),
                 f.severity,
-                f.rule,
-                f.package,
+                f.policy_rule(),
+                f.package(),
                 f.note
             )
         })
@@ -239,7 +237,10 @@ fn assert_quiet(s: &Server) {
 
 /// The single finding for `path`, checked for kind, changed attributes and severity.
 fn expect(fs: &[Finding], path: &str, kind: Kind, changes: &[&str], severity: Severity) -> Finding {
-    let hits: Vec<&Finding> = fs.iter().filter(|f| f.path == Path::new(path)).collect();
+    let hits: Vec<&Finding> = fs
+        .iter()
+        .filter(|f| f.fs_path() == Path::new(path))
+        .collect();
     assert_eq!(hits.len(), 1, "one finding for {path}, got:\n{}", show(fs));
     let f = hits[0];
     assert_eq!(f.kind, kind, "{}", show(fs));
@@ -434,7 +435,7 @@ fn loud_wordpress_events() {
         &["digest", "size"],
         Severity::High,
     );
-    assert_eq!(f.rule, "web-executable");
+    assert_eq!(f.policy_rule().unwrap(), "web-executable");
     expect(
         &fs,
         "/var/www/html/wp-config.php",
@@ -471,7 +472,7 @@ fn loud_wordpress_events() {
         &[],
         Severity::Low,
     );
-    assert_eq!(f.rule, "wordpress-uploads");
+    assert_eq!(f.policy_rule().unwrap(), "wordpress-uploads");
     // The directory's mtime changed too, but directory mtimes are never reported.
     assert_eq!(fs.len(), 6, "{}", show(&fs));
 }
@@ -577,9 +578,13 @@ fn loud_system_events() {
         &["digest", "size", "mtime"],
         Severity::High,
     );
-    assert_eq!(f.package.as_deref(), Some(SETUP));
-    assert!(f.note.unwrap().contains("rpm does not verify its content"));
-    assert_eq!(f.rule, "credentials");
+    assert_eq!(f.package(), Some(SETUP));
+    assert!(f
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("rpm does not verify its content"));
+    assert_eq!(f.policy_rule().unwrap(), "credentials");
     let f = expect(
         &fs,
         "/etc/shadow",
@@ -587,7 +592,7 @@ fn loud_system_events() {
         &["digest", "size", "mtime"],
         Severity::High,
     );
-    assert_eq!(f.package.as_deref(), Some(SETUP));
+    assert_eq!(f.package(), Some(SETUP));
 }
 
 #[test]
@@ -604,7 +609,7 @@ fn unowned_passwd_line_is_loud_too() {
         &["digest", "size", "mtime"],
         Severity::High,
     );
-    assert_eq!(f.package, None);
+    assert_eq!(f.package(), None);
 }
 
 #[test]
@@ -667,7 +672,7 @@ fn removed_unowned_file_and_missing_owned_file() {
         Severity::Medium,
     );
     let f = expect(&fs, "/etc/shadow", Kind::Missing, &[], Severity::High);
-    assert_eq!(f.package.as_deref(), Some(SETUP));
+    assert_eq!(f.package(), Some(SETUP));
 }
 
 #[test]
@@ -683,7 +688,7 @@ fn accepted_config_edit_stays_quiet_until_it_changes_again() {
         &["digest", "size", "mtime"],
         Severity::High,
     );
-    assert_eq!(f.package.as_deref(), Some(SSHD));
+    assert_eq!(f.package(), Some(SSHD));
     assert!(f.note.unwrap().contains("%config"));
     let st = s.accept(Selection::Patterns(vec!["/etc/ssh/sshd_config".into()]));
     assert_eq!((st.updated, st.added, st.removed), (1, 0, 0));
@@ -720,7 +725,7 @@ fn accept_changes_only_the_selected_paths() {
     assert_eq!((st.updated, st.added, st.removed), (3, 1, 0), "{st:?}");
     assert_eq!(st.unmatched, vec!["/nothing/here".to_string()]);
     let after = s.check();
-    let paths: Vec<_> = after.iter().map(|f| f.path.clone()).collect();
+    let paths: Vec<_> = after.iter().map(|f| f.fs_path().to_path_buf()).collect();
     assert_eq!(
         paths,
         [
@@ -846,7 +851,10 @@ fn names_with_newlines_escapes_and_invalid_utf8_round_trip() {
     assert_eq!(fs.len(), 4, "{}", show(&fs));
     for n in names {
         let want = Path::new("/").join(OsStr::from_bytes(n));
-        assert!(fs.iter().any(|f| f.path == want), "{want:?} byte-exact");
+        assert!(
+            fs.iter().any(|f| f.fs_path() == want),
+            "{want:?} byte-exact"
+        );
     }
 }
 

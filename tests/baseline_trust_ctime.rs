@@ -4,7 +4,8 @@
 //! was put back is still detected, because writing and `utimensat` both move the ctime.
 //! Also: version 1 baselines (no ctime) are still read, and then everything is hashed.
 
-use quietwire::baseline::{self, Attr, CompareOptions, Kind, OwnedIndex};
+use quietwire::baseline::{self, Attr, CompareOptions, Kind};
+use quietwire::pkgdb::OwnedIndex;
 use quietwire::policy::Policy;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ fn content_change_with_restored_mtime_is_detected() {
     assert_eq!(fast.hashed, 1, "the touched file is re-hashed");
     assert_eq!(fast.findings.len(), 1, "{:?}", fast.findings);
     let finding = &fast.findings[0];
-    assert_eq!(finding.path, Path::new("/srv/data/b.txt"));
+    assert_eq!(finding.fs_path(), Path::new("/srv/data/b.txt"));
     assert_eq!(finding.kind, Kind::Changed);
     assert!(
         finding.changes.iter().any(|c| c.attr == Attr::Digest),

@@ -1,7 +1,7 @@
 //! The unowned walk under hostile conditions: paths vanishing mid-walk, unreadable files,
 //! order of the stream, pseudo file systems.
 
-use quietwire::baseline::OwnedIndex;
+use quietwire::pkgdb::OwnedIndex;
 use quietwire::policy::Policy;
 use quietwire::scan::capture::{capture_entry, Dir};
 use quietwire::scan::walk::Walker;

@@ -3,7 +3,8 @@
 //! lives in a temporary root and nothing in it is package-owned.
 
 use flate2::write::GzEncoder;
-use quietwire::baseline::{self, Finding, OwnedIndex, PackageSnapshot};
+use quietwire::baseline::{self, Finding};
+use quietwire::pkgdb::{OwnedIndex, PackageSnapshot};
 use quietwire::policy::{Policy, Severity};
 use std::fs;
 use std::io::Write;
@@ -133,7 +134,7 @@ fn show(fs: &[Finding]) -> String {
             format!(
                 "{:?} {} [{}] {} note={:?}",
                 f.kind,
-                f.path.display(),
+                f.fs_path().display(),
                 f.change_names().join(","),
                 f.severity,
                 f.note
@@ -154,7 +155,7 @@ fn assert_loud(r: &Root, path: &str) {
     let fs = r.check();
     assert!(
         fs.iter()
-            .any(|f| f.path == std::path::Path::new(path) && f.severity > Severity::Low),
+            .any(|f| f.fs_path() == std::path::Path::new(path) && f.severity > Severity::Low),
         "expected a finding above low for {path}, got:\n{}",
         show(&fs)
     );

@@ -280,7 +280,11 @@ fn qw_v(root: &Path, dbpath: &str, pkgs: &[&str], verbose: bool) -> (Vec<String>
     let rep = verify_packages(root, &db, &opts).expect("verify runs");
     let mut out = Vec::new();
     if verbose {
-        report::rpm::render_results(&mut out, &db, &rep.results, true).unwrap();
+        report::rpm::render_lines(
+            &mut out,
+            &quietwire::rpmdb::vline::lines(&db, &rep.results, true),
+        )
+        .unwrap();
     } else {
         // The non-verbose path goes through findings, like the CLI.
         report::rpm::render(&mut out, &to_findings(&db, &rep)).unwrap();

@@ -6,9 +6,9 @@
 //!
 //! Pure except for [`leftovers_on_disk`], which only `lstat`s paths inside the root.
 
-use crate::baseline::format::Record;
-use crate::baseline::{OwnedIndex, PackageSnapshot};
+use crate::pkgdb::{OwnedIndex, PackageSnapshot};
 use crate::pkgdb::{OwnedReason, PackageDb};
+use crate::scan::record::Record;
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;

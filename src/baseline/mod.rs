@@ -9,16 +9,14 @@
 //! Nothing here prints; callers render findings and issues.
 
 pub mod changes;
-pub mod finding;
 pub mod format;
 pub mod lock;
-pub mod owned;
 pub mod owned_cache;
 pub mod sign;
 
-pub use finding::{Attr, Change, Finding, Kind, Source, Value};
+use crate::pkgdb::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
+pub use crate::verify::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
 pub use format::{BaselineError, Header, Record};
-pub use owned::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
 
 use crate::policy::Policy;
 use crate::scan::capture::{Dir, FileType};
@@ -58,6 +56,9 @@ pub struct InitStats {
 pub struct CompareOutcome {
     /// In path order.
     pub findings: Vec<Finding>,
+    /// The current record of each finding's path (`None`: gone), keyed by the finding's path:
+    /// what `accept --report` later requires the path to still be in.
+    pub current: Current,
     /// Paths the walk could not fully read, vanished paths, trees not walked.
     pub issues: Vec<Issue>,
     /// The baseline's header (creation time, host, policy digest, package snapshot).
@@ -75,6 +76,9 @@ pub struct CompareOutcome {
     /// Regular files not re-hashed because `--trust-ctime` found them unchanged.
     pub trusted: u64,
 }
+
+/// A path's current record by the path's bytes (`None`: the path is gone).
+pub type Current = std::collections::HashMap<Vec<u8>, Option<Record>>;
 
 /// How `compare` works (not what it reports).
 #[derive(Debug, Clone, Copy, Default)]
@@ -229,28 +233,66 @@ impl logfamily::Reader for FamilyReader<'_> {
 
 /// Add the family check's findings: to the finding already made for the same path (metadata),
 /// else as new findings, keeping path order.
-fn merge_family_findings(findings: &mut Vec<Finding>, family: Vec<Finding>, policy: &Policy) {
-    if family.is_empty() {
-        return;
+fn merge_family_findings(
+    findings: &mut Vec<Finding>,
+    current: &mut Current,
+    family: logfamily::Outcome,
+    policy: &Policy,
+) {
+    for (path, rec) in family.current {
+        current
+            .entry(path.as_os_str().as_bytes().to_vec())
+            .or_insert(rec);
     }
-    for mut f in family {
-        let class = policy.classify(&f.path);
+    for mut f in family.findings {
+        let class = policy.classify(f.fs_path());
         if let Some(content) = class.spec.content {
             f.severity = f.severity.max(content);
         }
         if let Some(e) = findings.iter_mut().find(|e| e.path == f.path) {
             e.severity = e.severity.max(f.severity);
             e.changes.extend(f.changes);
-            if e.note.is_none() {
-                e.note = f.note;
+            // The family's explanation, unless the path's own verdict already has one (the
+            // classed note is then more than the class alone).
+            let class_only = format!("class {}", class.class);
+            if e.note.as_deref() == Some(class_only.as_str()) {
+                if let Some(n) = f.note {
+                    e.note = Some(format!("{class_only}; {n}"));
+                }
             }
             continue;
         }
-        f.rule = class.rule.to_string();
-        f.class = class.class.to_string();
-        let at = findings.partition_point(|e| e.path < f.path);
+        let f = f.classed(class.rule, class.class);
+        let at = findings.partition_point(|e| e.fs_path() < f.fs_path());
         findings.insert(at, f);
     }
+}
+
+/// A directory the walk did not enter because the tree is deeper than it descends. Always
+/// reported, whatever the baseline holds, since nothing below it is ever compared: high,
+/// because no legitimate tree is that deep and anything can hide in it.
+/// When the directory has a finding of its own (new since the baseline), that one is raised
+/// and explained rather than doubled: one path, one state for `accept --report`.
+fn too_deep(findings: &mut Vec<Finding>, current: &mut Current, issue: &Issue, policy: &Policy) {
+    let why = format!(
+        "directory tree deeper than {} levels; not checked below here",
+        crate::scan::walk::MAX_DEPTH
+    );
+    let path = issue.path.as_os_str().as_bytes();
+    if let Some(f) = findings.iter_mut().find(|f| f.path == path) {
+        f.severity = f.severity.max(crate::policy::Severity::High);
+        f.note = Some(match f.note.take() {
+            Some(n) => format!("{n}; {why}"),
+            None => why,
+        });
+        return;
+    }
+    let c = policy.classify(&issue.path);
+    let mut f = Finding::baseline(&issue.path, Kind::Added, None);
+    f.severity = crate::policy::Severity::High;
+    f.note = Some(why);
+    findings.push(f.classed(c.rule, c.class));
+    current.insert(path.to_vec(), None);
 }
 
 fn new_header(root: &Path, policy: &Policy, snapshot: &[PackageSnapshot]) -> Header {
@@ -383,6 +425,7 @@ struct Merge<'p> {
     old: Option<Record>,
     new: Option<Pending>,
     findings: Vec<Finding>,
+    current: Current,
     owned_unchanged: Vec<PathBuf>,
     hashed: u64,
     trusted: u64,
@@ -441,6 +484,14 @@ impl Merge<'_> {
         Ok(batch)
     }
 
+    /// Keep a verdict's finding with the path's current record.
+    fn found(&mut self, f: Option<Finding>, current: Option<Record>) {
+        if let Some(f) = f {
+            self.current.insert(f.path.clone(), current);
+            self.findings.push(f);
+        }
+    }
+
     /// Judge a batch whose files have been read, in path order.
     fn judge(&mut self, batch: Vec<Slot>) {
         for s in batch {
@@ -463,16 +514,16 @@ impl Merge<'_> {
                 (Some(o), None) => {
                     let path = o.path();
                     log(&path, Some(&o), None);
-                    self.findings
-                        .extend(judge(&path, Some(&o), None, policy, owned, &probe));
+                    let f = judge(&path, Some(&o), None, policy, owned, &probe);
+                    self.found(f, None);
                 }
                 (None, Some(n)) => {
                     self.hashed += u64::from(n.hashed());
                     let n = self.walker.finish(n);
                     let rec = Record::from_entry(&n);
                     log(&n.path, None, Some(&rec));
-                    self.findings
-                        .extend(judge(&n.path, None, Some(&rec), policy, owned, &probe));
+                    let f = judge(&n.path, None, Some(&rec), policy, owned, &probe);
+                    self.found(f, Some(rec));
                 }
                 (Some(o), Some(n)) => {
                     self.hashed += u64::from(n.hashed());
@@ -480,7 +531,7 @@ impl Merge<'_> {
                     let rec = Record::from_entry(&n);
                     log(&n.path, Some(&o), Some(&rec));
                     match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
-                        Some(f) => self.findings.push(f),
+                        Some(f) => self.found(Some(f), Some(rec)),
                         None if rec.package.is_some() => self.owned_unchanged.push(n.path.clone()),
                         None => {}
                     }
@@ -527,6 +578,7 @@ pub fn compare_with(
         old,
         new,
         findings: Vec::new(),
+        current: Current::new(),
         owned_unchanged: Vec::new(),
         hashed: 0,
         trusted: 0,
@@ -547,17 +599,18 @@ pub fn compare_with(
     let header = m.reader.header().clone();
     let mut issues = m.walker.take_issues();
     let mut findings = m.findings;
+    let mut current = m.current;
     for i in issues.iter().filter(|i| i.is_too_deep()) {
-        Finding::too_deep(&mut findings, i, policy);
+        too_deep(&mut findings, &mut current, i, policy);
     }
-    let families = logfamily::judge_families(
+    let mut families = logfamily::judge_families(
         std::mem::take(&mut m.logs),
         &FamilyReader { root: &m.root_dir },
     );
-    merge_family_findings(&mut findings, families.findings, policy);
+    let family_issues = std::mem::take(&mut families.issues);
+    merge_family_findings(&mut findings, &mut current, families, policy);
     issues.extend(
-        families
-            .issues
+        family_issues
             .into_iter()
             .map(|(path, what)| Issue { path, what }),
     );
@@ -565,6 +618,7 @@ pub fn compare_with(
     Ok(CompareOutcome {
         baseline_sha256,
         findings,
+        current,
         issues,
         policy_changed: header.policy_digest != policy.digest(),
         header,

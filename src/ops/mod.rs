@@ -9,7 +9,6 @@ pub mod report;
 
 use crate::baseline::changes::PackageChanges;
 use crate::baseline::{BaselineError, Header, Record};
-use crate::cli::CheckOpsArgs;
 use crate::scan::capture::{capture_entry, Dir};
 use crate::scan::walk::{Issue, WalkEntry};
 use crate::verify::finding::{Finding, FindingKind, Severity, Source};
@@ -93,15 +92,6 @@ pub fn note_accepted_edit(f: &mut Finding) {
     f.note = Some("differs from its package, matches the accepted baseline".into());
 }
 
-/// The current state of the path of each baseline finding (`None`: gone), for the report file.
-pub fn states(findings: &[crate::baseline::Finding]) -> HashMap<Vec<u8>, Option<Record>> {
-    use std::os::unix::ffi::OsStrExt;
-    findings
-        .iter()
-        .map(|f| (f.path.as_os_str().as_bytes().to_vec(), f.new.clone()))
-        .collect()
-}
-
 /// Findings that matter: above `info` (the ones that set exit bits and trigger mail).
 pub fn loud(findings: &[Finding]) -> impl Iterator<Item = &Finding> {
     findings.iter().filter(|f| f.severity > Severity::Info)
@@ -156,10 +146,22 @@ pub struct Delivery<'a> {
     pub doc: Option<&'a serde_json::Value>,
 }
 
+/// Where a check delivers beyond stdout (`check --report-file`, `--mail-to`, `--sendmail`,
+/// `--mail-always`), as plain values: the command line is parsed above the library.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub report_file: Vec<PathBuf>,
+    pub mail_to: Vec<String>,
+    /// The sendmail program, run as `PATH -t -oi`.
+    pub sendmail: PathBuf,
+    /// Mail even when nothing was found.
+    pub mail_always: bool,
+}
+
 /// After the report went to stdout: write `--report-file` and send `--mail-to`. Each failure is
 /// printed on stderr and returned as an exit status (`exit::FAILURE` for the report file,
 /// `exit::MAIL` for mail); the other delivery is still attempted.
-pub fn deliver(a: &CheckOpsArgs, root: &Path, d: &Delivery<'_>) -> u8 {
+pub fn deliver(a: &Targets, root: &Path, d: &Delivery<'_>) -> u8 {
     let Delivery {
         findings,
         shown,

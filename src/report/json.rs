@@ -142,7 +142,7 @@ pub fn finding(f: &Finding) -> J {
         m.insert(
             "rpm".into(),
             J::String(
-                String::from_utf8_lossy(&super::rpm::line(b"", v, false))
+                String::from_utf8_lossy(&v.line(b"", false))
                     .trim_end()
                     .to_string(),
             ),

@@ -6,7 +6,7 @@
 //! the database.
 //!
 //! It is the rpm implementation of the package seam ([`crate::pkgdb::PackageDb`], in `db`):
-//! `verify` holds rpm -V's rules for owned files, `trust` judges header signatures. Only this
+//! `verify` holds rpm -V's rules for owned files, `vline` the lines rpm -V prints, `trust` judges header signatures. Only this
 //! module interprets rpm's FILEFLAGS, FILEVERIFYFLAGS and FILESTATES numbers.
 
 pub mod bdb;
@@ -18,6 +18,7 @@ pub mod package;
 pub mod sqlite;
 pub mod trust;
 pub mod verify;
+pub mod vline;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

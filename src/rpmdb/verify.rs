@@ -905,12 +905,7 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
             severity,
             rule: rule.to_string(),
             note: (!notes.is_empty()).then(|| notes.join("; ")),
-            rpm: Some(RpmVerdict {
-                result: r.result,
-                errno: r.errno.filter(|_| r.is_missing()).map(|e| e.0),
-                file_flags: f.flags,
-                state: f.state,
-            }),
+            rpm: Some(RpmVerdict::of(r, f)),
         });
     }
     out

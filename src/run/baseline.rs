@@ -21,8 +21,8 @@ struct BaselineWrite {
     db: PkgDb,
     policy: crate::policy::Policy,
     file: PathBuf,
-    index: crate::baseline::OwnedIndex,
-    snapshot: Vec<crate::baseline::PackageSnapshot>,
+    index: crate::pkgdb::OwnedIndex,
+    snapshot: Vec<crate::pkgdb::PackageSnapshot>,
     sign_key: Option<ed25519_dalek::SigningKey>,
 }
 
@@ -58,7 +58,7 @@ impl BaselineWrite {
 
     /// Print each untrusted package the snapshot accepts as trusted state, leaving out those
     /// `before` (the previous snapshot) already held with the same header and status.
-    fn print_accepted_trust(&self, before: &[crate::baseline::PackageSnapshot]) {
+    fn print_accepted_trust(&self, before: &[crate::pkgdb::PackageSnapshot]) {
         for p in &self.snapshot {
             let untrusted = matches!(
                 p.trust.as_deref(),
@@ -276,7 +276,7 @@ fn accept_transaction(
     root: &Path,
     w: &BaselineWrite,
     db: &crate::dpkg::DpkgDb,
-    before: &[crate::baseline::PackageSnapshot],
+    before: &[crate::pkgdb::PackageSnapshot],
 ) -> Result<u8, Failure> {
     use std::collections::BTreeSet;
     let changes = crate::baseline::changes::diff(0, before, &w.snapshot);

@@ -225,7 +225,7 @@ fn check_in_pool(
                         crate::ops::note_accepted_edit(f);
                     }
                 }
-                findings.extend(outcome.findings.iter().map(Finding::from));
+                findings.extend(outcome.findings);
                 let c = package_changes(
                     &db,
                     root,
@@ -241,7 +241,7 @@ fn check_in_pool(
                 );
                 findings.extend(crate::wordpress::verify::replaced_manifests(&c));
                 baselined_packages = Some(outcome.header.packages.clone());
-                states = crate::ops::states(&outcome.findings);
+                states = outcome.current;
                 changes = Some(c);
                 issues = outcome.issues;
             }
@@ -315,10 +315,11 @@ fn check_in_pool(
             .collect()
     };
     match (a.format, db.rpm()) {
-        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => {
-            crate::report::rpm::render_results(&mut out, rdb, &report.results, true)
-                .map_err(io_failure)?
-        }
+        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => crate::report::rpm::render_lines(
+            &mut out,
+            &crate::rpmdb::vline::lines(rdb, &report.results, true),
+        )
+        .map_err(io_failure)?,
         // `super::dpkg::check` answered every dpkg-format run before the database was opened.
         (ReportFormat::Rpm | ReportFormat::Dpkg, _) => {
             crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?
@@ -377,7 +378,7 @@ fn check_in_pool(
     };
     let run_failed = baseline_error.is_some() || error_status != exit::CLEAN;
     let delivery = crate::ops::deliver(
-        &a.ops,
+        &crate::ops::Targets::from(&a.ops),
         root,
         &crate::ops::Delivery {
             findings: &findings,
@@ -408,8 +409,8 @@ fn package_changes(
     db: &PkgDb,
     root: &Path,
     since: i64,
-    old: &[crate::baseline::PackageSnapshot],
-    new: &[crate::baseline::PackageSnapshot],
+    old: &[crate::pkgdb::PackageSnapshot],
+    new: &[crate::pkgdb::PackageSnapshot],
 ) -> crate::baseline::changes::PackageChanges {
     let mut c = crate::baseline::changes::diff(since, old, new);
     if matches!(db, PkgDb::Dpkg(_)) && !c.is_empty() {
@@ -434,7 +435,7 @@ fn trust_findings(
     root: &Path,
     policy: &crate::policy::Policy,
     wanted: &[String],
-    baseline: Option<&[crate::baseline::PackageSnapshot]>,
+    baseline: Option<&[crate::pkgdb::PackageSnapshot]>,
 ) -> Vec<crate::verify::Finding> {
     let selected: Vec<usize> = db
         .packages

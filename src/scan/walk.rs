@@ -9,7 +9,7 @@
 //!   entered unless it is itself a watched tree. Never enters /proc, /sys, /dev or any pseudo file
 //!   system, whatever the policy says.
 //! - Skips volatile paths (a volatile directory is not entered) and package-owned paths, except
-//!   owned files the baseline records (see `baseline::owned`); owned directories are entered.
+//!   owned files the baseline records (see `crate::pkgdb::OwnedReason`); owned directories are entered.
 //! - Never opens FIFOs, sockets or devices. A path that vanishes during the walk or cannot be read
 //!   is an [`Issue`], not an error of the run.
 //! - Owned files the baseline records that lie outside the watched trees (e.g. a %ghost file in

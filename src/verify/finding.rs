@@ -1,9 +1,14 @@
-//! [`Finding`]: the one result type of a check, for both sources of truth (package-owned files
-//! verified against the rpmdb, unowned files compared with the baseline). Reports render
-//! findings; they never compute them. The exit status is derived from findings here.
+//! [`Finding`]: the one result type of a check, for every source of truth (package-owned files
+//! verified against their package database, unowned paths compared with the baseline, WordPress
+//! manifests, package headers against the trusted keys). Every engine produces it and every
+//! renderer renders it; nothing converts between finding types. The exit status is derived from
+//! findings here.
 
 use crate::exit;
 use crate::rpmdb::FileState;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// What happened to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,16 +185,8 @@ pub struct Change {
     pub unreadable: bool,
 }
 
-/// What an `rpm -V` line is rendered from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RpmVerdict {
-    /// RPMVERIFY_* result bits (including the failure bits READFAIL/READLINKFAIL/LSTATFAIL).
-    pub result: u32,
-    /// errno of the failed lstat, when `result` has LSTATFAIL.
-    pub errno: Option<i32>,
-    pub file_flags: u32,
-    pub state: FileState,
-}
+/// rpm's verdict on a package-owned file, which its `rpm -V` line is made from.
+pub use crate::rpmdb::vline::RpmVerdict;
 
 /// One thing a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +207,72 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of the baseline comparison, as its engines (`verify::unowned`,
+    /// `verify::logfamily`) start it: severity and note are theirs to set. The rule is
+    /// `baseline.<kind>` and the class goes first in the note once the comparison has classified
+    /// the path ([`Finding::classed`]).
+    pub fn baseline(path: &Path, kind: FindingKind, package: Option<String>) -> Finding {
+        Finding {
+            path: path.as_os_str().as_bytes().to_vec(),
+            kind,
+            source: Source::Baseline {
+                policy_rule: None,
+                package,
+            },
+            changes: Vec::new(),
+            severity: Severity::Info,
+            rule: String::new(),
+            note: None,
+            rpm: None,
+        }
+    }
+
+    /// Complete a baseline finding with the policy's classification of its path: the rule that
+    /// classified it, `baseline.<kind>` as the finding's rule, and `class <name>` ahead of the
+    /// engine's note (people read the class first; the report has no field for it).
+    pub fn classed(mut self, rule: &str, class: &str) -> Finding {
+        if let Source::Baseline { policy_rule, .. } = &mut self.source {
+            *policy_rule = Some(rule.to_string());
+        }
+        self.rule = format!("baseline.{}", self.kind.name());
+        let class = format!("class {class}");
+        self.note = Some(match self.note.take() {
+            Some(n) => format!("{class}; {n}"),
+            None => class,
+        });
+        self
+    }
+
+    /// The path as a `Path`: findings are kept and merged in `Path` order (component-wise),
+    /// the order of the walk and the baseline, which is not the byte order of `path`.
+    pub fn fs_path(&self) -> &Path {
+        Path::new(OsStr::from_bytes(&self.path))
+    }
+
+    /// The policy rule that classified a baseline finding's path.
+    pub fn policy_rule(&self) -> Option<&str> {
+        match &self.source {
+            Source::Baseline { policy_rule, .. } => policy_rule.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The package named by the finding's source: the owner of a package-owned file (or, for a
+    /// baseline finding, of an owned file the baseline records).
+    pub fn package(&self) -> Option<&str> {
+        match &self.source {
+            Source::Package { nevra, .. }
+            | Source::Manifest { nevra }
+            | Source::Header { nevra, .. } => Some(nevra),
+            Source::Baseline { package, .. } => package.as_deref(),
+        }
+    }
+
+    /// Attribute names, as the JSON `changes` field lists them.
+    pub fn change_names(&self) -> Vec<&'static str> {
+        self.changes.iter().map(|c| c.attr.name()).collect()
+    }
+
     /// This finding's contribution to the exit status ([`crate::exit`] bits). Informational
     /// findings (`Noted`, or severity `Info`) contribute nothing.
     pub fn exit_bits(&self) -> u8 {
@@ -249,6 +312,38 @@ mod tests {
             note: None,
             rpm: None,
         }
+    }
+
+    #[test]
+    fn a_classed_baseline_finding_names_rule_class_and_package() {
+        let mut f = Finding::baseline(
+            Path::new("/etc/passwd"),
+            FindingKind::Changed,
+            Some("setup-2.13.7-10.el9.noarch".into()),
+        );
+        f.changes = vec![Change {
+            attr: Attr::Inode,
+            expected: Value::Int(1),
+            actual: Value::Int(2),
+            unreadable: false,
+        }];
+        f.severity = Severity::High;
+        let f = f.classed("credentials", "credentials");
+        assert_eq!(f.path, b"/etc/passwd");
+        assert_eq!(f.change_names(), ["inode"]);
+        assert_eq!(f.rule, "baseline.changed");
+        assert_eq!(f.note.as_deref(), Some("class credentials"));
+        assert_eq!(f.policy_rule(), Some("credentials"));
+        assert_eq!(f.package(), Some("setup-2.13.7-10.el9.noarch"));
+        let mut g = Finding::baseline(Path::new("/srv/x"), FindingKind::Added, None);
+        g.note = Some("new setuid/setgid file".into());
+        let g = g.classed("web", "web-executable");
+        assert_eq!(g.rule, "baseline.added");
+        assert_eq!(
+            g.note.as_deref(),
+            Some("class web-executable; new setuid/setgid file")
+        );
+        assert_eq!(g.package(), None);
     }
 
     #[test]

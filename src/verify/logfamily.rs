@@ -11,9 +11,9 @@
 //! The disk reads this needs (prefix digests, decompression) go through [`Reader`], so the
 //! verdict itself stays testable without a file system.
 
-use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
-use crate::baseline::format::Record;
+use super::finding::{Attr, Change, Finding, FindingKind, Value};
 use crate::scan::capture::FileType;
+use crate::scan::record::Record;
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -234,7 +234,10 @@ pub fn digest_stream<R: Read>(
 /// What the family check concluded beyond findings.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// In path order, not yet classed ([`Finding::classed`]): the comparison classifies them.
     pub findings: Vec<Finding>,
+    /// The current record of each finding's path (`None`: gone), for `accept --report`.
+    pub current: Vec<(PathBuf, Option<Record>)>,
     /// Paths not fully checked (`(path, reason)`).
     pub issues: Vec<(PathBuf, String)>,
 }
@@ -282,7 +285,7 @@ pub fn judge_families(seen: Vec<Seen>, reader: &dyn Reader) -> Outcome {
     for members in families.into_values() {
         judge_family(members, reader, &mut out);
     }
-    out.findings.sort_by(|a, b| a.path.cmp(&b.path));
+    out.findings.sort_by(|a, b| a.fs_path().cmp(b.fs_path()));
     out
 }
 
@@ -423,16 +426,17 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
         }
     }
     for (path, old, new, why) in loud {
-        if out.findings.iter().any(|f| f.path == path) {
+        if out.findings.iter().any(|f| f.fs_path() == path) {
             continue;
         }
-        out.findings.push(finding(path, old, new, why));
+        out.findings.push(finding(&path, old, new.as_ref(), why));
+        out.current.push((path, new));
     }
 }
 
 /// A loud family verdict on one path. A log shrunk or replaced is said as such (inode, size);
 /// the digest is shown when neither explains the change (edited in place).
-fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String) -> Finding {
+fn finding(path: &Path, old: Option<Record>, new: Option<&Record>, why: String) -> Finding {
     let mut changes = Vec::new();
     let mut note = why;
     let kind = match (&old, &new) {
@@ -469,24 +473,16 @@ fn finding(path: PathBuf, old: Option<Record>, new: Option<Record>, why: String)
                 (false, false) => "edited",
             };
             note = format!("log {how}: {note}");
-            Kind::Changed
+            FindingKind::Changed
         }
-        (None, Some(_)) => Kind::Added,
-        _ => Kind::Removed,
+        (None, Some(_)) => FindingKind::Added,
+        _ => FindingKind::Removed,
     };
-    Finding {
-        path,
-        kind,
-        changes,
-        source: Source::Baseline,
-        package: old.as_ref().and_then(|o| o.package.clone()),
-        rule: String::new(),
-        class: String::new(),
-        severity: crate::policy::Severity::Medium,
-        note: Some(note),
-        old,
-        new,
-    }
+    let mut f = Finding::baseline(path, kind, old.and_then(|o| o.package));
+    f.changes = changes;
+    f.severity = crate::policy::Severity::Medium;
+    f.note = Some(note);
+    f
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! header would look like.
 
 use super::finding::{Finding, FindingKind, Severity, Source};
-use crate::baseline::PackageSnapshot;
+use crate::pkgdb::PackageSnapshot;
 use crate::policy::Signatures;
 use crate::rpmdb::trust::SigStatus;
 use crate::rpmdb::Package;

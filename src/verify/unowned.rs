@@ -5,11 +5,11 @@
 //! This module is pure: it never touches the file system. The two facts that need the disk (has a
 //! log been rotated? does a changed owned file match its package's digest?) come in as probes.
 
-use crate::baseline::finding::{Attr, Change, Finding, Kind, Source, Value};
-use crate::baseline::format::{Bytes, Record};
-use crate::baseline::owned::{OwnedFile, OwnedIndex};
+use super::finding::{Attr, Change, Finding, FindingKind, Value};
+use crate::pkgdb::{OwnedFile, OwnedIndex};
 use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;
+use crate::scan::record::{Bytes, Record};
 use std::path::Path;
 
 /// setuid and setgid bits.
@@ -199,7 +199,20 @@ pub fn judge(
     probe: &dyn Probe,
 ) -> Option<Finding> {
     let class = policy.classify(path);
-    let spec = class.spec;
+    verdict(path, old, new, class.spec, policy, owned, probe)
+        .map(|f| f.classed(class.rule, class.class))
+}
+
+/// [`judge`] before the class is named: the note here is the verdict's own.
+fn verdict(
+    path: &Path,
+    old: Option<&Record>,
+    new: Option<&Record>,
+    spec: &ClassSpec,
+    policy: &Policy,
+    owned: &OwnedIndex,
+    probe: &dyn Probe,
+) -> Option<Finding> {
     let owner_now = owned.get(path);
     let owner_reason = owner_now.and_then(|o| o.reason());
     // A path rpm now fully vouches for (a package was installed over an unowned file) is the
@@ -207,26 +220,16 @@ pub fn judge(
     if owner_now.is_some() && owner_reason.is_none() {
         return None;
     }
-    let mut f = Finding {
-        path: path.to_path_buf(),
-        kind: Kind::Changed,
-        changes: Vec::new(),
-        source: Source::Baseline,
-        package: owner_now
-            .map(|o| o.nevra.clone())
-            .or_else(|| old.and_then(|o| o.package.clone())),
-        rule: class.rule.to_string(),
-        class: class.class.to_string(),
-        // Set below: every branch that reports chooses it.
-        severity: Severity::Info,
-        note: owner_reason.map(|r| r.describe().to_string()),
-        old: old.cloned(),
-        new: new.cloned(),
-    };
+    let package = owner_now
+        .map(|o| o.nevra.clone())
+        .or_else(|| old.and_then(|o| o.package.clone()));
+    // Severity is set below: every branch that reports chooses it.
+    let mut f = Finding::baseline(path, FindingKind::Changed, package);
+    f.note = owner_reason.map(|r| r.describe().to_string());
     match (old, new) {
         (None, None) => None,
         (None, Some(n)) => {
-            f.kind = Kind::Added;
+            f.kind = FindingKind::Added;
             if let Some(owner) = owner_now {
                 // A package file the baseline has not seen yet (package installed since): quiet
                 // when rpm vouches for its content and it matches, else worth a look.
@@ -257,13 +260,13 @@ pub fn judge(
                 if !probe.policy_changed() {
                     return None;
                 }
-                f.kind = Kind::Removed;
+                f.kind = FindingKind::Removed;
                 f.severity = Severity::Low;
                 f.note = Some("no longer checked: policy changed".into());
                 return Some(f);
             }
             if o.package.is_some() && owner_now.is_none() {
-                f.kind = Kind::Removed;
+                f.kind = FindingKind::Removed;
                 f.severity = Severity::Info;
                 f.note = Some(format!(
                     "no longer owned by any package (was {}; package removed?)",
@@ -272,9 +275,9 @@ pub fn judge(
                 return Some(f);
             }
             f.kind = if owner_now.is_some() {
-                Kind::Missing
+                FindingKind::Missing
             } else {
-                Kind::Removed
+                FindingKind::Removed
             };
             f.severity = spec.removed?;
             Some(f)
