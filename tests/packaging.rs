@@ -19,33 +19,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use support::{build_packages, qw, run_command, text, RpmOutput, TestRoot};
+use support::{build_packages, have_tools, qw, run_command, text, RpmOutput, TestRoot};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const HOOK_LOG: &str = "/var/log/quietwire/post-transaction.log";
 const HOOK_REPORT: &str = "/var/log/quietwire/post-transaction.json";
-
-/// Whether every tool is on PATH; if not, SKIPPED (or a failure under CI=true).
-fn have_tools(tools: &[(&str, &str)]) -> bool {
-    let on_path = |t: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-    };
-    let missing: Vec<String> = tools
-        .iter()
-        .filter(|(t, _)| !on_path(t))
-        .map(|(t, pkg)| format!("`{t}` (Debian package {pkg})"))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("missing {}", missing.join(", "));
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg} (required under CI=true)");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
 
 /// quietwire's RPM (release `release`) built into `out` with scripts/build-rpm from this
 /// build's binary.

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use support::{quietwire_bin, run_command, RpmOutput};
+use support::{have_tools, quietwire_bin, run_command, RpmOutput};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// The SOURCE_DATE_EPOCH of the test builds: 2023-11-14 22:13:20 UTC.
@@ -36,28 +36,6 @@ const KEPT: &str = "quietwire: kept /var/lib/quietwire";
 const WANTS: &str = "/etc/systemd/system/timers.target.wants/quietwire-check.timer";
 const DSH_STATE: &str =
     "/var/lib/systemd/deb-systemd-helper-enabled/quietwire-check.timer.dsh-also";
-
-/// Whether every tool is on PATH; if not, SKIPPED (or a failure under CI=true).
-fn have_tools(tools: &[(&str, &str)]) -> bool {
-    let on_path = |t: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-    };
-    let missing: Vec<String> = tools
-        .iter()
-        .filter(|(t, _)| !on_path(t))
-        .map(|(t, pkg)| format!("`{t}` (Debian package {pkg})"))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("missing {}", missing.join(", "));
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg} (required under CI=true)");
-    }
-    eprintln!("SKIPPED: {msg}");
-    false
-}
 
 fn have_build_tools() -> bool {
     have_tools(&[

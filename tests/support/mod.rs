@@ -140,7 +140,7 @@ pub use root::{
     rewrite_keep_mtime_at, set_mtime_at, TestRoot, FIXTURE_MTIME, GROUP, PASSWD, UNKNOWN_GROUP,
     UNKNOWN_USER,
 };
-pub use run::{require_tool, run as run_command, RpmOutput};
+pub use run::{have_tools, require_tool, run as run_command, RpmOutput};
 
 /// The `quietwire` binary built by cargo for this test run.
 pub fn quietwire_bin() -> std::path::PathBuf {

@@ -106,3 +106,25 @@ pub fn require_tool(tool: &str, debian_package: &str) {
         .unwrap_or(false);
     assert!(found, "`{tool}` not found: install Debian's `{debian_package}` package (apt-get install {debian_package})");
 }
+
+/// Whether every tool is on PATH; if not, SKIPPED (or a failure under CI=true).
+pub fn have_tools(tools: &[(&str, &str)]) -> bool {
+    let on_path = |t: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
+    };
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|(t, _)| !on_path(t))
+        .map(|(t, pkg)| format!("`{t}` (Debian package {pkg})"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("missing {}", missing.join(", "));
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg} (required under CI=true)");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
