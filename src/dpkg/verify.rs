@@ -59,11 +59,23 @@ pub fn verify(db: &DpkgDb, root: &std::path::Path) -> std::io::Result<Vec<DpkgRe
     verify_selected(db, root, None)
 }
 
-/// [`verify`] for the packages at `selected` indices only (`None`: all).
+/// [`verify`] for the packages at `selected` indices only (`None`: all), on the current pool.
 pub fn verify_selected(
     db: &DpkgDb,
     root: &std::path::Path,
     selected: Option<&[usize]>,
+) -> std::io::Result<Vec<DpkgResult>> {
+    verify_with_threads(db, root, selected, 0)
+}
+
+/// [`verify_selected`] reading with `threads` threads (0: the current rayon pool). Warm, the
+/// work is MD5 and a pool of one thread per core is enough; cold, more reads in flight than
+/// cores keep the disk busy (`rpmdb::verify::default_read_threads`, shared with rpm's check).
+pub fn verify_with_threads(
+    db: &DpkgDb,
+    root: &std::path::Path,
+    selected: Option<&[usize]>,
+    threads: usize,
 ) -> std::io::Result<Vec<DpkgResult>> {
     let r = Root::open(root)?;
     let mut work = Vec::new();
@@ -93,34 +105,66 @@ pub fn verify_selected(
             });
         }
     }
-    Ok(work
-        .par_iter()
-        .filter_map(|w| {
-            check(&r, w).map(|problem| DpkgResult {
-                path: w.path.to_vec(),
-                package: w.package.to_string(),
-                pkg_index: w.pkg_index,
-                file_index: w.file_index,
-                conffile: w.conffile,
-                expected: w.want.unwrap_or_default().to_string(),
-                problem,
+    let run = || -> Vec<DpkgResult> {
+        work.par_iter()
+            .filter_map(|w| {
+                check(&r, w).map(|problem| DpkgResult {
+                    path: w.path.to_vec(),
+                    package: w.package.to_string(),
+                    pkg_index: w.pkg_index,
+                    file_index: w.file_index,
+                    conffile: w.conffile,
+                    expected: w.want.unwrap_or_default().to_string(),
+                    problem,
+                })
             })
-        })
-        .collect())
+            .collect()
+    };
+    if threads == 0 {
+        return Ok(run());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| std::io::Error::other(format!("cannot start threads: {e}")))?;
+    Ok(pool.install(run))
 }
 
 fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
-    if let Err(e) = r.lstat(w.path) {
-        return Some(Problem::Missing(e));
-    }
-    let want = w.want?;
-    // dpkg opens the path (following a symlink); open_config does too, inside the root, and
-    // refuses anything but a regular file without opening it.
-    let f = match r.open_config(w.path) {
-        Ok(f) => f,
-        Err(e) => return Some(Problem::Unreadable(e.message())),
+    let entry = match r.entry(w.path) {
+        Ok(e) => e,
+        Err(e) => return Some(Problem::Missing(e)),
     };
-    match hash::hash_logical(DigestAlgo::Md5, &f, hash::DEFAULT_MAX_HASH_BYTES) {
+    let Some(want) = w.want else {
+        return entry.lstat().err().map(Problem::Missing);
+    };
+    // The O_PATH pin is the `lstat` (it opens nothing, not even a FIFO or device) and the
+    // regular file is then read through it: no second lookup, stat or path race.
+    let pinned = match entry.pin() {
+        Ok(p) => p,
+        Err(e) => return Some(Problem::Missing(e)),
+    };
+    let digest = if pinned.stat.is_reg() {
+        match pinned.open_regular() {
+            Ok(f) => hash::hash_logical_sized(
+                DigestAlgo::Md5,
+                &f,
+                pinned.stat.size,
+                hash::DEFAULT_MAX_HASH_BYTES,
+            ),
+            Err(e) => return Some(Problem::Unreadable(e.to_string())),
+        }
+    } else if pinned.stat.is_lnk() {
+        // dpkg opens the path (following a symlink); open_config does too, inside the root, and
+        // refuses anything but a regular file without opening it.
+        match r.open_config(w.path) {
+            Ok(f) => hash::hash_logical(DigestAlgo::Md5, &f, hash::DEFAULT_MAX_HASH_BYTES),
+            Err(e) => return Some(Problem::Unreadable(e.message())),
+        }
+    } else {
+        return Some(Problem::Unreadable(Errno(libc::EINVAL).message()));
+    };
+    match digest {
         Ok(d) if d.to_hex() == want => None,
         Ok(d) => Some(Problem::Digest { found: d.to_hex() }),
         Err(e) => Some(Problem::Unreadable(e.to_string())),

@@ -96,7 +96,11 @@ fn check_dpkg(a: &CheckArgs) -> Result<u8, Failure> {
     }
     let root = &a.root.root;
     let db = open(root)?;
-    let mut results = super::with_jobs(a.jobs, || crate::dpkg::verify::verify(&db, root))?
+    // The reader pool of rpm's owned check: `--jobs` threads, else at least 8.
+    let threads = a
+        .jobs
+        .unwrap_or_else(crate::rpmdb::verify::default_read_threads);
+    let mut results = crate::dpkg::verify::verify_with_threads(&db, root, None, threads)
         .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
     if !a.packages.is_empty() {
         let (sel, missing) = crate::pkgdb::PackageDb::select(&db, &a.packages);
