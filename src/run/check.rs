@@ -13,14 +13,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
-    if let Some(result) = super::dpkg::check(a) {
-        return result;
+    // --nice covers every path, dpkg's --owned-only one included; a failure to lower the
+    // priority is reported by the full path below, with a failed run's metrics.
+    let niced = be_nice(a.nice);
+    if niced.is_ok() {
+        if let Some(result) = super::dpkg::check(a) {
+            return result;
+        }
     }
     let run = crate::report::ndjson::Run::start(&a.root.root);
     let clock = std::time::Instant::now();
     let mut doc = None;
-    let result =
-        be_nice(a.nice).and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
+    let result = niced.and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
     let Some(file) = &a.ops.metrics_file else {
         return result;
     };
@@ -160,7 +164,7 @@ fn check_in_pool(
                 not_installed,
                 ..Default::default()
             };
-            let findings = super::dpkg::findings(ddb, root, selected.as_deref(), None)?;
+            let findings = super::dpkg::findings(ddb, root, selected.as_deref(), None, opts.jobs)?;
             (report, findings)
         }
     };

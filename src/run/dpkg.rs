@@ -56,8 +56,9 @@ pub(super) fn findings(
     root: &Path,
     selected: Option<&[usize]>,
     baselined: Option<&[crate::pkgdb::PackageSnapshot]>,
+    threads: usize,
 ) -> Result<Vec<crate::verify::Finding>, Failure> {
-    let results = crate::dpkg::verify::verify_selected(db, root, selected)
+    let results = crate::dpkg::verify::verify_with_threads(db, root, selected, threads)
         .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
     let mut out = crate::dpkg::findings::owned(db, &results);
     out.extend(crate::dpkg::findings::no_digests(db, selected));
