@@ -98,3 +98,39 @@ fn json_and_text_reports_carry_package_and_values() {
     assert!(text.contains("qw-files-1.0-1.noarch"), "{text}");
     assert!(text.contains("digest: "), "{text}");
 }
+
+/// `quietwire check | head`: a reader that goes away must neither turn the findings' exit bits
+/// into 0 nor stop the other deliveries (the report file here; mail and metrics the same way).
+#[test]
+fn a_closed_stdout_keeps_the_exit_bits_and_the_report_file() {
+    let root = tampered_root();
+    let report = root.path().join("report.json");
+    for format in ["text", "json", "rpm", "ndjson"] {
+        let _ = std::fs::remove_file(&report);
+        let mut child = Command::new(support::quietwire_bin())
+            .args(["check", "--owned-only", "--no-progress", "--format", format])
+            .arg("--report-file")
+            .arg(&report)
+            .arg("--root")
+            .arg(root.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before quietwire has verified anything, so its first write fails (EPIPE).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some((quietwire::exit::CHANGED | quietwire::exit::REMOVED) as i32),
+            "--format {format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert!(
+            doc.to_string().contains("/opt/qw-files/reg"),
+            "--format {format}: {doc}"
+        );
+    }
+}

@@ -318,30 +318,40 @@ fn check_in_pool(
             .cloned()
             .collect()
     };
-    match (a.format, db.rpm()) {
-        (ReportFormat::Rpm, Some(rdb)) if opts.verbose => crate::report::rpm::render_lines(
-            &mut out,
-            &crate::rpmdb::vline::lines(rdb, &report.results, true),
-        )
-        .map_err(io_failure)?,
-        // `super::dpkg::check` answered every dpkg-format run before the database was opened.
-        (ReportFormat::Rpm | ReportFormat::Dpkg, _) => {
-            crate::report::rpm::render(&mut out, &findings).map_err(io_failure)?
-        }
-        (ReportFormat::Text, _) => {
-            out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))
-                .map_err(io_failure)?;
-            crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
-                .map_err(io_failure)?
-        }
-        (ReportFormat::Json, _) => {
-            serde_json::to_writer(&mut out, &doc)
-                .map_err(|e| Failure::new(exit::FAILURE, format!("writing output: {e}")))?;
-            writeln!(out).map_err(io_failure)?;
-        }
-        (ReportFormat::Ndjson, _) => {
-            let d = doc.as_ref().unwrap_or(&serde_json::Value::Null);
-            crate::report::ndjson::render(&mut out, d, run).map_err(io_failure)?
+    let written = (|| -> std::io::Result<()> {
+        match (a.format, db.rpm()) {
+            (ReportFormat::Rpm, Some(rdb)) if opts.verbose => crate::report::rpm::render_lines(
+                &mut out,
+                &crate::rpmdb::vline::lines(rdb, &report.results, true),
+            ),
+            // `super::dpkg::check` answered every dpkg-format run before the database was opened.
+            (ReportFormat::Rpm | ReportFormat::Dpkg, _) => {
+                crate::report::rpm::render(&mut out, &findings)
+            }
+            (ReportFormat::Text, _) => {
+                out.write_all(&crate::ops::text_report(&shown, &issues, changes.as_ref()))?;
+                crate::report::text::footer(&mut out, &baseline_path, baseline_sha256.as_deref())
+            }
+            (ReportFormat::Json, _) => {
+                serde_json::to_writer(&mut out, &doc)?;
+                writeln!(out)
+            }
+            (ReportFormat::Ndjson, _) => {
+                let d = doc.as_ref().unwrap_or(&serde_json::Value::Null);
+                crate::report::ndjson::render(&mut out, d, run)
+            }
+        }?;
+        out.flush()
+    })();
+    // Standard output is one of several deliveries: when it fails (`check | head`, a full
+    // disk), the report file, metrics and mail still go out and the exit status keeps the
+    // findings' bits; only a real write error adds a failure.
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("quietwire: writing output: {e}");
+            error_status = exit::combine(error_status, exit::FAILURE);
         }
     }
     if a.format == ReportFormat::Rpm {
@@ -372,7 +382,6 @@ fn check_in_pool(
             }
         }
     }
-    out.flush().map_err(io_failure)?;
     if a.ops.packages_changed && changes.as_ref().is_some_and(|c| c.is_empty()) {
         eprintln!("quietwire: no package changed since the baseline's package snapshot");
     }
