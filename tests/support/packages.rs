@@ -147,6 +147,9 @@ fn build_into(out: &Path, specs: &[(String, Vec<u8>)]) {
             .iter()
             .map(|(stem, _)| {
                 let topdir = out.join("build").join(stem);
+                // rpmbuild creates a missing `_topdir` component by component and fails
+                // with EEXIST when a parallel rpmbuild makes the shared parent first.
+                fs::create_dir_all(&topdir).expect("create rpmbuild _topdir");
                 let spec = specs_dir().join(format!("{stem}.spec"));
                 s.spawn(move || {
                     let o = run(Command::new("rpmbuild")
