@@ -5,9 +5,9 @@
 
 use super::verify::{DpkgResult, Problem};
 use super::{DpkgDb, ADMINDIR};
+use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
 use crate::pkgdb::PackageSnapshot;
 use crate::rpmdb::FileState;
-use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
 
 /// The flag the rpm-format renderer shows as `c`: a dpkg conffile is the same kind of file.
 const CONFIG_FLAG: u32 = crate::rpmdb::verify::ff::CONFIG;

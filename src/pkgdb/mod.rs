@@ -8,7 +8,7 @@
 //! not), the package-set snapshot the baseline keeps ([`PackageSnapshot`]), the leftover
 //! suffixes its transactions create, and header trust ([`SigStatus`]). Verifying owned files
 //! is done by the source's own rules (rpm: `crate::rpmdb::verify`, rpm -V's rules), which
-//! produce [`crate::verify::Finding`]s.
+//! produce [`crate::finding::Finding`]s.
 //!
 //! RPM (`src/rpmdb/`, `rpmdb/db.rs`) and dpkg (`src/dpkg/`) implement it. To add a package
 //! manager, implement [`PackageDb`] and its verification rules in `src/NAME/`, add a variant

@@ -1,7 +1,7 @@
 //! `{"findings":[...],"summary":{...}}`, lossless: a path or value that is not UTF-8 is given
 //! as `path_bytes` / `{"bytes": base64}` next to a lossy `path` for display.
 
-use crate::verify::finding::{Change, Finding, FindingKind, Source, Value};
+use crate::finding::{Change, Finding, FindingKind, Source, Value};
 use serde_json::{json, Map, Value as J};
 use std::os::unix::ffi::OsStrExt;
 
@@ -164,7 +164,7 @@ pub fn document(findings: &[Finding]) -> J {
             "added": count(FindingKind::Added),
             "noted": count(FindingKind::Noted),
             "untrusted": count(FindingKind::Untrusted),
-            "exit_bits": crate::verify::finding::exit_bits(findings),
+            "exit_bits": crate::finding::exit_bits(findings),
         }
     })
 }
@@ -172,7 +172,7 @@ pub fn document(findings: &[Finding]) -> J {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::finding::{Attr, Severity};
+    use crate::finding::{Attr, Severity};
 
     #[test]
     fn non_utf8_path_is_lossless() {

@@ -4,7 +4,7 @@
 //! writes them out. Paths are printed raw, as rpm does (this format exists for scripts that
 //! parse rpm's output).
 
-use crate::verify::finding::Finding;
+use crate::finding::Finding;
 use std::io::Write;
 
 /// Render every package-owned finding as `rpm -V` prints it (non-verbose).

@@ -7,14 +7,12 @@
 //! into [`Finding`]s; it never prints.
 
 use crate::baseline::owned_cache::{FileKey, OwnedCache, Verified};
+use crate::finding::{Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, HeaderDigest, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
-use crate::verify::finding::{
-    Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value,
-};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;

@@ -3,10 +3,15 @@
 //! manifests, package headers against the trusted keys). Every engine produces it and every
 //! renderer renders it; nothing converts between finding types. The exit status is derived from
 //! findings here.
+//!
+//! The vocabulary every layer shares (package sources, engines, the baseline, renderers), so it
+//! imports none of them. To add a finding kind or an attribute: [`FindingKind`] (and its exit
+//! bit in [`Finding::exit_bits`]) or [`Attr`] (and its JSON name), then the engine producing it.
 
 use crate::exit;
 use crate::rpmdb::FileState;
 use std::ffi::OsStr;
+use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -43,8 +48,38 @@ impl FindingKind {
     }
 }
 
-/// The one severity scale; defined by the policy, which chooses it for most findings.
-pub use crate::policy::Severity;
+/// How much a finding matters: the one scale of every finding. In a policy a severity is
+/// `Option<Severity>`: the word `none` (`None`) means the change is not reported at all, and
+/// orders below every severity, so `max`/`min` over options work as over severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Expected or harmless (shown only on request; never sets an exit bit).
+    Info,
+    Low,
+    Medium,
+    High,
+    /// Evidence of tampering with the truth itself (e.g. a package header that fails its
+    /// digest). Chosen by the engines only; a policy file cannot name it.
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Where the expected state came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
