@@ -309,7 +309,7 @@ pub fn leftovers_on_disk(
                 changes: Vec::new(),
                 severity: Severity::Low,
                 rule: "packages.leftover".into(),
-                rpm: None,
+                verify_line: None,
             });
         }
     }

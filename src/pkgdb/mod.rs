@@ -103,9 +103,9 @@ impl SigStatus {
     }
 }
 
-/// How a package marks one of its files, as the package manager's listing shows it (the
-/// rpm-format renderer prints `c d s m n g l r a`, or a blank for [`FileClass::Plain`]). When a
-/// source marks a file several ways, it picks the one its own listing shows.
+/// How a package marks one of its files, as the package manager's listing shows it (a verify
+/// line prints [`FileClass::letter`]). When a source marks a file several ways, it picks the
+/// one its own listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileClass {
     Plain,
@@ -124,6 +124,25 @@ pub enum FileClass {
     MissingOk,
     /// A configuration file that an update never overwrites.
     NoReplace,
+}
+
+impl FileClass {
+    /// The letter a verify line shows for the class (`c d s m n g l r a`), a blank for
+    /// [`FileClass::Plain`].
+    pub fn letter(self) -> u8 {
+        match self {
+            FileClass::Plain => b' ',
+            FileClass::Config => b'c',
+            FileClass::Doc => b'd',
+            FileClass::Ghost => b'g',
+            FileClass::License => b'l',
+            FileClass::Readme => b'r',
+            FileClass::Artifact => b'a',
+            FileClass::Spec => b's',
+            FileClass::MissingOk => b'm',
+            FileClass::NoReplace => b'n',
+        }
+    }
 }
 
 /// Why an owned file is in the baseline: the reason the package manager's own verification is

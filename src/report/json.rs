@@ -97,13 +97,13 @@ pub fn finding(f: &Finding) -> J {
         Source::Package {
             name,
             nevra,
-            file_flags,
+            manager_flags,
             ..
         } => {
             m.insert("source".into(), J::String("package".into()));
             m.insert("package".into(), J::String(nevra.clone()));
             m.insert("package_name".into(), J::String(name.clone()));
-            m.insert("file_flags".into(), json!(file_flags));
+            m.insert("file_flags".into(), json!(manager_flags));
         }
         Source::Baseline {
             policy_rule,
@@ -138,14 +138,10 @@ pub fn finding(f: &Finding) -> J {
     if let Some(n) = &f.note {
         m.insert("note".into(), J::String(n.clone()));
     }
-    if let Some(v) = &f.rpm {
+    if let Some(v) = &f.verify_line {
         m.insert(
             "rpm".into(),
-            J::String(
-                String::from_utf8_lossy(&v.line(b"", false))
-                    .trim_end()
-                    .to_string(),
-            ),
+            J::String(String::from_utf8_lossy(&v.line(b"")).trim_end().to_string()),
         );
     }
     J::Object(m)
@@ -192,7 +188,7 @@ mod tests {
             severity: Severity::Medium,
             rule: "t".into(),
             note: None,
-            rpm: None,
+            verify_line: None,
         };
         let d = document(&[f]);
         assert_eq!(d["findings"][0]["path_bytes"], "L3j/");

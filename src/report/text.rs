@@ -131,7 +131,6 @@ pub fn footer(
 mod tests {
     use super::*;
     use crate::finding::{Attr, FindingKind, Severity};
-    use crate::rpmdb::FileState;
 
     #[test]
     fn crafted_name_cannot_reach_the_terminal() {
@@ -143,8 +142,8 @@ mod tests {
                 nevra: "p-1-1.noarch".into(),
                 pkg_index: 0,
                 file_index: 0,
-                file_flags: 0,
-                state: FileState::Normal,
+                class: crate::pkgdb::FileClass::Plain,
+                manager_flags: 0,
             },
             changes: vec![Change {
                 attr: Attr::Mode,
@@ -155,7 +154,7 @@ mod tests {
             severity: Severity::Critical,
             rule: "owned.changed".into(),
             note: None,
-            rpm: None,
+            verify_line: None,
         };
         let mut out = Vec::new();
         render(&mut out, &[f]).unwrap();

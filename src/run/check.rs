@@ -519,7 +519,7 @@ fn policy_changed_finding(
             policy.digest(),
             policy.sources().join(", ")
         )),
-        rpm: None,
+        verify_line: None,
     }
 }
 

@@ -167,7 +167,7 @@ pub fn findings(
             severity,
             rule: format!("package.{}", p.signature.name()),
             note: Some(note),
-            rpm: None,
+            verify_line: None,
         });
     }
     out

@@ -258,7 +258,7 @@ pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::finding::Finding> {
                 severity: Severity::High,
                 rule: rule.to_string(),
                 note: Some(v.describe()),
-                rpm: None,
+                verify_line: None,
             }
         })
         .collect()
@@ -315,7 +315,7 @@ pub fn replaced_manifests(
                     "the checksum manifest of {} was replaced since the baseline (same version)",
                     new.nevra
                 )),
-                rpm: None,
+                verify_line: None,
             }
         })
         .collect()
