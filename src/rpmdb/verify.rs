@@ -6,13 +6,13 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use crate::baseline::owned_cache::{FileKey, OwnedCache, Verified};
 use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, HeaderDigest, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
+use crate::scan::verified::{FileKey, OwnedCache, Verified};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;
