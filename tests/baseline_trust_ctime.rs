@@ -37,7 +37,9 @@ fn tree() -> Tree {
          [class.normal]\nadded = \"medium\"\nremoved = \"medium\"\ncontent = \"medium\"\nmetadata = \"high\"\n",
     )
     .unwrap();
-    let policy = Policy::load(&root, Some(&pfile)).unwrap();
+    let policy =
+        Policy::from_override_bytes(&pfile.display().to_string(), fs::read(&pfile).unwrap())
+            .unwrap();
     let baseline = tmp.path().join("baseline");
     let owned = OwnedIndex::new();
     baseline::init(&root, &policy, &owned, &[], &baseline, false).unwrap();

@@ -12,7 +12,10 @@
 //! matches a directory also matches everything under it; the **last** matching rule wins; a path no
 //! rule matches is in class `normal` (rule name `default`).
 //!
-//! This module never walks the file system; it only reads the policy files.
+//! This module never touches the file system: the run layer reads the override file (inside the
+//! root through `crate::scan::fs`) and hands its bytes to [`Policy::from_override_bytes`]. The
+//! walk's fixed exclusions ([`NEVER_ENTERED`]) and the default hashing cap
+//! ([`DEFAULT_MAX_HASH_BYTES`]) are defined here, below the scan that applies them.
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
@@ -88,7 +91,14 @@ fn is_literal(pattern: &str) -> bool {
 }
 
 /// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
-const MAX_POLICY_BYTES: u64 = 4 << 20;
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
+
+/// Top-level directories of the root that are never entered, whatever the policy says (pseudo
+/// file systems and live device nodes); a `watch` there is ignored with a warning.
+pub const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// Bytes of data hashed per file when the policy does not say (`max_hash_bytes`).
+pub const DEFAULT_MAX_HASH_BYTES: u64 = 4 << 30;
 
 /// The one severity scale, defined with the finding vocabulary; a policy chooses it for most
 /// findings.
@@ -386,34 +396,27 @@ impl Policy {
         )
     }
 
-    /// The effective policy for `root`: the default, extended or replaced by `override_file` when
-    /// given, else by `<root>/etc/quietwire/policy.toml` when that exists.
-    pub fn load(root: &Path, override_file: Option<&Path>) -> Result<Policy, PolicyError> {
-        let (path, required) = match override_file {
-            Some(p) => (p.to_path_buf(), true),
-            // Inside a checked root: resolved as the root sees it (an absolute symlink on the
-            // way means a path in the root, never on the host), its last component not followed.
-            None => (
-                crate::scan::fs::resolve_in_root(root, Path::new(SYSTEM_POLICY), false)
-                    .unwrap_or_else(|_| {
-                        crate::scan::fs::join_in_root(root, Path::new(SYSTEM_POLICY))
-                    }),
-                false,
-            ),
+    /// The default extended (or replaced) by an override file's contents as read (at most
+    /// [`MAX_POLICY_BYTES`] and one more: the caller reads the file, from the host for
+    /// `--policy` or inside the checked root for [`SYSTEM_POLICY`]); `name` names it in errors.
+    pub fn from_override_bytes(name: &str, bytes: Vec<u8>) -> Result<Policy, PolicyError> {
+        let io = |source| PolicyError::Io {
+            file: name.to_string(),
+            source,
         };
-        let text = match read_policy_file(&path, required) {
-            Ok(t) => t,
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
-                return Policy::builtin();
-            }
-            Err(e) => {
-                return Err(PolicyError::Io {
-                    file: path.display().to_string(),
-                    source: e,
-                })
-            }
-        };
-        Policy::from_override_str(&path.display().to_string(), &text)
+        if bytes.len() as u64 > MAX_POLICY_BYTES {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("larger than {MAX_POLICY_BYTES} bytes"),
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not valid UTF-8",
+            ))
+        })?;
+        Policy::from_override_str(name, &text)
     }
 
     /// The default extended (or replaced) by an override given as text; `name` names it in errors.
@@ -563,7 +566,7 @@ impl Policy {
                 .map(|w| w.to_string_lossy().into_owned())
                 .collect(),
             setuid: Level::of(self.setuid),
-            max_hash_bytes: (self.max_hash_bytes != crate::scan::hash::DEFAULT_MAX_HASH_BYTES)
+            max_hash_bytes: (self.max_hash_bytes != DEFAULT_MAX_HASH_BYTES)
                 .then_some(self.max_hash_bytes),
             class: &self.classes,
             signatures: &self.signatures,
@@ -599,38 +602,6 @@ static FALLBACK_CLASS: ClassSpec = ClassSpec {
     content: Some(Severity::Medium),
     metadata: Some(Severity::High),
 };
-
-/// Read a policy file: `--policy FILE` (the administrator's choice, on the host) may be a
-/// symlink; the one inside the checked root may not, so that it can never quote a host file in an
-/// error. Either must be a regular file: a FIFO must not hang the run.
-fn read_policy_file(path: &Path, follow: bool) -> std::io::Result<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) if !follow => {
-                std::io::Error::other("is a symbolic link (not followed inside the root)")
-            }
-            _ => e,
-        })?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut buf = Vec::new();
-    f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_POLICY_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {MAX_POLICY_BYTES} bytes"),
-        ));
-    }
-    String::from_utf8(buf)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
-}
 
 fn parse_file(name: &str, text: &str) -> Result<PolicyFile, PolicyError> {
     let f: PolicyFile = toml::from_str(text).map_err(|e| PolicyError::Syntax {
@@ -715,10 +686,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         })?;
         // The walk never enters these (pseudo file systems, live device nodes), whatever the
         // policy says; a watch there would otherwise be a silent no-op.
-        if let Some(top) = crate::scan::walk::NEVER_ENTERED
-            .iter()
-            .find(|t| p.starts_with(t))
-        {
+        if let Some(top) = NEVER_ENTERED.iter().find(|t| p.starts_with(t)) {
             warnings.push(format!(
                 "{name}: watch: {w:?} is ignored: {top} is never entered (/proc, /sys and /dev never are)"
             ));
@@ -843,7 +811,7 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
     watch.sort();
     watch.dedup();
     let max_hash_bytes = match &f.max_hash_bytes {
-        None => crate::scan::hash::DEFAULT_MAX_HASH_BYTES,
+        None => DEFAULT_MAX_HASH_BYTES,
         Some(b) => match b.bytes() {
             Ok(0) => return Err(invalid("max_hash_bytes: must be more than 0".into())),
             Ok(n) => n,
@@ -1341,33 +1309,5 @@ mod tests {
                 "{text:?}: got {msg:?}, want {want:?}"
             );
         }
-    }
-
-    #[test]
-    fn load_prefers_explicit_file_and_reads_root_override() {
-        let t = tempfile::tempdir().unwrap();
-        let root = t.path();
-        // No /etc file: the built-in default.
-        let p = Policy::load(root, None).unwrap();
-        assert_eq!(p.sources(), &["built-in default".to_string()]);
-        std::fs::create_dir_all(root.join("etc/quietwire")).unwrap();
-        std::fs::write(
-            root.join("etc/quietwire/policy.toml"),
-            "version = 1\nwatch = [\"/from-etc\"]\n",
-        )
-        .unwrap();
-        let p = Policy::load(root, None).unwrap();
-        assert!(p.is_watched(Path::new("/from-etc/x")));
-        let explicit = root.join("mine.toml");
-        std::fs::write(&explicit, "version = 1\nwatch = [\"/from-flag\"]\n").unwrap();
-        let p = Policy::load(root, Some(&explicit)).unwrap();
-        assert!(p.is_watched(Path::new("/from-flag/x")));
-        assert!(
-            !p.is_watched(Path::new("/from-etc/x")),
-            "--policy replaces the /etc file"
-        );
-        let missing = root.join("nope.toml");
-        let e = Policy::load(root, Some(&missing)).unwrap_err();
-        assert!(e.to_string().contains("nope.toml"), "{e}");
     }
 }

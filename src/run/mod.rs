@@ -7,6 +7,7 @@ mod baseline;
 mod check;
 mod dpkg;
 mod owned_cache;
+mod policy_file;
 mod query;
 mod wordpress;
 
@@ -132,8 +133,8 @@ fn report_bad_records(db: Database) -> (Database, u8) {
 }
 
 fn load_policy(root: &Path, file: Option<&Path>) -> Result<crate::policy::Policy, Failure> {
-    let policy = crate::policy::Policy::load(root, file)
-        .map_err(|e| Failure::new(exit::POLICY, e.to_string()))?;
+    let policy =
+        policy_file::load(root, file).map_err(|e| Failure::new(exit::POLICY, e.to_string()))?;
     for w in policy.warnings() {
         eprintln!(
             "quietwire: warning: {}",

@@ -117,7 +117,7 @@ pub fn hash_reader<R: Read>(algo: DigestAlgo, mut reader: R) -> std::io::Result<
 }
 
 /// Bytes of data hashed per file when the policy does not say (`max_hash_bytes`).
-pub const DEFAULT_MAX_HASH_BYTES: u64 = 4 << 30;
+pub use crate::policy::DEFAULT_MAX_HASH_BYTES;
 
 /// What to do with the holes of a sparse file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,7 +36,7 @@ pub const MAX_DEPTH: usize = 256;
 const _: () = assert!(MAX_DEPTH == 256, "TOO_DEEP's text names the limit");
 
 /// Top-level directories of the root that are never entered, whatever the policy says.
-pub const NEVER_ENTERED: [&str; 3] = ["/proc", "/sys", "/dev"];
+pub use crate::policy::NEVER_ENTERED;
 
 /// What the walk needs to know about package ownership (the baseline's owned index implements
 /// it): which paths a package owns, and which of those the baseline records anyway, and why.
