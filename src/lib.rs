@@ -25,6 +25,7 @@ pub mod dpkg;
 pub mod escape;
 pub mod exit;
 pub mod finding;
+pub mod host;
 pub mod nice;
 pub mod ops;
 pub mod pkgdb;

@@ -306,7 +306,7 @@ fn mail_through_sendmail_only_with_findings_and_failures_are_errors() {
     let m = std::fs::read_to_string(dir.path().join("message")).unwrap();
     let (headers, body) = m.split_once("\n\n").expect("headers, blank line, body");
     assert!(headers.starts_with("To: admin@example.com\n"), "{headers}");
-    let host = quietwire::baseline::format::hostname();
+    let host = quietwire::host::hostname();
     let subject = headers
         .lines()
         .find_map(|l| l.strip_prefix("Subject: "))

@@ -556,18 +556,6 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// This machine's host name (empty if unknown).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf/len describe a live buffer; gethostname NUL-terminates within it or truncates.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -300,7 +300,7 @@ fn new_header(root: &Path, policy: &Policy, snapshot: &[PackageSnapshot]) -> Hea
         format: format::FORMAT_NAME.into(),
         version: format::FORMAT_VERSION,
         created: format::now_secs(),
-        host: format::hostname(),
+        host: crate::host::hostname(),
         root: format::Bytes(root.as_os_str().as_bytes().to_vec()),
         policy_digest: policy.digest(),
         packages: snapshot.to_vec(),

@@ -203,7 +203,7 @@ pub fn deliver(a: &Targets, root: &Path, d: &Delivery<'_>) -> u8 {
         // in the check that the administrator must hear of.
         let gaps = issues.iter().any(|i| !i.is_vanished());
         if c.total > 0 || gaps || a.mail_always || run_failed {
-            let host = crate::baseline::format::hostname();
+            let host = crate::host::hostname();
             let subject = mail::subject(&host, root, &c);
             let mut body = text_report(shown, issues, changes);
             if run_failed {

@@ -43,7 +43,7 @@ impl Run {
         Run {
             id: run_id(),
             started: SystemTime::now(),
-            host: crate::baseline::format::hostname(),
+            host: crate::host::hostname(),
             root: root.to_string_lossy().into_owned(),
         }
     }
@@ -73,7 +73,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     // `utc` gives `YYYY-MM-DD HH:MM:SS UTC`.
-    let text = crate::ops::report::utc(secs);
+    let text = crate::host::utc(secs);
     let (date, rest) = text.split_once(' ').unwrap_or((&text, ""));
     let time = rest.trim_end_matches(" UTC");
     format!("{date}T{time}.{:03}Z", d.subsec_millis())

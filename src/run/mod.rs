@@ -195,7 +195,7 @@ fn warn_untrusted_baseline(root: &Path, file: &Path) {
     if root != Path::new("/") {
         return;
     }
-    let here = crate::baseline::format::hostname();
+    let here = crate::host::hostname();
     if !header.host.is_empty() && !here.is_empty() && header.host != here {
         eprintln!(
             "quietwire: warning: baseline {} was made on host {}, not on this host ({}): it describes another system",
