@@ -31,7 +31,6 @@ pub mod ops;
 pub mod pkgdb;
 pub mod policy;
 pub mod report;
-pub mod rootpath;
 pub mod rpmdb;
 pub mod run;
 pub mod scan;

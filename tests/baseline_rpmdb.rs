@@ -63,7 +63,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
         .map(|(p, o)| (p.to_path_buf(), o.clone()))
         .unwrap();
     let t = tempfile::tempdir().unwrap();
-    let host = quietwire::rootpath::join_in_root(t.path(), &path);
+    let host = quietwire::scan::fs::join_in_root(t.path(), &path);
     std::fs::create_dir_all(host.parent().unwrap()).unwrap();
     std::fs::write(&host, "edited by the admin\n").unwrap();
     let policy = Policy::builtin().unwrap();

@@ -252,7 +252,7 @@ impl DpkgDb {
         };
         let key = parent.as_os_str().as_encoded_bytes().to_vec();
         let dir = dirs.entry(key).or_insert_with(|| {
-            crate::rootpath::resolve_in_root(&self.root, parent, true)
+            crate::scan::fs::resolve_in_root(&self.root, parent, true)
                 .ok()
                 .and_then(|h| {
                     h.strip_prefix(&self.root)

@@ -242,7 +242,7 @@ fn check_in_pool(
                     &index,
                     db.seam().leftover_suffixes(),
                 );
-                findings.extend(crate::wordpress::verify::replaced_manifests(&c));
+                findings.extend(crate::wordpress::verify::replaced_manifests(&c.reinstalled));
                 baselined_packages = Some(outcome.header.packages.clone());
                 states = outcome.current;
                 changes = Some(c);

@@ -245,7 +245,7 @@ fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> Result<PathBuf, 
                 exit::BASELINE,
                 format!(
                     "{}: cannot resolve inside the root: {e}",
-                    escape_path(&crate::rootpath::join_in_root(
+                    escape_path(&crate::scan::fs::join_in_root(
                         root,
                         Path::new(crate::baseline::DEFAULT_LOCATION)
                     ))
@@ -354,8 +354,8 @@ fn load_keyring(
 ) -> Result<crate::rpmdb::trust::Keyring, Failure> {
     let mut keys = crate::rpmdb::trust::Keyring::new();
     for k in &policy.signatures().trusted_keys {
-        let host = crate::rootpath::resolve_in_root(root, Path::new(k), true)
-            .unwrap_or_else(|_| crate::rootpath::join_in_root(root, Path::new(k)));
+        let host = crate::scan::fs::resolve_in_root(root, Path::new(k), true)
+            .unwrap_or_else(|_| crate::scan::fs::join_in_root(root, Path::new(k)));
         match keys.add_path(&host) {
             Ok(_) => {}
             Err(crate::rpmdb::trust::KeyError::Io { source, .. })

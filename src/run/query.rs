@@ -168,7 +168,7 @@ fn normalise(path: &Path) -> PathBuf {
             .unwrap_or_else(|_| PathBuf::from("/"))
             .join(path)
     };
-    crate::rootpath::join_in_root(Path::new("/"), &absolute)
+    crate::scan::fs::join_in_root(Path::new("/"), &absolute)
 }
 
 pub(super) fn owner(a: &OwnerArgs) -> Result<u8, Failure> {
@@ -206,7 +206,7 @@ fn owners_of(db: &PkgDb, root: &Path, wanted: &Path) -> Vec<String> {
     };
     let resolve_dir = |p: &Path| {
         p.parent().map(|d| {
-            crate::rootpath::resolve_in_root(root, d, true).unwrap_or_else(|_| d.to_path_buf())
+            crate::scan::fs::resolve_in_root(root, d, true).unwrap_or_else(|_| d.to_path_buf())
         })
     };
     let wanted_dir = resolve_dir(wanted);

@@ -4,7 +4,7 @@
 //! `wp-includes/` that the core manifest does not list (the classic dropped backdoor) is high.
 
 use super::db::{Component, Kind, WordPressDb};
-use crate::pkgdb::DigestAlgo;
+use crate::pkgdb::{DigestAlgo, PackageSnapshot};
 use crate::scan::fs::Dir;
 use crate::scan::hash;
 use std::ffi::OsStr;
@@ -287,12 +287,12 @@ pub fn drop_baseline_duplicates(findings: &mut Vec<crate::finding::Finding>) {
 /// A manifest replaced since the baseline while the version stayed (same full name, another
 /// manifest digest): the manifest lives inside the checked root, so rewriting it to match a
 /// trojaned file would otherwise silence the verdict. High until `accept` records it.
+/// `reinstalled`: the packages whose snapshot changed under the same full name, (old, new).
 pub fn replaced_manifests(
-    changes: &crate::baseline::changes::PackageChanges,
+    reinstalled: &[(PackageSnapshot, PackageSnapshot)],
 ) -> Vec<crate::finding::Finding> {
     use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
-    changes
-        .reinstalled
+    reinstalled
         .iter()
         .filter(|(_, new)| super::is_wordpress_nevra(&new.nevra))
         .map(|(old, new)| {
