@@ -1,8 +1,13 @@
 //! quietwire: a package-manager-aware file integrity verifier.
 //!
-//! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `wordpress` a second
-//! source whose checksum manifests vouch for WordPress core and plugin files) → `policy` → `scan`
-//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it. Only
+//! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `dpkg` another,
+//! `wordpress` a source whose checksum manifests vouch for WordPress core and plugin files) →
+//! `policy` → `scan` → `verify` → `baseline` → `report` → `ops`; `cli` defines the command line
+//! and `run` runs it. Imports go against that flow only, bottom up: the leaves (`exit`, `escape`,
+//! `nice`, `host`), the `pkgdb` seam, the [`finding`] vocabulary, `policy`, `scan` (the one
+//! file layer), the package sources (they read the root through `scan`), `verify`, `baseline`,
+//! `report`, `ops`, `cli`, `run`. `tests/architecture.rs` holds the table of allowed imports,
+//! each with its reason, and fails on any other import or a cycle. Only
 //! `run` takes clap types: it hands the modules below plain values (e.g. `ops::Targets`).
 //!
 //! Where things go:
