@@ -2,14 +2,15 @@
 //!
 //! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `wordpress` a second
 //! source whose checksum manifests vouch for WordPress core and plugin files) → `policy` → `scan`
-//! → `verify` → `baseline` → `report`; `cli` defines the command line and `run` runs it. Only
-//! `run` takes clap types: it hands the modules below plain values (e.g. `ops::Targets`).
+//! → `verify` → `baseline` → `report`; `run` runs a request given as plain values
+//! (`run::config::Config`). `cli` holds the clap definitions and their conversion to a `Config`;
+//! only `main.rs` uses it, so no clap type reaches the library.
 //!
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
 //!   rules producing [`verify::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
 //! - an output format: a renderer in `report/` taking `&[verify::Finding]` (`ndjson` and
-//!   `metrics` take the JSON document instead), chosen in `run::check` by `cli::ReportFormat`;
+//!   `metrics` take the JSON document instead), chosen in `run::check` by `run::config::ReportFormat` (and its flag in `cli`);
 //! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
 //!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
 //!
