@@ -8,21 +8,25 @@
 //!
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
-//!   rules producing [`verify::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
-//! - an output format: a renderer in `report/` taking `&[verify::Finding]` (`ndjson` and
-//!   `metrics` take the JSON document instead), chosen in `run::check` by `run::config::ReportFormat` (and its flag in `cli`);
-//! - a finding kind or attribute: [`verify::finding`] (`FindingKind` and its exit bit, `Attr`
-//!   and its JSON name), then the engine that produces it; severities are [`policy::Severity`].
+//!   rules producing [`finding::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
+//! - an output format: a renderer in `report/` taking `&[finding::Finding]` (`ndjson` and
+//!   `metrics` take the JSON document instead), chosen in `run::check` by
+//!   `run::config::ReportFormat` (its flag is in `cli`);
+//! - a finding kind or attribute: [`finding`] (`FindingKind` and its exit bit, `Attr` and its
+//!   JSON name, the one [`finding::Severity`] scale), then the engine that produces it.
 //!
 //! The per-path record the baseline comparison works on is `scan::record::Record` (the walk
 //! makes it, `verify::unowned` and `verify::logfamily` judge it, `baseline::format` stores it);
-//! every engine, the baseline comparison included, produces the one [`verify::Finding`].
+//! every engine, the baseline comparison included, produces the one [`finding::Finding`]: the
+//! vocabulary every layer shares, so it sits below them all (it imports only `pkgdb`'s file
+//! classes and `exit`'s bits).
 
 pub mod baseline;
 pub mod cli;
 pub mod dpkg;
 pub mod escape;
 pub mod exit;
+pub mod finding;
 pub mod nice;
 pub mod ops;
 pub mod pkgdb;

@@ -6,10 +6,10 @@
 //!
 //! Pure except for [`leftovers_on_disk`], which only `lstat`s paths inside the root.
 
+use crate::finding::{Finding, FindingKind, Severity, Source};
 use crate::pkgdb::{OwnedIndex, PackageSnapshot};
 use crate::pkgdb::{OwnedReason, PackageDb};
 use crate::scan::record::Record;
-use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -309,7 +309,7 @@ pub fn leftovers_on_disk(
                 changes: Vec::new(),
                 severity: Severity::Low,
                 rule: "packages.leftover".into(),
-                rpm: None,
+                verify_line: None,
             });
         }
     }

@@ -14,8 +14,8 @@ pub mod lock;
 pub mod owned_cache;
 pub mod sign;
 
+pub use crate::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
 use crate::pkgdb::{OwnedFile, OwnedIndex, OwnedReason, PackageSnapshot};
-pub use crate::verify::finding::{Attr, Change, Finding, FindingKind as Kind, Value};
 pub use format::{BaselineError, Header, Record};
 
 use crate::policy::Policy;

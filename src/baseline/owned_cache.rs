@@ -1,4 +1,5 @@
-//! The verified-state cache of package-owned files (`--trust-ctime`): for each regular file
+//! The file of the verified-state cache of package-owned files (`--trust-ctime`; the cache
+//! itself, as verification consults it, is `crate::scan::verified::OwnedCache`): for each regular file
 //! whose content and file capabilities last matched its rpmdb header, the device, inode, size,
 //! mtime and ctime it had just before it was read. `check --trust-ctime` takes the digest and
 //! the capabilities as matching, without reading either, when all five are unchanged; anything
@@ -22,9 +23,9 @@
 
 use super::format::{BaselineError, Bytes};
 use crate::scan::fs::RootIdentity;
+use crate::scan::verified::{FileKey, OwnedCache, Verified};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -41,28 +42,6 @@ pub struct CacheRef {
     pub sha256: String,
     /// Number of file entries.
     pub entries: u64,
-}
-
-/// The state of a file when its content matched its package digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileKey {
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-}
-
-impl FileKey {
-    pub fn of(st: &crate::scan::fs::Stat) -> FileKey {
-        FileKey {
-            dev: st.dev,
-            ino: st.ino,
-            size: st.size,
-            mtime_ns: st.mtime_ns,
-            ctime_ns: st.ctime_ns,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,15 +63,6 @@ struct PackageLine {
     f: Vec<Row>,
 }
 
-/// A loaded cache: header digest → file index → state.
-#[derive(Debug, Default)]
-pub struct OwnedCache {
-    packages: HashMap<String, HashMap<u32, FileKey>>,
-}
-
-/// A verified file to record: package header SHA-256, file index, state before the read.
-pub type Verified = (String, u32, FileKey);
-
 /// Where the cache of `baseline` lives.
 pub fn cache_path(baseline: &Path) -> PathBuf {
     let mut s = baseline.as_os_str().to_os_string();
@@ -110,160 +80,143 @@ pub enum Unusable {
     Refused(BaselineError),
 }
 
-impl OwnedCache {
-    /// The state recorded for file `index` of the package whose header SHA-256 is `header`.
-    pub fn get(&self, header: &str, index: u32) -> Option<&FileKey> {
-        self.packages.get(header)?.get(&index)
+/// Load the cache `reference` names for `baseline`, taken on `root` with `identity`.
+pub fn load(
+    baseline: &Path,
+    reference: &CacheRef,
+    root: &Path,
+    identity: &RootIdentity,
+) -> Result<OwnedCache, Unusable> {
+    let file = cache_path(baseline);
+    let corrupt = |what: String| {
+        Unusable::Refused(BaselineError::Corrupt {
+            file: file.clone(),
+            line: 0,
+            what,
+        })
+    };
+    let bytes = read_recorded(&file, reference)?;
+    let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let head: CacheHeader = lines
+        .next()
+        .ok_or_else(|| corrupt("empty".into()))
+        .and_then(|l| serde_json::from_slice(l).map_err(|e| corrupt(format!("bad header: {e}"))))?;
+    if head.format != FORMAT_NAME || head.version != FORMAT_VERSION {
+        return Err(corrupt(format!(
+            "not a version {FORMAT_VERSION} {FORMAT_NAME} file"
+        )));
     }
-
-    pub fn len(&self) -> usize {
-        self.packages.values().map(HashMap::len).sum()
+    use std::os::unix::ffi::OsStrExt;
+    // `/srv/img/` and `/srv/img` are the same root; nothing else is compared.
+    let recorded = Path::new(std::ffi::OsStr::from_bytes(&head.root.0));
+    if !recorded.components().eq(root.components()) {
+        return Err(Unusable::Ignored(format!(
+            "{}: taken on root {}, not {}; every package file is read",
+            file.display(),
+            String::from_utf8_lossy(&head.root.0),
+            root.display()
+        )));
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    if head.identity != *identity {
+        return Err(Unusable::Ignored(format!(
+            "{}: taken on another device or file system (then {:?}, now {:?}); every package file is read",
+            file.display(),
+            head.identity,
+            identity
+        )));
     }
-
-    /// Load the cache `reference` names for `baseline`, taken on `root` with `identity`.
-    pub fn load(
-        baseline: &Path,
-        reference: &CacheRef,
-        root: &Path,
-        identity: &RootIdentity,
-    ) -> Result<OwnedCache, Unusable> {
-        let file = cache_path(baseline);
-        let corrupt = |what: String| {
-            Unusable::Refused(BaselineError::Corrupt {
-                file: file.clone(),
-                line: 0,
-                what,
-            })
-        };
-        let bytes = read_recorded(&file, reference)?;
-        let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        let head: CacheHeader = lines
-            .next()
-            .ok_or_else(|| corrupt("empty".into()))
-            .and_then(|l| {
-                serde_json::from_slice(l).map_err(|e| corrupt(format!("bad header: {e}")))
-            })?;
-        if head.format != FORMAT_NAME || head.version != FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "not a version {FORMAT_VERSION} {FORMAT_NAME} file"
-            )));
-        }
-        use std::os::unix::ffi::OsStrExt;
-        // `/srv/img/` and `/srv/img` are the same root; nothing else is compared.
-        let recorded = Path::new(std::ffi::OsStr::from_bytes(&head.root.0));
-        if !recorded.components().eq(root.components()) {
-            return Err(Unusable::Ignored(format!(
-                "{}: taken on root {}, not {}; every package file is read",
-                file.display(),
-                String::from_utf8_lossy(&head.root.0),
-                root.display()
-            )));
-        }
-        if head.identity != *identity {
-            return Err(Unusable::Ignored(format!(
-                "{}: taken on another device or file system (then {:?}, now {:?}); every package file is read",
-                file.display(),
-                head.identity,
-                identity
-            )));
-        }
-        let mut cache = OwnedCache::default();
-        let mut count = 0u64;
-        for (n, line) in lines.enumerate() {
-            let p: PackageLine = serde_json::from_slice(line)
-                .map_err(|e| corrupt(format!("line {}: {e}", n + 2)))?;
-            count += p.f.len() as u64;
-            let files = cache.packages.entry(p.h).or_default();
-            for (index, dev, ino, size, mtime_ns, ctime_ns) in p.f {
-                files.insert(
-                    index,
-                    FileKey {
+    let mut cache = OwnedCache::default();
+    let mut count = 0u64;
+    for (n, line) in lines.enumerate() {
+        let p: PackageLine =
+            serde_json::from_slice(line).map_err(|e| corrupt(format!("line {}: {e}", n + 2)))?;
+        count += p.f.len() as u64;
+        let files =
+            p.f.into_iter()
+                .map(|(index, dev, ino, size, mtime_ns, ctime_ns)| {
+                    let key = FileKey {
                         dev,
                         ino,
                         size,
                         mtime_ns,
                         ctime_ns,
-                    },
-                );
-            }
-        }
-        if count != head.entries || count != reference.entries {
-            return Err(corrupt(format!(
-                "{count} entries, header says {} and the baseline {}",
-                head.entries, reference.entries
-            )));
-        }
-        Ok(cache)
+                    };
+                    (index, key)
+                });
+        cache.extend(p.h, files);
     }
+    if count != head.entries || count != reference.entries {
+        return Err(corrupt(format!(
+            "{count} entries, header says {} and the baseline {}",
+            head.entries, reference.entries
+        )));
+    }
+    Ok(cache)
+}
 
-    /// Write `verified` as the cache of `baseline` (atomically: a temp file in the same
-    /// directory, fsync, rename, fsync of the directory) and return the reference the new
-    /// baseline's header must carry.
-    pub fn write(
-        baseline: &Path,
-        root: &Path,
-        identity: &RootIdentity,
-        mut verified: Vec<Verified>,
-    ) -> Result<CacheRef, BaselineError> {
-        use std::os::unix::ffi::OsStrExt;
-        let file = cache_path(baseline);
-        let ioe = |e: io::Error| BaselineError::io(&file, e);
-        verified.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        verified.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        let mut out = Vec::with_capacity(verified.len() * 72 + 256);
-        let head = CacheHeader {
-            format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
-            root: Bytes(root.as_os_str().as_bytes().to_vec()),
-            identity: *identity,
-            entries: verified.len() as u64,
+/// Write `verified` as the cache of `baseline` (atomically: a temp file in the same
+/// directory, fsync, rename, fsync of the directory) and return the reference the new
+/// baseline's header must carry.
+pub fn write(
+    baseline: &Path,
+    root: &Path,
+    identity: &RootIdentity,
+    mut verified: Vec<Verified>,
+) -> Result<CacheRef, BaselineError> {
+    use std::os::unix::ffi::OsStrExt;
+    let file = cache_path(baseline);
+    let ioe = |e: io::Error| BaselineError::io(&file, e);
+    verified.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    verified.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let mut out = Vec::with_capacity(verified.len() * 72 + 256);
+    let head = CacheHeader {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        root: Bytes(root.as_os_str().as_bytes().to_vec()),
+        identity: *identity,
+        entries: verified.len() as u64,
+    };
+    serde_json::to_writer(&mut out, &head).map_err(|e| ioe(io::Error::other(e)))?;
+    out.push(b'\n');
+    for group in verified.chunk_by(|a, b| a.0 == b.0) {
+        let line = PackageLine {
+            h: group.first().map(|v| v.0.clone()).unwrap_or_default(),
+            f: group
+                .iter()
+                .map(|(_, i, k)| (*i, k.dev, k.ino, k.size, k.mtime_ns, k.ctime_ns))
+                .collect(),
         };
-        serde_json::to_writer(&mut out, &head).map_err(|e| ioe(io::Error::other(e)))?;
+        serde_json::to_writer(&mut out, &line).map_err(|e| ioe(io::Error::other(e)))?;
         out.push(b'\n');
-        for group in verified.chunk_by(|a, b| a.0 == b.0) {
-            let line = PackageLine {
-                h: group.first().map(|v| v.0.clone()).unwrap_or_default(),
-                f: group
-                    .iter()
-                    .map(|(_, i, k)| (*i, k.dev, k.ino, k.size, k.mtime_ns, k.ctime_ns))
-                    .collect(),
-            };
-            serde_json::to_writer(&mut out, &line).map_err(|e| ioe(io::Error::other(e)))?;
-            out.push(b'\n');
-        }
-        let dir = match file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".owned-cache.")
-            .suffix(".tmp")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .tempfile_in(&dir)
-            .map_err(|e| BaselineError::io(&dir, e))?;
-        tmp.write_all(&out).map_err(ioe)?;
-        tmp.as_file().sync_all().map_err(ioe)?;
-        // The baseline that records the new cache is written after it: until then the old
-        // baseline's record must still find the old cache, or a crash in between would leave
-        // a cache every `check --trust-ctime` refuses.
-        match std::fs::rename(&file, previous_path(&file)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ioe(e)),
-        }
-        tmp.persist(&file).map_err(|e| ioe(e.error))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| BaselineError::io(&dir, e))?;
-        Ok(CacheRef {
-            sha256: hex::encode(Sha256::digest(&out)),
-            entries: verified.len() as u64,
-        })
     }
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".owned-cache.")
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(&dir)
+        .map_err(|e| BaselineError::io(&dir, e))?;
+    tmp.write_all(&out).map_err(ioe)?;
+    tmp.as_file().sync_all().map_err(ioe)?;
+    // The baseline that records the new cache is written after it: until then the old
+    // baseline's record must still find the old cache, or a crash in between would leave
+    // a cache every `check --trust-ctime` refuses.
+    match std::fs::rename(&file, previous_path(&file)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ioe(e)),
+    }
+    tmp.persist(&file).map_err(|e| ioe(e.error))?;
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| BaselineError::io(&dir, e))?;
+    Ok(CacheRef {
+        sha256: hex::encode(Sha256::digest(&out)),
+        entries: verified.len() as u64,
+    })
 }
 
 /// The cache file kept, while a new one replaces it, for the baseline that records it.
@@ -354,35 +307,18 @@ mod tests {
     fn a_run_stopped_before_its_baseline_was_written_leaves_the_old_cache_usable() {
         let t = tempfile::tempdir().unwrap();
         let b = t.path().join("baseline");
-        let old = OwnedCache::write(
-            &b,
-            Path::new("/r"),
-            &identity(),
-            vec![("aa".into(), 1, key(1))],
-        )
-        .unwrap();
+        let r = Path::new("/r");
+        let old = write(&b, r, &identity(), vec![("aa".into(), 1, key(1))]).unwrap();
         // A new cache, then the crash: the baseline still records the old one.
-        let new = OwnedCache::write(
-            &b,
-            Path::new("/r"),
-            &identity(),
-            vec![("aa".into(), 1, key(2))],
-        )
-        .unwrap();
-        let c = OwnedCache::load(&b, &old, Path::new("/r"), &identity()).unwrap();
+        let new = write(&b, r, &identity(), vec![("aa".into(), 1, key(2))]).unwrap();
+        let c = load(&b, &old, r, &identity()).unwrap();
         assert_eq!(c.get("aa", 1), Some(&key(1)));
-        let c = OwnedCache::load(&b, &new, Path::new("/r"), &identity()).unwrap();
+        let c = load(&b, &new, r, &identity()).unwrap();
         assert_eq!(c.get("aa", 1), Some(&key(2)));
         // Only the one before is kept: older records are refused, never half-trusted.
-        OwnedCache::write(
-            &b,
-            Path::new("/r"),
-            &identity(),
-            vec![("aa".into(), 1, key(3))],
-        )
-        .unwrap();
+        write(&b, r, &identity(), vec![("aa".into(), 1, key(3))]).unwrap();
         assert!(matches!(
-            OwnedCache::load(&b, &old, Path::new("/r"), &identity()),
+            load(&b, &old, r, &identity()),
             Err(Unusable::Refused(_))
         ));
     }
@@ -391,17 +327,12 @@ mod tests {
     fn the_same_root_spelled_with_a_trailing_slash_uses_the_cache() {
         let t = tempfile::tempdir().unwrap();
         let b = t.path().join("baseline");
-        let r = OwnedCache::write(
-            &b,
-            Path::new("/srv/img"),
-            &identity(),
-            vec![("aa".into(), 1, key(1))],
-        )
-        .unwrap();
-        assert!(OwnedCache::load(&b, &r, Path::new("/srv/img/"), &identity()).is_ok());
-        assert!(OwnedCache::load(&b, &r, Path::new("/srv/./img"), &identity()).is_ok());
+        let entries = vec![("aa".into(), 1, key(1))];
+        let r = write(&b, Path::new("/srv/img"), &identity(), entries).unwrap();
+        assert!(load(&b, &r, Path::new("/srv/img/"), &identity()).is_ok());
+        assert!(load(&b, &r, Path::new("/srv/./img"), &identity()).is_ok());
         assert!(matches!(
-            OwnedCache::load(&b, &r, Path::new("/srv/img2"), &identity()),
+            load(&b, &r, Path::new("/srv/img2"), &identity()),
             Err(Unusable::Ignored(_))
         ));
     }
@@ -415,9 +346,9 @@ mod tests {
             ("aa".to_string(), 1, key(1)),
             ("bb".to_string(), 0, key(9)),
         ];
-        let r = OwnedCache::write(&b, Path::new("/r"), &identity(), v).unwrap();
+        let r = write(&b, Path::new("/r"), &identity(), v).unwrap();
         assert_eq!(r.entries, 3);
-        let c = OwnedCache::load(&b, &r, Path::new("/r"), &identity()).unwrap();
+        let c = load(&b, &r, Path::new("/r"), &identity()).unwrap();
         assert_eq!(c.len(), 3);
         assert_eq!(c.get("bb", 0), Some(&key(9)));
         assert_eq!(c.get("aa", 3), None);
@@ -427,11 +358,11 @@ mod tests {
             ..identity()
         };
         assert!(matches!(
-            OwnedCache::load(&b, &r, Path::new("/r"), &other),
+            load(&b, &r, Path::new("/r"), &other),
             Err(Unusable::Ignored(_))
         ));
         assert!(matches!(
-            OwnedCache::load(&b, &r, Path::new("/other"), &identity()),
+            load(&b, &r, Path::new("/other"), &identity()),
             Err(Unusable::Ignored(_))
         ));
         let wrong = CacheRef {
@@ -439,12 +370,12 @@ mod tests {
             ..r.clone()
         };
         assert!(matches!(
-            OwnedCache::load(&b, &wrong, Path::new("/r"), &identity()),
+            load(&b, &wrong, Path::new("/r"), &identity()),
             Err(Unusable::Refused(_))
         ));
         std::fs::remove_file(cache_path(&b)).unwrap();
         assert!(matches!(
-            OwnedCache::load(&b, &r, Path::new("/r"), &identity()),
+            load(&b, &r, Path::new("/r"), &identity()),
             Err(Unusable::Ignored(_))
         ));
     }

@@ -5,12 +5,13 @@
 
 use super::verify::{DpkgResult, Problem};
 use super::{DpkgDb, ADMINDIR};
-use crate::pkgdb::PackageSnapshot;
-use crate::rpmdb::FileState;
-use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+use crate::pkgdb::{FileClass, PackageSnapshot};
 
-/// The flag the rpm-format renderer shows as `c`: a dpkg conffile is the same kind of file.
-const CONFIG_FLAG: u32 = crate::rpmdb::verify::ff::CONFIG;
+/// dpkg's file flag word as findings carry it (`Source::Package::manager_flags`, the JSON
+/// report's `file_flags`): bit 0 marks a conffile, the bit rpm uses for `%config`, so report
+/// consumers read the configuration bit of both package managers alike.
+const CONFFILE_FLAG: u32 = 1;
 
 /// Findings for the failed files of `results` (from [`super::verify::verify`]).
 pub fn owned(db: &DpkgDb, results: &[DpkgResult]) -> Vec<Finding> {
@@ -62,8 +63,12 @@ pub fn owned(db: &DpkgDb, results: &[DpkgResult]) -> Vec<Finding> {
                     nevra,
                     pkg_index: r.pkg_index,
                     file_index: r.file_index,
-                    file_flags: if r.conffile { CONFIG_FLAG } else { 0 },
-                    state: FileState::Normal,
+                    class: if r.conffile {
+                        FileClass::Config
+                    } else {
+                        FileClass::Plain
+                    },
+                    manager_flags: if r.conffile { CONFFILE_FLAG } else { 0 },
                 },
                 changes,
                 severity,
@@ -73,7 +78,7 @@ pub fn owned(db: &DpkgDb, results: &[DpkgResult]) -> Vec<Finding> {
                 }
                 .into(),
                 note,
-                rpm: None,
+                verify_line: None,
             }
         })
         .collect()
@@ -108,7 +113,7 @@ pub fn no_digests(db: &DpkgDb, selected: Option<&[usize]>) -> Vec<Finding> {
                 "package {}: no digests (no md5sums file): its files' content is covered by the baseline only",
                 p.full_name()
             )),
-            rpm: None,
+            verify_line: None,
         })
         .collect()
 }
@@ -152,7 +157,7 @@ pub fn rewritten_md5sums(db: &DpkgDb, baselined: &[PackageSnapshot]) -> Vec<Find
             note: Some(format!(
                 "package {full}: md5sums file changed while the version stayed the same ({what}): the digests dpkg vouches for were rewritten; its files cannot be trusted"
             )),
-            rpm: None,
+            verify_line: None,
         });
     }
     out

@@ -16,8 +16,9 @@
 use rayon::prelude::*;
 
 use super::DpkgDb;
+use crate::pkgdb::DigestAlgo;
 use crate::scan::fs::{Errno, Root};
-use crate::scan::hash::{self, DigestAlgo};
+use crate::scan::hash;
 
 /// What is wrong with one package file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,9 @@ pub mod report;
 
 use crate::baseline::changes::PackageChanges;
 use crate::baseline::{BaselineError, Header, Record};
+use crate::finding::{Finding, FindingKind, Severity, Source};
 use crate::scan::capture::{capture_entry, Dir};
 use crate::scan::walk::{Issue, WalkEntry};
-use crate::verify::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};

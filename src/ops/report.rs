@@ -8,9 +8,9 @@
 //! `load` are the only I/O.
 
 use crate::baseline::changes::PackageChanges;
+use crate::finding::{Finding, Source};
 use crate::pkgdb::PackageSnapshot;
 use crate::scan::record::Record;
-use crate::verify::finding::{Finding, Source};
 use serde_json::{json, Value as J};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;

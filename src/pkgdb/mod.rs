@@ -8,7 +8,7 @@
 //! not), the package-set snapshot the baseline keeps ([`PackageSnapshot`]), the leftover
 //! suffixes its transactions create, and header trust ([`SigStatus`]). Verifying owned files
 //! is done by the source's own rules (rpm: `crate::rpmdb::verify`, rpm -V's rules), which
-//! produce [`crate::verify::Finding`]s.
+//! produce [`crate::finding::Finding`]s.
 //!
 //! RPM (`src/rpmdb/`, `rpmdb/db.rs`) and dpkg (`src/dpkg/`) implement it. To add a package
 //! manager, implement [`PackageDb`] and its verification rules in `src/NAME/`, add a variant
@@ -20,8 +20,57 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// The algorithm of the digests a package vouches for; defined where files are hashed.
-pub use crate::scan::hash::DigestAlgo;
+/// The algorithm of the digests a package vouches for, by OpenPGP hash id (what rpm's
+/// FILEDIGESTALGO stores; an absent tag means MD5). `crate::scan::hash` computes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum DigestAlgo {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    /// An id rpm's crypto backend would not know; rpm falls back to MD5 for it.
+    Unknown(u32),
+}
+
+impl DigestAlgo {
+    pub fn from_pgp_id(id: u32) -> DigestAlgo {
+        match id {
+            1 => DigestAlgo::Md5,
+            2 => DigestAlgo::Sha1,
+            8 => DigestAlgo::Sha256,
+            9 => DigestAlgo::Sha384,
+            10 => DigestAlgo::Sha512,
+            11 => DigestAlgo::Sha224,
+            other => DigestAlgo::Unknown(other),
+        }
+    }
+
+    /// Digest length in bytes (an unknown id is hashed as MD5, like rpm).
+    pub fn digest_len(self) -> usize {
+        match self {
+            DigestAlgo::Md5 | DigestAlgo::Unknown(_) => 16,
+            DigestAlgo::Sha1 => 20,
+            DigestAlgo::Sha224 => 28,
+            DigestAlgo::Sha256 => 32,
+            DigestAlgo::Sha384 => 48,
+            DigestAlgo::Sha512 => 64,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DigestAlgo::Md5 => "md5",
+            DigestAlgo::Sha1 => "sha1",
+            DigestAlgo::Sha224 => "sha224",
+            DigestAlgo::Sha256 => "sha256",
+            DigestAlgo::Sha384 => "sha384",
+            DigestAlgo::Sha512 => "sha512",
+            DigestAlgo::Unknown(_) => "unknown",
+        }
+    }
+}
 
 /// The verdict on one installed package's header (its metadata record: the file list and digests
 /// the package vouches for), as judged against trusted OpenPGP keys.
@@ -103,9 +152,9 @@ impl SigStatus {
     }
 }
 
-/// How a package marks one of its files, as the package manager's listing shows it (the
-/// rpm-format renderer prints `c d s m n g l r a`, or a blank for [`FileClass::Plain`]). When a
-/// source marks a file several ways, it picks the one its own listing shows.
+/// How a package marks one of its files, as the package manager's listing shows it (a verify
+/// line prints [`FileClass::letter`]). When a source marks a file several ways, it picks the
+/// one its own listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileClass {
     Plain,
@@ -124,6 +173,25 @@ pub enum FileClass {
     MissingOk,
     /// A configuration file that an update never overwrites.
     NoReplace,
+}
+
+impl FileClass {
+    /// The letter a verify line shows for the class (`c d s m n g l r a`), a blank for
+    /// [`FileClass::Plain`].
+    pub fn letter(self) -> u8 {
+        match self {
+            FileClass::Plain => b' ',
+            FileClass::Config => b'c',
+            FileClass::Doc => b'd',
+            FileClass::Ghost => b'g',
+            FileClass::License => b'l',
+            FileClass::Readme => b'r',
+            FileClass::Artifact => b'a',
+            FileClass::Spec => b's',
+            FileClass::MissingOk => b'm',
+            FileClass::NoReplace => b'n',
+        }
+    }
 }
 
 /// Why an owned file is in the baseline: the reason the package manager's own verification is

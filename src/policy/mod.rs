@@ -18,7 +18,6 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -91,38 +90,9 @@ fn is_literal(pattern: &str) -> bool {
 /// Largest policy file read (a policy is a few kilobytes; anything bigger is a mistake).
 const MAX_POLICY_BYTES: u64 = 4 << 20;
 
-/// How much a finding matters: the one scale of every finding. In a policy a severity is
-/// `Option<Severity>`: the word `none` (`None`) means the change is not reported at all, and
-/// orders below every severity, so `max`/`min` over options work as over severities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Expected or harmless (shown only on request; never sets an exit bit).
-    Info,
-    Low,
-    Medium,
-    High,
-    /// Evidence of tampering with the truth itself (e.g. a package header that fails its
-    /// digest). Chosen by the engines only; a policy file cannot name it.
-    Critical,
-}
-
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The one severity scale, defined with the finding vocabulary; a policy chooses it for most
+/// findings.
+pub use crate::finding::Severity;
 
 /// A severity as a policy file spells it (`none` included). Only (de)serialisation uses it;
 /// everything else sees `Option<Severity>`.

@@ -1,7 +1,7 @@
 //! `{"findings":[...],"summary":{...}}`, lossless: a path or value that is not UTF-8 is given
 //! as `path_bytes` / `{"bytes": base64}` next to a lossy `path` for display.
 
-use crate::verify::finding::{Change, Finding, FindingKind, Source, Value};
+use crate::finding::{Change, Finding, FindingKind, Source, Value};
 use serde_json::{json, Map, Value as J};
 use std::os::unix::ffi::OsStrExt;
 
@@ -97,13 +97,13 @@ pub fn finding(f: &Finding) -> J {
         Source::Package {
             name,
             nevra,
-            file_flags,
+            manager_flags,
             ..
         } => {
             m.insert("source".into(), J::String("package".into()));
             m.insert("package".into(), J::String(nevra.clone()));
             m.insert("package_name".into(), J::String(name.clone()));
-            m.insert("file_flags".into(), json!(file_flags));
+            m.insert("file_flags".into(), json!(manager_flags));
         }
         Source::Baseline {
             policy_rule,
@@ -138,14 +138,10 @@ pub fn finding(f: &Finding) -> J {
     if let Some(n) = &f.note {
         m.insert("note".into(), J::String(n.clone()));
     }
-    if let Some(v) = &f.rpm {
+    if let Some(v) = &f.verify_line {
         m.insert(
             "rpm".into(),
-            J::String(
-                String::from_utf8_lossy(&v.line(b"", false))
-                    .trim_end()
-                    .to_string(),
-            ),
+            J::String(String::from_utf8_lossy(&v.line(b"")).trim_end().to_string()),
         );
     }
     J::Object(m)
@@ -164,7 +160,7 @@ pub fn document(findings: &[Finding]) -> J {
             "added": count(FindingKind::Added),
             "noted": count(FindingKind::Noted),
             "untrusted": count(FindingKind::Untrusted),
-            "exit_bits": crate::verify::finding::exit_bits(findings),
+            "exit_bits": crate::finding::exit_bits(findings),
         }
     })
 }
@@ -172,7 +168,7 @@ pub fn document(findings: &[Finding]) -> J {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::finding::{Attr, Severity};
+    use crate::finding::{Attr, Severity};
 
     #[test]
     fn non_utf8_path_is_lossless() {
@@ -192,7 +188,7 @@ mod tests {
             severity: Severity::Medium,
             rule: "t".into(),
             note: None,
-            rpm: None,
+            verify_line: None,
         };
         let d = document(&[f]);
         assert_eq!(d["findings"][0]["path_bytes"], "L3j/");

@@ -1,17 +1,17 @@
-//! `rpm -V` output, as rpm prints it: one line per package-owned finding that carries rpm's
-//! verdict. The lines themselves (columns, attribute letter, state suffix) are rpm's rules and
-//! come from the verdict (`RpmVerdict::line`, made by the rpm package source); this module only
-//! writes them out. Paths are printed raw, as rpm does (this format exists for scripts that
+//! `rpm -V` output, as rpm prints it: one line per package-owned finding that carries a verify
+//! line. The lines themselves (columns, attribute letter, state suffix) follow the package
+//! source's rules and come from the finding's [`crate::finding::VerifyLine`], which the source
+//! fills; this module only writes them out. Paths are printed raw, as rpm does (this format exists for scripts that
 //! parse rpm's output).
 
-use crate::verify::finding::Finding;
+use crate::finding::Finding;
 use std::io::Write;
 
 /// Render every package-owned finding as `rpm -V` prints it (non-verbose).
 pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> {
     for f in findings {
-        if let Some(v) = &f.rpm {
-            out.write_all(&v.line(&f.path, false))?;
+        if let Some(v) = &f.verify_line {
+            out.write_all(&v.line(&f.path))?;
             out.write_all(b"\n")?;
         }
     }

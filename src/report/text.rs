@@ -1,7 +1,7 @@
 //! Human-readable lines: kind, escaped path, where the truth came from, and each changed
 //! attribute as `expected → actual`. Every path and value goes through [`super::escape`].
 
-use crate::verify::finding::{Change, Finding, Source, Value};
+use crate::finding::{Change, Finding, Source, Value};
 use std::io::Write;
 
 fn value(v: &Value) -> String {
@@ -80,7 +80,7 @@ pub fn render(out: &mut dyn Write, findings: &[Finding]) -> std::io::Result<()> 
         }
     }
     let count = |k| findings.iter().filter(|f| f.kind == k).count();
-    use crate::verify::FindingKind as K;
+    use crate::finding::FindingKind as K;
     writeln!(
         out,
         "{} findings: {} missing, {} removed, {} changed, {} added, {} noted, {} untrusted",
@@ -130,8 +130,7 @@ pub fn footer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rpmdb::FileState;
-    use crate::verify::finding::{Attr, FindingKind, Severity};
+    use crate::finding::{Attr, FindingKind, Severity};
 
     #[test]
     fn crafted_name_cannot_reach_the_terminal() {
@@ -143,8 +142,8 @@ mod tests {
                 nevra: "p-1-1.noarch".into(),
                 pkg_index: 0,
                 file_index: 0,
-                file_flags: 0,
-                state: FileState::Normal,
+                class: crate::pkgdb::FileClass::Plain,
+                manager_flags: 0,
             },
             changes: vec![Change {
                 attr: Attr::Mode,
@@ -155,7 +154,7 @@ mod tests {
             severity: Severity::Critical,
             rule: "owned.changed".into(),
             note: None,
-            rpm: None,
+            verify_line: None,
         };
         let mut out = Vec::new();
         render(&mut out, &[f]).unwrap();

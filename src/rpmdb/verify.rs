@@ -6,15 +6,13 @@
 //! Produces [`OwnedResult`]s (rpm's verdict bits plus expected/actual values) and converts them
 //! into [`Finding`]s; it never prints.
 
-use crate::baseline::owned_cache::{FileKey, OwnedCache, Verified};
+use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
 use crate::rpmdb::{Database, FileInfo, FileState, HeaderDigest, Package};
 use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
-use crate::verify::finding::{
-    Attr, Change, Finding, FindingKind, RpmVerdict, Severity, Source, Value,
-};
+use crate::scan::verified::{FileKey, OwnedCache, Verified};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;
@@ -827,22 +825,7 @@ pub fn rpm_exit_code(report: &OwnedReport, db: &Database, opts: &VerifyOptions) 
 
 /// rpm's attribute character: the first of `d c s m n g l r a` set in FILEFLAGS, or a space.
 pub fn attr_char(flags: u32) -> char {
-    const ORDER: [(u32, char); 9] = [
-        (ff::DOC, 'd'),
-        (ff::CONFIG, 'c'),
-        (ff::SPECFILE, 's'),
-        (ff::MISSINGOK, 'm'),
-        (ff::NOREPLACE, 'n'),
-        (ff::GHOST, 'g'),
-        (ff::LICENSE, 'l'),
-        (ff::README, 'r'),
-        (ff::ARTIFACT, 'a'),
-    ];
-    ORDER
-        .iter()
-        .find(|(b, _)| flags & b != 0)
-        .map(|&(_, c)| c)
-        .unwrap_or(' ')
+    char::from(super::db::file_class(flags).letter())
 }
 
 /// Convert the results into findings (one per line rpm would print without `-v`).
@@ -898,14 +881,14 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
                 nevra: p.nevra(),
                 pkg_index: r.pkg,
                 file_index: r.file,
-                file_flags: f.flags,
-                state: f.state,
+                class: super::db::file_class(f.flags),
+                manager_flags: f.flags,
             },
             changes: r.changes.clone(),
             severity,
             rule: rule.to_string(),
             note: (!notes.is_empty()).then(|| notes.join("; ")),
-            rpm: Some(RpmVerdict::of(r, f)),
+            verify_line: Some(super::vline::verify_line(r, f, false)),
         });
     }
     out

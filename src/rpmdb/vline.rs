@@ -1,60 +1,40 @@
 //! rpm -V's output line for one owned file (spec section 4.8), byte for byte:
 //! `<9 columns>  <attr> <path>[ (<state>)]` and `missing   <attr> <path>[ (<strerror>)][ (<state>)]`.
 //! What decides a line (which result bits, which attribute letter, which state suffix, whether
-//! rpm prints the file at all) is rpm's, so it lives here; `crate::report::rpm` only writes the
-//! lines out.
+//! rpm prints the file at all) is rpm's, so it lives here, filling the package-neutral
+//! [`VerifyLine`] that a finding carries; `crate::report::rpm` only writes the lines out.
 
+use super::db::file_class;
 use super::package::{FileInfo, FileState};
-use super::verify::{attr_char, rpm_prints, state_text, vf, OwnedResult};
+use super::verify::{rpm_prints, state_text, vf, OwnedResult};
 use super::Database;
+use crate::finding::VerifyLine;
 use std::os::unix::ffi::OsStrExt;
 
-/// What an `rpm -V` line is rendered from: carried by a package-owned finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RpmVerdict {
-    /// RPMVERIFY_* result bits (including the failure bits READFAIL/READLINKFAIL/LSTATFAIL).
-    pub result: u32,
-    /// errno of the failed lstat, when `result` has LSTATFAIL.
-    pub errno: Option<i32>,
-    pub file_flags: u32,
-    pub state: FileState,
+/// rpm's verify line for `file` from a verification result; `verbose` is rpm's `-v` (it shows
+/// more state notes).
+pub fn verify_line(r: &OwnedResult, file: &FileInfo, verbose: bool) -> VerifyLine {
+    let errno = r.errno.filter(|_| r.is_missing()).map(|e| e.0);
+    make(r.result, errno, file.flags, file.state, verbose)
 }
 
-impl RpmVerdict {
-    /// rpm's verdict on `file` from a verification result.
-    pub fn of(r: &OwnedResult, file: &FileInfo) -> RpmVerdict {
-        RpmVerdict {
-            result: r.result,
-            errno: r.errno.filter(|_| r.is_missing()).map(|e| e.0),
-            file_flags: file.flags,
-            state: file.state,
-        }
-    }
-
-    /// The line (without the newline) rpm prints for `path` with this verdict; `verbose` is
-    /// rpm's `-v` (it shows more state suffixes).
-    pub fn line(&self, path: &[u8], verbose: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(path.len() + 32);
-        let ac = attr_char(self.file_flags) as u8;
-        if self.result & vf::LSTATFAIL != 0 {
-            out.extend_from_slice(b"missing   ");
-            out.push(ac);
-            out.push(b' ');
-            out.extend_from_slice(path);
-            if let Some(e) = self.errno.filter(|&e| e != libc::ENOENT) {
-                out.extend_from_slice(format!(" ({})", crate::scan::fs::strerror(e)).as_bytes());
-            }
-        } else {
-            out.extend_from_slice(&columns(self.result));
-            out.extend_from_slice(b"  ");
-            out.push(ac);
-            out.push(b' ');
-            out.extend_from_slice(path);
-        }
-        if let Some(s) = state_text(self.state, verbose) {
-            out.extend_from_slice(format!(" ({s})").as_bytes());
-        }
-        out
+/// The line from rpm's raw values: RPMVERIFY_* result bits (LSTATFAIL: missing, with the
+/// lstat errno), FILEFLAGS and FILESTATES.
+fn make(
+    result: u32,
+    errno: Option<i32>,
+    flags: u32,
+    state: FileState,
+    verbose: bool,
+) -> VerifyLine {
+    let missing = result & vf::LSTATFAIL != 0;
+    VerifyLine {
+        columns: (!missing).then(|| columns(result)),
+        class: file_class(flags),
+        reason: errno
+            .filter(|&e| missing && e != libc::ENOENT)
+            .map(crate::scan::fs::strerror),
+        state: state_text(state, verbose),
     }
 }
 
@@ -90,7 +70,7 @@ pub fn lines(db: &Database, results: &[OwnedResult], verbose: bool) -> Vec<Vec<u
         .filter_map(|r| {
             let f = db.packages.get(r.pkg).and_then(|p| p.files.get(r.file))?;
             rpm_prints(r.result, f, verbose)
-                .then(|| RpmVerdict::of(r, f).line(f.path.as_os_str().as_bytes(), verbose))
+                .then(|| verify_line(r, f, verbose).line(f.path.as_os_str().as_bytes()))
         })
         .collect()
 }
@@ -100,13 +80,17 @@ mod tests {
     use super::*;
     use crate::rpmdb::verify::ff;
 
-    fn v(result: u32, errno: Option<i32>, flags: u32, state: FileState) -> RpmVerdict {
-        RpmVerdict {
-            result,
-            errno,
-            file_flags: flags,
-            state,
+    /// rpm's raw values for one file: result bits, lstat errno, FILEFLAGS, FILESTATES.
+    struct V(u32, Option<i32>, u32, FileState);
+
+    impl V {
+        fn line(&self, path: &[u8], verbose: bool) -> Vec<u8> {
+            make(self.0, self.1, self.2, self.3, verbose).line(path)
         }
+    }
+
+    fn v(result: u32, errno: Option<i32>, flags: u32, state: FileState) -> V {
+        V(result, errno, flags, state)
     }
 
     fn s(b: Vec<u8>) -> String {

@@ -63,9 +63,8 @@ fn check_in_pool(
     run: &crate::report::ndjson::Run,
     doc: &mut Option<serde_json::Value>,
 ) -> Result<u8, Failure> {
+    use crate::finding::{Finding, FindingKind, Severity};
     use crate::rpmdb::verify as owned;
-    use crate::verify;
-    use crate::verify::finding::{Finding, FindingKind, Severity};
     let root = &a.target.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
@@ -363,7 +362,7 @@ fn check_in_pool(
             .iter()
             .filter(|f| f.kind == FindingKind::Untrusted && f.severity > Severity::Info)
         {
-            if let crate::verify::Source::Header { nevra, .. } = &f.source {
+            if let crate::finding::Source::Header { nevra, .. } = &f.source {
                 eprintln!(
                     "quietwire: {} package {}: {}",
                     f.severity.name(),
@@ -374,7 +373,7 @@ fn check_in_pool(
         }
         // Nor WordPress files: their verdicts come from the manifests.
         for f in &findings {
-            if let crate::verify::Source::Manifest { nevra } = &f.source {
+            if let crate::finding::Source::Manifest { nevra } = &f.source {
                 eprintln!(
                     "quietwire: {} {}: {} ({})",
                     f.severity.name(),
@@ -416,7 +415,7 @@ fn check_in_pool(
     if error_status != exit::CLEAN {
         return Ok(error_status);
     }
-    Ok(verify::finding::exit_bits(&findings))
+    Ok(crate::finding::exit_bits(&findings))
 }
 
 /// The package changes between the baseline's snapshot and now, with the times dpkg's log
@@ -452,7 +451,7 @@ fn trust_findings(
     policy: &crate::policy::Policy,
     wanted: &[String],
     baseline: Option<&[crate::pkgdb::PackageSnapshot]>,
-) -> Vec<crate::verify::Finding> {
+) -> Vec<crate::finding::Finding> {
     let selected: Vec<usize> = db
         .packages
         .iter()
@@ -502,8 +501,8 @@ fn policy_changed_finding(
     override_file: Option<&Path>,
     baselined: &str,
     policy: &crate::policy::Policy,
-) -> crate::verify::finding::Finding {
-    use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+) -> crate::finding::Finding {
+    use crate::finding::{Finding, FindingKind, Severity, Source};
     let path = override_file.map_or_else(
         || crate::policy::SYSTEM_POLICY.as_bytes().to_vec(),
         |p| p.as_os_str().as_bytes().to_vec(),
@@ -523,7 +522,7 @@ fn policy_changed_finding(
             policy.digest(),
             policy.sources().join(", ")
         )),
-        rpm: None,
+        verify_line: None,
     }
 }
 

@@ -57,7 +57,7 @@ pub(super) fn findings(
     selected: Option<&[usize]>,
     baselined: Option<&[crate::pkgdb::PackageSnapshot]>,
     threads: usize,
-) -> Result<Vec<crate::verify::Finding>, Failure> {
+) -> Result<Vec<crate::finding::Finding>, Failure> {
     let results = crate::dpkg::verify::verify_with_threads(db, root, selected, threads)
         .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", root.display())))?;
     let mut out = crate::dpkg::findings::owned(db, &results);

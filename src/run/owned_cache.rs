@@ -4,10 +4,11 @@
 
 use super::{baseline_failure, Failure, PkgDb};
 use crate::baseline::format::{BaselineError, FileReader};
-use crate::baseline::owned_cache::{CacheRef, OwnedCache, Unusable};
+use crate::baseline::owned_cache::{self, CacheRef, Unusable};
 use crate::escape::escape_path;
 use crate::exit;
 use crate::rpmdb::Database;
+use crate::scan::verified::OwnedCache;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ fn load(
         );
         return Ok(None);
     };
-    match OwnedCache::load(baseline, reference, root, &identity(root)?) {
+    match owned_cache::load(baseline, reference, root, &identity(root)?) {
         Ok(c) => Ok(Some(c)),
         Err(Unusable::Ignored(why)) => {
             eprintln!("quietwire: note: owned-file cache not used: {why}");
@@ -97,7 +98,7 @@ pub(super) fn build(root: &Path, db: &Database, baseline: &Path) -> Result<Cache
     let previous = match FileReader::verified_header(baseline) {
         Ok((h, _)) => h
             .owned_cache
-            .and_then(|r| OwnedCache::load(baseline, &r, root, &identity(root).ok()?).ok()),
+            .and_then(|r| owned_cache::load(baseline, &r, root, &identity(root).ok()?).ok()),
         Err(_) => None,
     };
     let opts = crate::rpmdb::verify::VerifyOptions {
@@ -109,11 +110,11 @@ pub(super) fn build(root: &Path, db: &Database, baseline: &Path) -> Result<Cache
     let report = crate::rpmdb::verify::verify_packages(root, db, &opts)
         .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     let verified = report.verified.len();
-    let reference = OwnedCache::write(baseline, root, &identity(root)?, report.verified)
+    let reference = owned_cache::write(baseline, root, &identity(root)?, report.verified)
         .map_err(baseline_failure)?;
     eprintln!(
         "quietwire: owned-file cache {}: {verified} of {} package files recorded as verified ({} read, {} from the previous cache)",
-        escape_path(&crate::baseline::owned_cache::cache_path(baseline)),
+        escape_path(&owned_cache::cache_path(baseline)),
         report.files_checked,
         report.hashed,
         report.from_cache

@@ -8,7 +8,8 @@
 
 use super::fs::{self, XATTR_CAPS, XATTR_SELINUX};
 pub use super::fs::{Dir, FileType, Stat};
-use super::hash::{self, DigestAlgo};
+use super::hash;
+use crate::pkgdb::DigestAlgo;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;

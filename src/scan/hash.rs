@@ -3,60 +3,9 @@
 //! Owns no policy: callers decide which algorithm and which descriptor. Never opens files.
 
 use super::fs;
+use crate::pkgdb::DigestAlgo;
 use std::cell::RefCell;
 use std::io::Read;
-
-/// A file digest algorithm, by OpenPGP hash id (what rpm's FILEDIGESTALGO stores; an absent
-/// tag means MD5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum DigestAlgo {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-    /// An id rpm's crypto backend would not know; rpm falls back to MD5 for it.
-    Unknown(u32),
-}
-
-impl DigestAlgo {
-    pub fn from_pgp_id(id: u32) -> DigestAlgo {
-        match id {
-            1 => DigestAlgo::Md5,
-            2 => DigestAlgo::Sha1,
-            8 => DigestAlgo::Sha256,
-            9 => DigestAlgo::Sha384,
-            10 => DigestAlgo::Sha512,
-            11 => DigestAlgo::Sha224,
-            other => DigestAlgo::Unknown(other),
-        }
-    }
-
-    /// Digest length in bytes (an unknown id is hashed as MD5, like rpm).
-    pub fn digest_len(self) -> usize {
-        match self {
-            DigestAlgo::Md5 | DigestAlgo::Unknown(_) => 16,
-            DigestAlgo::Sha1 => 20,
-            DigestAlgo::Sha224 => 28,
-            DigestAlgo::Sha256 => 32,
-            DigestAlgo::Sha384 => 48,
-            DigestAlgo::Sha512 => 64,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DigestAlgo::Md5 => "md5",
-            DigestAlgo::Sha1 => "sha1",
-            DigestAlgo::Sha224 => "sha224",
-            DigestAlgo::Sha256 => "sha256",
-            DigestAlgo::Sha384 => "sha384",
-            DigestAlgo::Sha512 => "sha512",
-            DigestAlgo::Unknown(_) => "unknown",
-        }
-    }
-}
 
 /// Read buffer size: large reads keep syscall overhead negligible next to hashing.
 pub const BUF_SIZE: usize = 256 * 1024;

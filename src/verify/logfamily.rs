@@ -11,7 +11,7 @@
 //! The disk reads this needs (prefix digests, decompression) go through [`Reader`], so the
 //! verdict itself stays testable without a file system.
 
-use super::finding::{Attr, Change, Finding, FindingKind, Value};
+use crate::finding::{Attr, Change, Finding, FindingKind, Value};
 use crate::scan::capture::FileType;
 use crate::scan::record::Record;
 use sha2::{Digest as _, Sha256};

@@ -10,7 +10,7 @@
 //! rewritten in place, or its key withdrawn): that is what an attacker replacing a package's
 //! header would look like.
 
-use super::finding::{Finding, FindingKind, Severity, Source};
+use crate::finding::{Finding, FindingKind, Severity, Source};
 use crate::pkgdb::PackageSnapshot;
 use crate::policy::Signatures;
 use crate::rpmdb::trust::SigStatus;
@@ -167,7 +167,7 @@ pub fn findings(
             severity,
             rule: format!("package.{}", p.signature.name()),
             note: Some(note),
-            rpm: None,
+            verify_line: None,
         });
     }
     out

@@ -5,7 +5,7 @@
 //! This module is pure: it never touches the file system. The two facts that need the disk (has a
 //! log been rotated? does a changed owned file match its package's digest?) come in as probes.
 
-use super::finding::{Attr, Change, Finding, FindingKind, Value};
+use crate::finding::{Attr, Change, Finding, FindingKind, Value};
 use crate::pkgdb::{OwnedFile, OwnedIndex};
 use crate::policy::{ClassSpec, Policy, Severity};
 use crate::scan::capture::FileType;

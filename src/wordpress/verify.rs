@@ -207,8 +207,8 @@ fn walk(
 
 /// The verdicts as report findings, all high: the manifest is the truth, as a package header
 /// is for rpm-owned files.
-pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::verify::finding::Finding> {
-    use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::finding::Finding> {
+    use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
     verdicts
         .iter()
         .map(|v| {
@@ -258,7 +258,7 @@ pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::verify::finding::Finding>
                 severity: Severity::High,
                 rule: rule.to_string(),
                 note: Some(v.describe()),
-                rpm: None,
+                verify_line: None,
             }
         })
         .collect()
@@ -267,8 +267,8 @@ pub fn to_findings(verdicts: &[Verdict]) -> Vec<crate::verify::finding::Finding>
 /// An unexpected PHP file in `wp-admin/` or `wp-includes/` is also new to the baseline; report
 /// it once, as the WordPress finding (which no `accept` silences: core's file set is the
 /// manifest's).
-pub fn drop_baseline_duplicates(findings: &mut Vec<crate::verify::finding::Finding>) {
-    use crate::verify::finding::{FindingKind, Source};
+pub fn drop_baseline_duplicates(findings: &mut Vec<crate::finding::Finding>) {
+    use crate::finding::{FindingKind, Source};
     let unexpected: std::collections::HashSet<Vec<u8>> = findings
         .iter()
         .filter(|f| f.rule == "wordpress.unexpected")
@@ -289,8 +289,8 @@ pub fn drop_baseline_duplicates(findings: &mut Vec<crate::verify::finding::Findi
 /// trojaned file would otherwise silence the verdict. High until `accept` records it.
 pub fn replaced_manifests(
     changes: &crate::baseline::changes::PackageChanges,
-) -> Vec<crate::verify::finding::Finding> {
-    use crate::verify::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
+) -> Vec<crate::finding::Finding> {
+    use crate::finding::{Attr, Change, Finding, FindingKind, Severity, Source, Value};
     changes
         .reinstalled
         .iter()
@@ -315,7 +315,7 @@ pub fn replaced_manifests(
                     "the checksum manifest of {} was replaced since the baseline (same version)",
                     new.nevra
                 )),
-                rpm: None,
+                verify_line: None,
             }
         })
         .collect()

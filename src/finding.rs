@@ -3,10 +3,16 @@
 //! manifests, package headers against the trusted keys). Every engine produces it and every
 //! renderer renders it; nothing converts between finding types. The exit status is derived from
 //! findings here.
+//!
+//! The vocabulary every layer shares (package sources, engines, the baseline, renderers), so it
+//! imports none of them beyond the package-neutral [`FileClass`] of `pkgdb` and the exit bits;
+//! nothing here is specific to one package manager. To add a finding kind or an attribute: [`FindingKind`] (and its exit
+//! bit in [`Finding::exit_bits`]) or [`Attr`] (and its JSON name), then the engine producing it.
 
 use crate::exit;
-use crate::rpmdb::FileState;
+use crate::pkgdb::FileClass;
 use std::ffi::OsStr;
+use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -43,26 +49,57 @@ impl FindingKind {
     }
 }
 
-/// The one severity scale; defined by the policy, which chooses it for most findings.
-pub use crate::policy::Severity;
+/// How much a finding matters: the one scale of every finding. In a policy a severity is
+/// `Option<Severity>`: the word `none` (`None`) means the change is not reported at all, and
+/// orders below every severity, so `max`/`min` over options work as over severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Expected or harmless (shown only on request; never sets an exit bit).
+    Info,
+    Low,
+    Medium,
+    High,
+    /// Evidence of tampering with the truth itself (e.g. a package header that fails its
+    /// digest). Chosen by the engines only; a policy file cannot name it.
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Where the expected state came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// An installed package's header in the rpmdb.
+    /// An installed package's record in its package database.
     Package {
         /// Package name.
         name: String,
-        /// `name-[epoch:]version-release.arch`.
+        /// The package's full name (rpm: `name-[epoch:]version-release.arch`).
         nevra: String,
-        /// Position of the package in the database (`Database::packages`).
+        /// Position of the package in the database (`PackageDb::packages`).
         pkg_index: usize,
-        /// Position of the file in the header.
+        /// Position of the file in the package's file list.
         file_index: usize,
-        /// FILEFLAGS (`rpm::FileFlags` bits).
-        file_flags: u32,
-        /// FILESTATES entry.
-        state: FileState,
+        /// How the package marks the file (configuration, documentation, ...).
+        class: FileClass,
+        /// The package manager's own per-file flag word, uninterpreted here: the JSON report
+        /// carries it as `file_flags` for consumers that know the manager (0 when it has none).
+        manager_flags: u32,
     },
     /// The baseline, with the policy rule that classified the path and, for a package-owned
     /// file whose content rpm does not vouch for, the owning package's NEVRA.
@@ -82,7 +119,7 @@ pub enum Source {
         nevra: String,
         /// Position of the package in the database (`Database::packages`).
         pkg_index: usize,
-        /// `crate::rpmdb::trust::SigStatus::name()`.
+        /// `crate::pkgdb::SigStatus::name()`.
         status: String,
         /// Long key id of the signature, when it names one.
         key_id: Option<String>,
@@ -185,8 +222,47 @@ pub struct Change {
     pub unreadable: bool,
 }
 
-/// rpm's verdict on a package-owned file, which its `rpm -V` line is made from.
-pub use crate::rpmdb::vline::RpmVerdict;
+/// A package manager's verify line for one owned file, in the format `rpm -V` and
+/// `dpkg --verify` share: nine result columns `SM5DLUGTP` (`.` where the attribute matches, `?`
+/// where it could not be read), the file's class letter, the path, and a state note; or
+/// `missing` with the class letter and path. The package source decides every part of the line
+/// by its own rules (rpm: `crate::rpmdb::vline`); this type only writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyLine {
+    /// The nine result columns; `None` when the file is missing.
+    pub columns: Option<[u8; 9]>,
+    /// Printed as its letter ([`FileClass::letter`]).
+    pub class: FileClass,
+    /// Why a missing file could not be reached, when it is not simply absent (`strerror`).
+    pub reason: Option<String>,
+    /// The file's state as the package manager notes it (rpm: `replaced`, `no state`).
+    pub state: Option<&'static str>,
+}
+
+impl VerifyLine {
+    /// The line (without the newline) for `path`, byte for byte; paths are raw, as the
+    /// package managers print them.
+    pub fn line(&self, path: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(path.len() + 32);
+        match &self.columns {
+            None => out.extend_from_slice(b"missing   "),
+            Some(c) => {
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"  ");
+            }
+        }
+        out.push(self.class.letter());
+        out.push(b' ');
+        out.extend_from_slice(path);
+        if let Some(r) = self.reason.as_ref().filter(|_| self.columns.is_none()) {
+            out.extend_from_slice(format!(" ({r})").as_bytes());
+        }
+        if let Some(s) = self.state {
+            out.extend_from_slice(format!(" ({s})").as_bytes());
+        }
+        out
+    }
+}
 
 /// One thing a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,8 +278,9 @@ pub struct Finding {
     pub rule: String,
     /// Extra information for people (e.g. `Permission denied`, `replaced during the check`).
     pub note: Option<String>,
-    /// The raw rpm verdict, for package-owned findings (renders `--format rpm`).
-    pub rpm: Option<RpmVerdict>,
+    /// The package manager's verify line, for package-owned findings whose source prints one
+    /// (renders `--format rpm`).
+    pub verify_line: Option<VerifyLine>,
 }
 
 impl Finding {
@@ -223,7 +300,7 @@ impl Finding {
             severity: Severity::Info,
             rule: String::new(),
             note: None,
-            rpm: None,
+            verify_line: None,
         }
     }
 
@@ -310,7 +387,7 @@ mod tests {
             severity: Severity::Low,
             rule: "t".into(),
             note: None,
-            rpm: None,
+            verify_line: None,
         }
     }
 
