@@ -300,7 +300,7 @@ pub fn open_located_with_keys(
             let records = read_records(&located)?;
             let mut p = Parser::new(keys);
             for r in records {
-                sqlite::RecordSink::push(&mut p, r);
+                p.add(r);
             }
             p
         }
@@ -341,26 +341,42 @@ impl<'k> Parser<'k> {
         }
     }
 
+    fn parse(hnum: u32, blob: &[u8], keys: Option<&trust::Keyring>) -> Result<Package, BadRecord> {
+        Package::from_blob_with_keys(hnum, blob, keys).map_err(|e| BadRecord {
+            hnum: Some(hnum),
+            offset: None,
+            reason: format!("invalid header: {e}"),
+        })
+    }
+
+    fn keep(&mut self, parsed: Result<Package, BadRecord>) {
+        match parsed {
+            Ok(p) => self.packages.push(p),
+            Err(b) => self.bad.push(b),
+        }
+    }
+
     fn flush(&mut self) {
         use rayon::prelude::*;
         let keys = self.keys;
         let parsed: Vec<Result<Package, BadRecord>> = std::mem::take(&mut self.batch)
             .into_par_iter()
-            .map(|rec| {
-                let r = rec?;
-                Package::from_blob_with_keys(r.hnum, &r.blob, keys).map_err(|e| BadRecord {
-                    hnum: Some(r.hnum),
-                    offset: None,
-                    reason: format!("invalid header: {e}"),
-                })
-            })
+            .map(|rec| rec.and_then(|r| Self::parse(r.hnum, &r.blob, keys)))
             .collect();
         self.batch_bytes = 0;
         for p in parsed {
-            match p {
-                Ok(p) => self.packages.push(p),
-                Err(b) => self.bad.push(b),
-            }
+            self.keep(p);
+        }
+    }
+
+    /// Queue an owned record, parsing the batch when it is full.
+    fn add(&mut self, record: RecordResult) {
+        if let Ok(r) = &record {
+            self.batch_bytes += r.blob.len();
+        }
+        self.batch.push(record);
+        if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_RECORDS {
+            self.flush();
         }
     }
 
@@ -372,13 +388,20 @@ impl<'k> Parser<'k> {
 }
 
 impl sqlite::RecordSink for Parser<'_> {
-    fn push(&mut self, record: RecordResult) {
-        if let Ok(r) = &record {
-            self.batch_bytes += r.blob.len();
-        }
-        self.batch.push(record);
-        if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_RECORDS {
-            self.flush();
+    fn push(&mut self, record: sqlite::RecordRef<'_>) {
+        match record {
+            // A header as large as a whole batch is parsed where SQLite left it, after the
+            // records before it: copying it would hold it twice.
+            Ok((hnum, blob)) if blob.len() >= BATCH_BYTES => {
+                self.flush();
+                let parsed = Self::parse(hnum, blob, self.keys);
+                self.keep(parsed);
+            }
+            Ok((hnum, blob)) => self.add(Ok(Record {
+                hnum,
+                blob: blob.to_vec(),
+            })),
+            Err(b) => self.add(Err(b)),
         }
     }
 }
@@ -391,13 +414,13 @@ mod tests {
     fn batches_keep_the_database_order() {
         use sqlite::RecordSink;
         let mut p = Parser::new(None);
-        // Far more records than one batch: alternately unreadable and invalid headers.
+        let big = vec![0; BATCH_BYTES];
+        // Far more records than one batch: alternately unreadable and invalid headers, with
+        // some as large as a batch (parsed in place).
         for h in 1..=3 * BATCH_RECORDS as u32 {
             p.push(match h % 2 {
-                0 => Ok(Record {
-                    hnum: h,
-                    blob: vec![0; 12],
-                }),
+                0 if h % 10 == 0 => Ok((h, &big[..])),
+                0 => Ok((h, &[0u8; 12][..])),
                 _ => Err(BadRecord {
                     hnum: Some(h),
                     offset: None,

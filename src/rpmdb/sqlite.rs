@@ -37,14 +37,23 @@ pub fn read(path: &Path) -> Result<Vec<RecordResult>, DbError> {
     read_into(path, Vec::new)
 }
 
+/// A row as read: its header instance and its blob, still in SQLite's buffer.
+pub type RecordRef<'a> = Result<(u32, &'a [u8]), BadRecord>;
+
 /// Where [`read_into`] hands each record, in rowid order, as soon as it is read.
 pub trait RecordSink {
-    fn push(&mut self, record: RecordResult);
+    fn push(&mut self, record: RecordRef<'_>);
 }
 
 impl RecordSink for Vec<RecordResult> {
-    fn push(&mut self, record: RecordResult) {
-        Vec::push(self, record);
+    fn push(&mut self, record: RecordRef<'_>) {
+        Vec::push(
+            self,
+            record.map(|(hnum, blob)| Record {
+                hnum,
+                blob: blob.to_vec(),
+            }),
+        );
     }
 }
 
@@ -310,7 +319,7 @@ fn packages_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     names.collect()
 }
 
-fn record(hnum: ValueRef<'_>, blob: ValueRef<'_>) -> RecordResult {
+fn record<'a>(hnum: ValueRef<'_>, blob: ValueRef<'a>) -> RecordRef<'a> {
     let hnum = match hnum {
         ValueRef::Integer(i) => match u32::try_from(i) {
             Ok(h) if h != 0 => h,
@@ -329,10 +338,7 @@ fn record(hnum: ValueRef<'_>, blob: ValueRef<'_>) -> RecordResult {
         }
     };
     match blob {
-        ValueRef::Blob(b) => Ok(Record {
-            hnum,
-            blob: b.to_vec(),
-        }),
+        ValueRef::Blob(b) => Ok((hnum, b)),
         other => Err(bad(
             Some(hnum),
             format!("blob column holds {} instead of a BLOB", type_name(other)),
