@@ -239,11 +239,29 @@ fn accept_in_pool(a: &Accept) -> Result<u8, Failure> {
     w.print_accepted_trust(&before);
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());
+    // A package file its package vouches for fully is not the baseline's to accept: naming
+    // it is a refusal with the reason, not "matches nothing" (it exists on disk).
+    let (vouched, unmatched): (Vec<&String>, Vec<&String>) =
+        stats.unmatched.iter().partition(|p| {
+            w.index
+                .get(Path::new(p.as_str()))
+                .is_some_and(|f| f.reason.is_none())
+        });
+    for p in vouched {
+        let owner = w.index.get(Path::new(p.as_str())).map(|f| f.nevra.as_str());
+        refused.push((
+            PathBuf::from(p),
+            format!(
+                "package-owned ({}): verified against its package, whose verdict accept cannot change (reinstall the package or restore the file)",
+                owner.unwrap_or_default()
+            ),
+        ));
+    }
     refused.sort();
     for (path, why) in &refused {
         eprintln!("quietwire: {}: refused: {why}", escape_path(path));
     }
-    for p in &stats.unmatched {
+    for p in &unmatched {
         eprintln!(
             "quietwire: {p}: matches nothing in the baseline or on disk; nothing accepted for it"
         );
@@ -256,7 +274,7 @@ fn accept_in_pool(a: &Accept) -> Result<u8, Failure> {
         stats.removed,
         stats.entries
     );
-    if !stats.unmatched.is_empty() {
+    if !unmatched.is_empty() {
         return Ok(exit::combine(exit::NOT_FOUND, w.error_status));
     }
     if !refused.is_empty() {
