@@ -1,5 +1,6 @@
-//! The command-line interface definition (clap derive). `main.rs` parses it and calls `run`;
-//! the man page test reads every subcommand and option from here.
+//! The command-line interface definition (clap derive) and its conversion to the plain
+//! [`Config`] the run layer takes. Only `main.rs` uses it: it parses, converts and calls
+//! `run::run`; the man page test reads every subcommand and option from here.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -332,13 +333,164 @@ pub struct CheckOpsArgs {
     pub mail_always: bool,
 }
 
-impl From<&CheckOpsArgs> for crate::ops::Targets {
-    fn from(a: &CheckOpsArgs) -> crate::ops::Targets {
-        crate::ops::Targets {
-            report_file: a.report_file.clone(),
-            mail_to: a.mail_to.clone(),
-            sendmail: a.sendmail.clone(),
-            mail_always: a.mail_always,
+// ---- the plain request the run layer works on ----
+
+use crate::run::config::{self as cfg, AcceptSelection, Config, Scope};
+
+impl Cli {
+    /// The request as plain values; clap's conflicts and requirements already hold, so each
+    /// choice among conflicting flags becomes one enum value.
+    pub fn into_config(self) -> Config {
+        match self.command {
+            Command::Check(a) => Config::Check(a.into()),
+            Command::Init(a) => Config::Init(cfg::Init {
+                target: a.root.into(),
+                state: a.state.into(),
+                force: a.force,
+                sign_key: a.sign.sign_key,
+                threads: a.tuning.threads(),
+                trust_ctime: a.tuning.trust_ctime,
+            }),
+            Command::Accept(a) => Config::Accept(a.into()),
+            Command::Policy(a) => Config::Policy(cfg::PolicyQuery {
+                root: a.root,
+                policy: a.policy,
+            }),
+            Command::Packages(a) => Config::Packages(cfg::PackagesQuery {
+                target: a.root.into(),
+                format: a.format.into(),
+                signatures: a.signatures,
+                policy: a.policy,
+                keys: a.keys.keys,
+            }),
+            Command::Owner(a) => Config::Owner(cfg::OwnerQuery {
+                target: a.root.into(),
+                paths: a.paths,
+            }),
+            Command::Keygen(a) => Config::Keygen { prefix: a.out },
+            Command::Wordpress(a) => Config::Wordpress(cfg::Wordpress {
+                root: a.root,
+                trees: a.trees,
+                format: a.format.into(),
+                fetch: matches!(a.action, Some(WordpressAction::Fetch)),
+                offline: a.offline,
+            }),
+        }
+    }
+}
+
+impl From<CheckArgs> for cfg::Check {
+    fn from(a: CheckArgs) -> cfg::Check {
+        let scope = if a.ops.packages_changed {
+            Scope::PackagesChanged
+        } else if a.owned_only {
+            Scope::OwnedOnly
+        } else if a.unowned_only {
+            Scope::UnownedOnly
+        } else {
+            Scope::Full
+        };
+        cfg::Check {
+            target: a.root.into(),
+            state: a.state.into(),
+            format: a.format.into(),
+            scope,
+            packages: a.packages,
+            threads: cfg::Threads {
+                jobs: a.jobs,
+                nice: a.nice,
+            },
+            trust_ctime: a.trust_ctime,
+            progress: !a.no_progress,
+            verbose: a.verbose,
+            deliver: crate::ops::Targets {
+                report_file: a.ops.report_file,
+                mail_to: a.ops.mail_to,
+                sendmail: a.ops.sendmail,
+                mail_always: a.ops.mail_always,
+            },
+            metrics_file: a.ops.metrics_file,
+            keys: a.keys.keys,
+            baseline_trust: cfg::BaselineTrust {
+                digest: a.baseline_trust.baseline_digest,
+                verify_key: a.baseline_trust.verify_key,
+            },
+        }
+    }
+}
+
+impl From<AcceptArgs> for cfg::Accept {
+    fn from(a: AcceptArgs) -> cfg::Accept {
+        let selection = if let Some(report) = a.report {
+            AcceptSelection::Report(report)
+        } else if a.packages {
+            AcceptSelection::Snapshot
+        } else if a.all {
+            AcceptSelection::All
+        } else if !a.package.is_empty() {
+            AcceptSelection::Packages(a.package)
+        } else {
+            AcceptSelection::Paths(a.patterns)
+        };
+        cfg::Accept {
+            target: a.root.into(),
+            state: a.state.into(),
+            selection,
+            threads: a.tuning.threads(),
+            trust_ctime: a.tuning.trust_ctime,
+            sign_key: a.sign.sign_key,
+        }
+    }
+}
+
+impl Tuning {
+    fn threads(&self) -> cfg::Threads {
+        cfg::Threads {
+            jobs: self.jobs,
+            nice: self.nice,
+        }
+    }
+}
+
+impl From<RootArgs> for cfg::Target {
+    fn from(a: RootArgs) -> cfg::Target {
+        cfg::Target {
+            root: a.root,
+            dbpath: a.dbpath,
+            package_manager: a.package_manager.map(|m| match m {
+                PackageManager::Rpm => cfg::PackageManager::Rpm,
+                PackageManager::Dpkg => cfg::PackageManager::Dpkg,
+            }),
+        }
+    }
+}
+
+impl From<StateArgs> for cfg::State {
+    fn from(a: StateArgs) -> cfg::State {
+        cfg::State {
+            policy: a.policy,
+            baseline: a.baseline,
+        }
+    }
+}
+
+impl From<ListFormat> for cfg::ListFormat {
+    fn from(f: ListFormat) -> cfg::ListFormat {
+        match f {
+            ListFormat::Text => cfg::ListFormat::Text,
+            ListFormat::Json => cfg::ListFormat::Json,
+        }
+    }
+}
+
+impl From<ReportFormat> for cfg::ReportFormat {
+    fn from(f: ReportFormat) -> cfg::ReportFormat {
+        match f {
+            ReportFormat::Text => cfg::ReportFormat::Text,
+            ReportFormat::Json => cfg::ReportFormat::Json,
+            ReportFormat::Rpm => cfg::ReportFormat::Rpm,
+            ReportFormat::Dpkg => cfg::ReportFormat::Dpkg,
+            ReportFormat::Ndjson => cfg::ReportFormat::Ndjson,
         }
     }
 }

@@ -2,19 +2,21 @@
 //!
 //! Data flow: package source (`pkgdb` seam; `rpmdb` its rpm implementation, `dpkg` another,
 //! `wordpress` a source whose checksum manifests vouch for WordPress core and plugin files) →
-//! `policy` → `scan` → `verify` → `baseline` → `report` → `ops`; `cli` defines the command line
-//! and `run` runs it. Imports go against that flow only, bottom up: the leaves (`exit`, `escape`,
-//! `nice`, `host`), the `pkgdb` seam, the [`finding`] vocabulary, `policy`, `scan` (the one
-//! file layer), the package sources (they read the root through `scan`), `verify`, `baseline`,
-//! `report`, `ops`, `cli`, `run`. `tests/architecture.rs` holds the table of allowed imports,
-//! each with its reason, and fails on any other import or a cycle. Only
-//! `run` takes clap types: it hands the modules below plain values (e.g. `ops::Targets`).
+//! `policy` → `scan` → `verify` → `baseline` → `report` → `ops`; `run` runs a request given as
+//! plain values (`run::config::Config`). `cli` holds the clap definitions and their conversion to
+//! a `Config`; only `main.rs` uses it, so no clap type reaches the library. Imports go against
+//! the flow only, bottom up: the leaves (`exit`, `escape`, `nice`, `host`), the `pkgdb` seam,
+//! the [`finding`] vocabulary, `policy`, `scan` (the one file layer), the package sources (they
+//! read the root through `scan`), `verify`, `baseline`, `report`, `ops`, `run`, `cli`.
+//! `tests/architecture.rs` holds the table of allowed imports, each with its reason, and fails
+//! on any other import or a cycle.
 //!
 //! Where things go:
 //! - a package manager: a module implementing [`pkgdb::PackageDb`] and its own verification
 //!   rules producing [`finding::Finding`]s (as `rpmdb` and `rpmdb::verify` do), opened by `run`;
 //! - an output format: a renderer in `report/` taking `&[finding::Finding]` (`ndjson` and
-//!   `metrics` take the JSON document instead), chosen in `run::check` by `cli::ReportFormat`;
+//!   `metrics` take the JSON document instead), chosen in `run::check` by
+//!   `run::config::ReportFormat` (its flag is in `cli`);
 //! - a finding kind or attribute: [`finding`] (`FindingKind` and its exit bit, `Attr` and its
 //!   JSON name, the one [`finding::Severity`] scale), then the engine that produces it.
 //!

@@ -16,5 +16,5 @@ fn main() -> ExitCode {
             return ExitCode::from(status);
         }
     };
-    ExitCode::from(quietwire::run::run(cli))
+    ExitCode::from(quietwire::run::run(&cli.into_config()))
 }

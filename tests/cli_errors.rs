@@ -7,12 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn quietwire(args: &[&str], root: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quietwire"))
-        .args(args)
-        .arg("--root")
-        .arg(root)
-        .output()
-        .expect("run quietwire")
+    common::qw(root, args)
 }
 
 fn root_with_db(name: &str, bytes: &[u8]) -> tempfile::TempDir {
@@ -58,7 +53,7 @@ fn unknown_file_format_is_named() {
 
 #[test]
 fn usage_errors_are_outside_the_findings_mask() {
-    let out = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+    let out = Command::new(common::quietwire_bin())
         .arg("--no-such-flag")
         .output()
         .unwrap();
@@ -121,7 +116,7 @@ fn packages_json_into_a_closed_pipe_is_not_an_error() {
         eprintln!("SKIPPED: no dpkg database on this host");
         return;
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+    let mut child = Command::new(common::quietwire_bin())
         .args(["packages", "--format", "json", "--root", "/"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -6,17 +6,9 @@
 mod common;
 
 use common::dpkg::{build_deb, empty_root, install, DebFile};
+use common::qw;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn qw(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quietwire"))
-        .args(args)
-        .arg("--root")
-        .arg(root)
-        .output()
-        .unwrap()
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -325,7 +317,7 @@ fn apt_hook_on_a_dpkg_root() {
     let o = Command::new("sh")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/quietwire-post-transaction"))
         .arg("--apt")
-        .env("QUIETWIRE", env!("CARGO_BIN_EXE_quietwire"))
+        .env("QUIETWIRE", common::quietwire_bin())
         .env("QUIETWIRE_HOOK_ARGS", format!("--root {}", r.display()))
         .env("QUIETWIRE_LOGDIR", logs.path())
         .env("QUIETWIRE_SYSCONFIG", &conf)

@@ -41,7 +41,7 @@ fn assert_same(what: &str, got: &[String], want: &[String]) {
 
 /// `quietwire check --root ROOT --owned-only ARGS`: sorted stdout lines and the exit code.
 fn binary_check(root: &Path, args: &[&str]) -> (Vec<String>, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+    let out = Command::new(common::quietwire_bin())
         .args(["check", "--no-progress", "--owned-only", "--root"])
         .arg(root)
         .args(args)
@@ -248,7 +248,7 @@ fn test_root_matches_dpkg_verify() {
         "{text:?}"
     );
     // The baseline reads the dpkg database (tests/dpkg_baseline.rs has the scenarios).
-    let init = Command::new(env!("CARGO_BIN_EXE_quietwire"))
+    let init = Command::new(common::quietwire_bin())
         .args(["init", "--root"])
         .arg(r)
         .output()

@@ -665,3 +665,36 @@ fn exit_status_precedence_not_found_outranks_failed_mail() {
         "{err}"
     );
 }
+
+/// `accept PATH` on a file its package vouches for fully (a trojaned or chmod-ed binary) is a
+/// refusal naming the package (exit status 25), not "matches nothing": the file exists, and
+/// rpm's verdict on it stays reported. A path that exists nowhere is still 21.
+#[test]
+fn accepting_a_package_vouched_file_is_refused_with_its_package() {
+    let root = baselined();
+    let file = root.join("/opt/qw-files/exec");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let out = qw(&root, &["accept", "/opt/qw-files/exec"]);
+    assert_eq!(
+        out.status.code(),
+        Some(quietwire::exit::REFUSED as i32),
+        "{}",
+        text(&out.stderr)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("/opt/qw-files/exec: refused: package-owned (qw-files-1.0-1.noarch)"),
+        "{err}"
+    );
+    assert!(!err.contains("matches nothing"), "{err}");
+    let doc = json(&qw(&root, &["check", "--no-progress", "--format", "json"]));
+    let f = find(&findings(&doc), "/opt/qw-files/exec").cloned();
+    assert!(
+        f.is_some_and(|f| f["severity"] != "info"),
+        "still reported after the refused accept"
+    );
+
+    let out = qw(&root, &["accept", "/opt/qw-files/no-such-file"]);
+    assert_eq!(out.status.code(), Some(quietwire::exit::NOT_FOUND as i32));
+    assert!(text(&out.stderr).contains("matches nothing"));
+}

@@ -235,12 +235,7 @@ fn packages_command_prints_rpm_qa_and_json() {
     std::fs::copy(&file, dbdir.join("rpmdb.sqlite")).unwrap();
     let (_keep, rpmdir) = private_copy(&file);
 
-    let bin = env!("CARGO_BIN_EXE_quietwire");
-    let out = Command::new(bin)
-        .args(["packages", "--root"])
-        .arg(root.path())
-        .output()
-        .unwrap();
+    let out = common::qw(root.path(), &["packages"]);
     assert!(
         out.status.success(),
         "{}",
@@ -249,11 +244,7 @@ fn packages_command_prints_rpm_qa_and_json() {
     let want = rpm_query(&rpmdir, false, "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
 
-    let out = Command::new(bin)
-        .args(["packages", "--format", "json", "--root"])
-        .arg(root.path())
-        .output()
-        .unwrap();
+    let out = common::qw(root.path(), &["packages", "--format", "json"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let list = v.as_array().unwrap();
@@ -268,12 +259,7 @@ fn packages_command_prints_rpm_qa_and_json() {
     assert_eq!(with_epoch, 3);
 
     // Owner lookups, including a path that no package owns.
-    let out = Command::new(bin)
-        .args(["owner", "--root"])
-        .arg(root.path())
-        .args(["/usr/bin/curl", "/no/such/file"])
-        .output()
-        .unwrap();
+    let out = common::qw(root.path(), &["owner", "/usr/bin/curl", "/no/such/file"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("curl-7.76.0-"), "{text}");
     assert!(

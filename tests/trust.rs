@@ -122,13 +122,7 @@ fn install_files(root: &TestRoot, rpms: &[&Path]) {
 }
 
 fn qw(args: &[&str], root: &TestRoot, extra: &[&str]) -> Output {
-    Command::new(support::quietwire_bin())
-        .args(args)
-        .arg("--root")
-        .arg(root.path())
-        .args(extra)
-        .output()
-        .unwrap()
+    support::qw_cmd(root, args).args(extra).output().unwrap()
 }
 
 fn stderr(o: &Output) -> String {

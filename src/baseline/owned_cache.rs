@@ -95,23 +95,7 @@ pub fn load(
             what,
         })
     };
-    let bytes = match read_bounded(&file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Unusable::Ignored(format!(
-                "{}: missing; every package file is read",
-                file.display()
-            )))
-        }
-        Err(e) => return Err(Unusable::Refused(BaselineError::io(&file, e))),
-    };
-    let digest = hex::encode(Sha256::digest(&bytes));
-    if !digest.eq_ignore_ascii_case(&reference.sha256) {
-        return Err(corrupt(format!(
-            "SHA-256 {digest}, but the baseline records {}: the cache was modified or replaced (run `quietwire accept --all --trust-ctime` to rebuild it)",
-            reference.sha256
-        )));
-    }
+    let bytes = read_recorded(&file, reference)?;
     let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
     let head: CacheHeader = lines
         .next()
@@ -123,7 +107,9 @@ pub fn load(
         )));
     }
     use std::os::unix::ffi::OsStrExt;
-    if head.root.0 != root.as_os_str().as_bytes() {
+    // `/srv/img/` and `/srv/img` are the same root; nothing else is compared.
+    let recorded = Path::new(std::ffi::OsStr::from_bytes(&head.root.0));
+    if !recorded.components().eq(root.components()) {
         return Err(Unusable::Ignored(format!(
             "{}: taken on root {}, not {}; every package file is read",
             file.display(),
@@ -215,6 +201,14 @@ pub fn write(
         .map_err(|e| BaselineError::io(&dir, e))?;
     tmp.write_all(&out).map_err(ioe)?;
     tmp.as_file().sync_all().map_err(ioe)?;
+    // The baseline that records the new cache is written after it: until then the old
+    // baseline's record must still find the old cache, or a crash in between would leave
+    // a cache every `check --trust-ctime` refuses.
+    match std::fs::rename(&file, previous_path(&file)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ioe(e)),
+    }
     tmp.persist(&file).map_err(|e| ioe(e.error))?;
     std::fs::File::open(&dir)
         .and_then(|d| d.sync_all())
@@ -223,6 +217,47 @@ pub fn write(
         sha256: hex::encode(Sha256::digest(&out)),
         entries: verified.len() as u64,
     })
+}
+
+/// The cache file kept, while a new one replaces it, for the baseline that records it.
+fn previous_path(file: &Path) -> PathBuf {
+    let mut s = file.as_os_str().to_os_string();
+    s.push(".prev");
+    PathBuf::from(s)
+}
+
+/// The bytes of the cache whose SHA-256 the baseline records: the cache file, else the previous
+/// one when a run stopped between writing a new cache and the baseline that records it. A cache
+/// file that matches neither is refused: it was modified or replaced.
+fn read_recorded(file: &Path, reference: &CacheRef) -> Result<Vec<u8>, Unusable> {
+    let recorded =
+        |b: &[u8]| hex::encode(Sha256::digest(b)).eq_ignore_ascii_case(&reference.sha256);
+    let current = match read_bounded(file) {
+        Ok(b) if recorded(&b) => return Ok(b),
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Unusable::Refused(BaselineError::io(file, e))),
+    };
+    if let Ok(b) = read_bounded(&previous_path(file)) {
+        if recorded(&b) {
+            return Ok(b);
+        }
+    }
+    match current {
+        None => Err(Unusable::Ignored(format!(
+            "{}: missing; every package file is read",
+            file.display()
+        ))),
+        Some(b) => Err(Unusable::Refused(BaselineError::Corrupt {
+            file: file.to_path_buf(),
+            line: 0,
+            what: format!(
+                "SHA-256 {}, but the baseline records {}: the cache was modified or replaced (run `quietwire accept --all --trust-ctime` to rebuild it)",
+                hex::encode(Sha256::digest(&b)),
+                reference.sha256
+            ),
+        })),
+    }
 }
 
 /// Read a whole cache file opened like the baseline: no symlink, no FIFO, a regular file of at
@@ -266,6 +301,40 @@ mod tests {
             mtime_ns: -5,
             ctime_ns: 7,
         }
+    }
+
+    #[test]
+    fn a_run_stopped_before_its_baseline_was_written_leaves_the_old_cache_usable() {
+        let t = tempfile::tempdir().unwrap();
+        let b = t.path().join("baseline");
+        let r = Path::new("/r");
+        let old = write(&b, r, &identity(), vec![("aa".into(), 1, key(1))]).unwrap();
+        // A new cache, then the crash: the baseline still records the old one.
+        let new = write(&b, r, &identity(), vec![("aa".into(), 1, key(2))]).unwrap();
+        let c = load(&b, &old, r, &identity()).unwrap();
+        assert_eq!(c.get("aa", 1), Some(&key(1)));
+        let c = load(&b, &new, r, &identity()).unwrap();
+        assert_eq!(c.get("aa", 1), Some(&key(2)));
+        // Only the one before is kept: older records are refused, never half-trusted.
+        write(&b, r, &identity(), vec![("aa".into(), 1, key(3))]).unwrap();
+        assert!(matches!(
+            load(&b, &old, r, &identity()),
+            Err(Unusable::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn the_same_root_spelled_with_a_trailing_slash_uses_the_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let b = t.path().join("baseline");
+        let entries = vec![("aa".into(), 1, key(1))];
+        let r = write(&b, Path::new("/srv/img"), &identity(), entries).unwrap();
+        assert!(load(&b, &r, Path::new("/srv/img/"), &identity()).is_ok());
+        assert!(load(&b, &r, Path::new("/srv/./img"), &identity()).is_ok());
+        assert!(matches!(
+            load(&b, &r, Path::new("/srv/img2"), &identity()),
+            Err(Unusable::Ignored(_))
+        ));
     }
 
     #[test]

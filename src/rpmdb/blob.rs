@@ -79,6 +79,24 @@ pub struct Region {
     pub rdl: u32,
 }
 
+/// The immutable region as rpm hashes it: `head` (magic, `ril`, `rdl`), then `index`, then
+/// `data`.
+#[derive(Debug, Clone, Copy)]
+pub struct RegionParts<'a> {
+    pub head: [u8; 16],
+    pub index: &'a [u8],
+    pub data: &'a [u8],
+}
+
+impl RegionParts<'_> {
+    /// Feed the region to a hash.
+    pub fn hash_into<D: Digest>(&self, d: &mut D) {
+        d.update(self.head);
+        d.update(self.index);
+        d.update(self.data);
+    }
+}
+
 /// A validated header blob.
 #[derive(Debug, Clone)]
 pub struct HeaderBlob<'a> {
@@ -366,17 +384,26 @@ impl<'a> HeaderBlob<'a> {
     /// The bytes rpm hashes and signs: magic, `ril`, `rdl`, the region's entries and data.
     /// `None` for a legacy header without a region.
     pub fn immutable_region(&self) -> Option<Vec<u8>> {
+        let p = self.immutable_region_parts()?;
+        let mut out = Vec::with_capacity(p.head.len() + p.index.len() + p.data.len());
+        for part in [&p.head[..], p.index, p.data] {
+            out.extend_from_slice(part);
+        }
+        Some(out)
+    }
+
+    /// [`immutable_region`](Self::immutable_region) in its three pieces, to hash it without
+    /// copying the region (a copy is as large as the header: megabytes for big packages).
+    pub fn immutable_region_parts(&self) -> Option<RegionParts<'a>> {
         let r = self.region?;
         let b = Bytes(self.blob);
         let index = b.bytes_at(8, 16 * u64::from(r.ril)).ok()?;
         let data = self.data.bytes_at(0, u64::from(r.rdl)).ok()?;
-        let mut out = Vec::with_capacity(16 + index.len() + data.len());
-        out.extend_from_slice(&HEADER_MAGIC);
-        out.extend_from_slice(&r.ril.to_be_bytes());
-        out.extend_from_slice(&r.rdl.to_be_bytes());
-        out.extend_from_slice(index);
-        out.extend_from_slice(data);
-        Some(out)
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&HEADER_MAGIC);
+        head[8..12].copy_from_slice(&r.ril.to_be_bytes());
+        head[12..].copy_from_slice(&r.rdl.to_be_bytes());
+        Some(RegionParts { head, index, data })
     }
 
     /// The entry for `tag`. Entries appended at install time (after the region) replace region
@@ -502,16 +529,20 @@ impl<'a> HeaderBlob<'a> {
         if sha256.is_none() && sha1.is_none() {
             return Ok(HeaderDigest::Missing);
         }
-        let Some(region) = self.immutable_region() else {
+        let Some(region) = self.immutable_region_parts() else {
             // A digest without a region to check it against cannot be vouched for.
             return Ok(HeaderDigest::Mismatch);
         };
         let mut ok = true;
         if let Some(want) = sha256 {
-            ok &= hex::encode(Sha256::digest(&region)).as_bytes() == want.to_ascii_lowercase();
+            let mut d = Sha256::new();
+            region.hash_into(&mut d);
+            ok &= hex::encode(d.finalize()).as_bytes() == want.to_ascii_lowercase();
         }
         if let Some(want) = sha1 {
-            ok &= hex::encode(Sha1::digest(&region)).as_bytes() == want.to_ascii_lowercase();
+            let mut d = Sha1::new();
+            region.hash_into(&mut d);
+            ok &= hex::encode(d.finalize()).as_bytes() == want.to_ascii_lowercase();
         }
         Ok(if ok {
             HeaderDigest::Ok

@@ -116,10 +116,10 @@ impl PackageDb for Database {
                     continue;
                 }
                 idx.insert(
-                    f.path.clone(),
+                    f.path.to_path_buf(),
                     OwnedFile {
                         nevra: nevra.clone(),
-                        digest: f.digest.clone(),
+                        digest: f.digest.to_string(),
                         algo: p.digest_algo,
                         reason: owned_reason(f),
                     },
@@ -141,7 +141,7 @@ impl PackageDb for Database {
             .filter(|p| p.nevra() == nevra)
             .flat_map(|p| p.files.iter())
             .filter(|f| f.flags & CONFIG != 0)
-            .map(|f| f.path.clone())
+            .map(|f| f.path.to_path_buf())
             .collect()
     }
 
@@ -156,7 +156,7 @@ mod tests {
 
     fn f(flags: u32, verify_flags: u32) -> FileInfo {
         FileInfo {
-            path: "/etc/passwd".into(),
+            path: Path::new("/etc/passwd").into(),
             mode: 0o100644,
             size: 0,
             digest: "ab".into(),
@@ -164,11 +164,11 @@ mod tests {
             group: "root".into(),
             mtime: 0,
             rdev: 0,
-            linkto: Vec::new(),
+            linkto: Box::default(),
             flags,
             verify_flags,
             state: FileState::Normal,
-            caps: String::new(),
+            caps: Box::default(),
             color: 0,
             inode: 0,
         }

@@ -291,28 +291,21 @@ pub fn open_located_with_keys(
     located: Located,
     keys: Option<&trust::Keyring>,
 ) -> Result<Database, DbError> {
-    use rayon::prelude::*;
-    // Parsing and checking the header digests is most of the time: spread it over the current
-    // rayon pool, keeping the records' order.
-    let parsed: Vec<Result<Package, BadRecord>> = read_records(&located)?
-        .into_par_iter()
-        .map(|rec| {
-            let r = rec?;
-            Package::from_blob_with_keys(r.hnum, &r.blob, keys).map_err(|e| BadRecord {
-                hnum: Some(r.hnum),
-                offset: None,
-                reason: format!("invalid header: {e}"),
-            })
-        })
-        .collect();
-    let mut packages = Vec::with_capacity(parsed.len());
-    let mut bad = Vec::new();
-    for p in parsed {
-        match p {
-            Ok(p) => packages.push(p),
-            Err(b) => bad.push(b),
+    let path = &located.file;
+    let sink = match located.backend {
+        Backend::Sqlite => sqlite::read_into(path, || Parser::new(keys))?,
+        Backend::BerkeleyDb(_) | Backend::Ndb => {
+            // These backends are parsed from the whole file in memory; the file buffer is
+            // dropped before the headers are, and each blob once its batch is parsed.
+            let records = read_records(&located)?;
+            let mut p = Parser::new(keys);
+            for r in records {
+                p.add(r);
+            }
+            p
         }
-    }
+    };
+    let (packages, bad) = sink.finish();
     Ok(Database {
         located,
         packages,
@@ -320,9 +313,128 @@ pub fn open_located_with_keys(
     })
 }
 
+/// Blob bytes parsed together: a batch of typical headers (5 to 50 KiB) keeps every thread
+/// busy, while only about this much raw header data (plus one batch's parse buffers) is held at
+/// a time instead of the whole database, as rpm holds one header (peak RSS, issue 15).
+const BATCH_BYTES: usize = 1 << 20;
+/// Records parsed together at most, for databases of many small headers.
+const BATCH_RECORDS: usize = 64;
+
+/// Turns records into packages in bounded batches, parallel within a batch, keeping the
+/// database order.
+struct Parser<'k> {
+    keys: Option<&'k trust::Keyring>,
+    batch: Vec<RecordResult>,
+    batch_bytes: usize,
+    packages: Vec<Package>,
+    bad: Vec<BadRecord>,
+}
+
+impl<'k> Parser<'k> {
+    fn new(keys: Option<&'k trust::Keyring>) -> Parser<'k> {
+        Parser {
+            keys,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            packages: Vec::new(),
+            bad: Vec::new(),
+        }
+    }
+
+    fn parse(hnum: u32, blob: &[u8], keys: Option<&trust::Keyring>) -> Result<Package, BadRecord> {
+        Package::from_blob_with_keys(hnum, blob, keys).map_err(|e| BadRecord {
+            hnum: Some(hnum),
+            offset: None,
+            reason: format!("invalid header: {e}"),
+        })
+    }
+
+    fn keep(&mut self, parsed: Result<Package, BadRecord>) {
+        match parsed {
+            Ok(p) => self.packages.push(p),
+            Err(b) => self.bad.push(b),
+        }
+    }
+
+    fn flush(&mut self) {
+        use rayon::prelude::*;
+        let keys = self.keys;
+        let parsed: Vec<Result<Package, BadRecord>> = std::mem::take(&mut self.batch)
+            .into_par_iter()
+            .map(|rec| rec.and_then(|r| Self::parse(r.hnum, &r.blob, keys)))
+            .collect();
+        self.batch_bytes = 0;
+        for p in parsed {
+            self.keep(p);
+        }
+    }
+
+    /// Queue an owned record, parsing the batch when it is full.
+    fn add(&mut self, record: RecordResult) {
+        if let Ok(r) = &record {
+            self.batch_bytes += r.blob.len();
+        }
+        self.batch.push(record);
+        if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_RECORDS {
+            self.flush();
+        }
+    }
+
+    fn finish(mut self) -> (Vec<Package>, Vec<BadRecord>) {
+        self.flush();
+        self.packages.shrink_to_fit();
+        (self.packages, self.bad)
+    }
+}
+
+impl sqlite::RecordSink for Parser<'_> {
+    fn push(&mut self, record: sqlite::RecordRef<'_>) {
+        match record {
+            // A header as large as a whole batch is parsed where SQLite left it, after the
+            // records before it: copying it would hold it twice.
+            Ok((hnum, blob)) if blob.len() >= BATCH_BYTES => {
+                self.flush();
+                let parsed = Self::parse(hnum, blob, self.keys);
+                self.keep(parsed);
+            }
+            Ok((hnum, blob)) => self.add(Ok(Record {
+                hnum,
+                blob: blob.to_vec(),
+            })),
+            Err(b) => self.add(Err(b)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_keep_the_database_order() {
+        use sqlite::RecordSink;
+        let mut p = Parser::new(None);
+        let big = vec![0; BATCH_BYTES];
+        // Far more records than one batch: alternately unreadable and invalid headers, with
+        // some as large as a batch (parsed in place).
+        for h in 1..=3 * BATCH_RECORDS as u32 {
+            p.push(match h % 2 {
+                0 if h % 10 == 0 => Ok((h, &big[..])),
+                0 => Ok((h, &[0u8; 12][..])),
+                _ => Err(BadRecord {
+                    hnum: Some(h),
+                    offset: None,
+                    reason: "unreadable".into(),
+                }),
+            });
+        }
+        let (packages, bad) = p.finish();
+        assert!(packages.is_empty());
+        let order: Vec<Option<u32>> = bad.iter().map(|b| b.hnum).collect();
+        let want: Vec<Option<u32>> = (1..=3 * BATCH_RECORDS as u32).map(Some).collect();
+        assert_eq!(order, want);
+        assert!(bad[1].reason.starts_with("invalid header: "), "{}", bad[1]);
+    }
 
     #[test]
     fn sniff_each_backend() {

@@ -5,6 +5,7 @@ pub use crate::pkgdb::DigestAlgo;
 use rpm::IndexTag;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// rpm's `rpmfileState` (FILESTATES). rpm has no names for unknown values, so they are kept raw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,28 +47,30 @@ pub enum HeaderDigest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     /// Absolute path inside the package's root, byte-exact (`DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`).
-    pub path: PathBuf,
+    pub path: Box<Path>,
     /// FILEMODES: type and permission bits.
     pub mode: u16,
     /// LONGFILESIZES, else FILESIZES, else 0.
     pub size: u64,
     /// FILEDIGESTS entry as stored (lower-case hex, empty for non-regular files and ghosts).
-    pub digest: String,
-    pub user: String,
-    pub group: String,
+    pub digest: Box<str>,
+    /// FILEUSERNAME; one allocation per distinct name in the package, shared by its files.
+    pub user: Arc<str>,
+    /// FILEGROUPNAME, shared like `user`.
+    pub group: Arc<str>,
     /// FILEMTIMES, seconds.
     pub mtime: u32,
     /// FILERDEVS (already truncated to 16 bits by rpmbuild).
     pub rdev: u16,
     /// FILELINKTOS entry, byte-exact, empty for non-links.
-    pub linkto: Vec<u8>,
+    pub linkto: Box<[u8]>,
     /// FILEFLAGS (`rpm::FileFlags` bits: config, doc, ghost, ...).
     pub flags: u32,
     /// FILEVERIFYFLAGS (`rpm::FileVerifyFlags` bits); 0 when the tag is absent, as in rpm.
     pub verify_flags: u32,
     pub state: FileState,
     /// FILECAPS text (`cap_to_text` form), empty when none.
-    pub caps: String,
+    pub caps: Box<str>,
     /// FILECOLORS, 0 when absent.
     pub color: u32,
     /// FILEINODES, used to recognise hardlink sets.
@@ -186,7 +189,7 @@ impl Package {
 
     /// Whether the package owns `path` (byte-exact, absolute inside the root).
     pub fn owns(&self, path: &Path) -> bool {
-        self.files.iter().any(|f| f.path == path)
+        self.files.iter().any(|f| *f.path == *path)
     }
 }
 
@@ -203,15 +206,13 @@ struct Identity {
 }
 
 /// Prefix that turns an rpmdb blob into a package stream the `rpm` crate can parse: a lead
-/// (only its magic is checked), an empty signature header and the main header's magic.
-fn crate_stream(blob: &[u8]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(120 + blob.len());
-    buf.extend_from_slice(&[0xed, 0xab, 0xee, 0xdb]);
-    buf.resize(96, 0);
-    buf.extend_from_slice(&HEADER_MAGIC);
-    buf.extend_from_slice(&[0u8; 8]);
-    buf.extend_from_slice(&HEADER_MAGIC);
-    buf.extend_from_slice(blob);
+/// (only its magic is checked), an empty signature header and the main header's magic. It is
+/// chained to the blob rather than copied in front of it (a copy is as large as the header).
+fn crate_prefix() -> [u8; 120] {
+    let mut buf = [0u8; 120];
+    buf[..4].copy_from_slice(&[0xed, 0xab, 0xee, 0xdb]);
+    buf[96..104].copy_from_slice(&HEADER_MAGIC);
+    buf[112..120].copy_from_slice(&HEADER_MAGIC);
     buf
 }
 
@@ -219,9 +220,10 @@ fn crate_stream(blob: &[u8]) -> Vec<u8> {
 /// checks are a superset of what the crate needs to stay in bounds; the unwind guard is a second
 /// line of defence so that a crate bug costs one package, not the run.
 fn identity_from_crate(blob: &[u8]) -> Result<Identity, BlobError> {
-    let stream = crate_stream(blob);
+    use std::io::Read;
+    let prefix = crate_prefix();
     let parsed = std::panic::catch_unwind(|| {
-        let meta = rpm::PackageMetadata::parse(&mut std::io::Cursor::new(&stream))?;
+        let meta = rpm::PackageMetadata::parse(&mut (&prefix[..]).chain(blob))?;
         let name = meta.get_name()?.to_owned();
         let version = meta.get_version()?.to_owned();
         let release = meta.get_release()?.to_owned();
@@ -269,15 +271,36 @@ fn required<T>(t: IndexTag, v: Option<Vec<T>>) -> Result<Vec<T>, BlobError> {
     })
 }
 
-fn path_from_bytes(b: Vec<u8>) -> PathBuf {
-    PathBuf::from(std::ffi::OsString::from_vec(b))
+fn path_from_bytes(b: Vec<u8>) -> Box<Path> {
+    PathBuf::from(std::ffi::OsString::from_vec(b)).into_boxed_path()
+}
+
+/// Owner names as shared strings: a package names a handful of users and groups for thousands
+/// of files, so each distinct name is allocated once (peak RSS, issue 15).
+#[derive(Default)]
+struct Names(Vec<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, raw: &[u8]) -> Arc<str> {
+        let s = String::from_utf8_lossy(raw);
+        if let Some(n) = self.0.iter().find(|n| ***n == *s) {
+            return Arc::clone(n);
+        }
+        let n: Arc<str> = Arc::from(&*s);
+        self.0.push(Arc::clone(&n));
+        n
+    }
+}
+
+fn lossy_box(raw: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(raw).into()
 }
 
 /// The file list, read generically from the validated blob so that paths and link targets stay
 /// byte-exact and SHA-1 (or unknown) digest algorithms do not fail the package.
 fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
     use IndexTag::*;
-    let paths: Vec<PathBuf> = match h.strings(tag(RPMTAG_BASENAMES))? {
+    let paths: Vec<Box<Path>> = match h.strings(tag(RPMTAG_BASENAMES))? {
         Some(base) => {
             let dirs = required(RPMTAG_DIRNAMES, h.strings(tag(RPMTAG_DIRNAMES))?)?;
             let idx = required(RPMTAG_DIRINDEXES, h.u32_array(tag(RPMTAG_DIRINDEXES))?)?;
@@ -348,6 +371,8 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
     let inodes = per_file(RPMTAG_FILEINODES, h.u32_array(tag(RPMTAG_FILEINODES))?, n)?;
     let at =
         |v: &Option<Vec<u32>>, i: usize| v.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0);
+    let mut names = Names::default();
+    let empty: Arc<str> = Arc::from("");
     let files = paths
         .into_iter()
         .enumerate()
@@ -363,22 +388,20 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
                 .as_ref()
                 .filter(|_| has_digests)
                 .and_then(|d| d.get(i))
-                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .map(|d| lossy_box(d))
                 .unwrap_or_default(),
             user: users
                 .get(i)
-                .map(|u| String::from_utf8_lossy(u).into_owned())
-                .unwrap_or_default(),
+                .map_or_else(|| Arc::clone(&empty), |u| names.get(u)),
             group: groups
                 .get(i)
-                .map(|g| String::from_utf8_lossy(g).into_owned())
-                .unwrap_or_default(),
+                .map_or_else(|| Arc::clone(&empty), |g| names.get(g)),
             mtime: at(&mtimes, i),
             rdev: rdevs.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0),
             linkto: links
                 .as_ref()
                 .and_then(|v| v.get(i))
-                .map(|l| l.to_vec())
+                .map(|l| Box::<[u8]>::from(*l))
                 .unwrap_or_default(),
             flags: at(&flags, i),
             verify_flags: at(&vflags, i),
@@ -394,7 +417,7 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
             caps: caps
                 .as_ref()
                 .and_then(|v| v.get(i))
-                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .map(|c| lossy_box(c))
                 .unwrap_or_default(),
             color: at(&colors, i),
             inode: at(&inodes, i),

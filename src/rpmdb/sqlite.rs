@@ -34,10 +34,37 @@ const SIDECARS: [&str; 2] = ["-wal", "-journal"];
 
 /// Every record of `Packages`, in rowid order (`rpm -qa` order).
 pub fn read(path: &Path) -> Result<Vec<RecordResult>, DbError> {
+    read_into(path, Vec::new)
+}
+
+/// A row as read: its header instance and its blob, still in SQLite's buffer.
+pub type RecordRef<'a> = Result<(u32, &'a [u8]), BadRecord>;
+
+/// Where [`read_into`] hands each record, in rowid order, as soon as it is read.
+pub trait RecordSink {
+    fn push(&mut self, record: RecordRef<'_>);
+}
+
+impl RecordSink for Vec<RecordResult> {
+    fn push(&mut self, record: RecordRef<'_>) {
+        Vec::push(
+            self,
+            record.map(|(hnum, blob)| Record {
+                hnum,
+                blob: blob.to_vec(),
+            }),
+        );
+    }
+}
+
+/// [`read`], handing each record to a sink instead of keeping every blob: a caller that parses
+/// and drops each blob holds one at a time. A read retried because the database changed starts
+/// over with a fresh sink from `new_sink`.
+pub fn read_into<S: RecordSink>(path: &Path, new_sink: impl Fn() -> S) -> Result<S, DbError> {
     let mut last_change = String::new();
     for _ in 0..MAX_ATTEMPTS {
         let before = Snapshot::take(path)?;
-        let result = read_once(path, &before);
+        let result = read_once(path, &before, new_sink());
         let after = Snapshot::take(path)?;
         if before == after {
             return result;
@@ -122,7 +149,7 @@ fn sqlite_err(path: &Path, message: impl Into<String>) -> DbError {
     }
 }
 
-fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError> {
+fn read_once<S: RecordSink>(path: &Path, snap: &Snapshot, sink: S) -> Result<S, DbError> {
     if snap.db.len == 0 {
         return Err(sqlite_err(path, "empty file, not a database"));
     }
@@ -134,7 +161,7 @@ fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError>
         let uri = file_uri(path, "mode=ro&immutable=1").map_err(|e| DbError::io(path, e))?;
         let conn = Connection::open_with_flags(uri, flags)
             .map_err(|e| sqlite_err(path, format!("cannot open: {e}")))?;
-        return query(&conn, path);
+        return query(&conn, path, sink);
     }
 
     // Pending WAL frames or a hot journal: let SQLite apply them to a private copy.
@@ -161,7 +188,7 @@ fn read_once(path: &Path, snap: &Snapshot) -> Result<Vec<RecordResult>, DbError>
             format!("cannot open a copy with its WAL/journal: {e}"),
         )
     })?;
-    let result = query(&conn, path);
+    let result = query(&conn, path, sink);
     drop(conn);
     // `dir` is removed when it goes out of scope; a failure to remove it is not the caller's problem.
     result
@@ -243,13 +270,17 @@ fn file_uri(path: &Path, query: &str) -> std::io::Result<String> {
 }
 
 /// Check the schema, then read every row.
-fn query(conn: &Connection, path: &Path) -> Result<Vec<RecordResult>, DbError> {
+fn query<S: RecordSink>(conn: &Connection, path: &Path, mut sink: S) -> Result<S, DbError> {
     let err = |what: &str, e: rusqlite::Error| sqlite_err(path, format!("{what}: {e}"));
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| err("cannot set busy timeout", e))?;
     // Belt and braces: no statement of ours may write.
     conn.pragma_update(None, "query_only", true)
         .map_err(|e| err("cannot set query_only", e))?;
+    // One pass over the table reads each page once: SQLite's default 2 MiB page cache would only
+    // add to the peak memory (issue 15). Negative: a size in KiB.
+    conn.pragma_update(None, "cache_size", -128)
+        .map_err(|e| err("cannot set cache_size", e))?;
 
     let columns = packages_columns(conn).map_err(|e| err("cannot read the schema", e))?;
     if columns.is_empty() {
@@ -273,13 +304,12 @@ fn query(conn: &Connection, path: &Path) -> Result<Vec<RecordResult>, DbError> {
     let mut rows = stmt
         .query([])
         .map_err(|e| err("cannot query Packages", e))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(|e| err("reading Packages failed", e))? {
         let hnum = row.get_ref(0).map_err(|e| err("reading hnum failed", e))?;
         let blob = row.get_ref(1).map_err(|e| err("reading blob failed", e))?;
-        out.push(record(hnum, blob));
+        sink.push(record(hnum, blob));
     }
-    Ok(out)
+    Ok(sink)
 }
 
 /// Column names of the `Packages` table; empty if there is no such table.
@@ -289,7 +319,7 @@ fn packages_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     names.collect()
 }
 
-fn record(hnum: ValueRef<'_>, blob: ValueRef<'_>) -> RecordResult {
+fn record<'a>(hnum: ValueRef<'_>, blob: ValueRef<'a>) -> RecordRef<'a> {
     let hnum = match hnum {
         ValueRef::Integer(i) => match u32::try_from(i) {
             Ok(h) if h != 0 => h,
@@ -308,10 +338,7 @@ fn record(hnum: ValueRef<'_>, blob: ValueRef<'_>) -> RecordResult {
         }
     };
     match blob {
-        ValueRef::Blob(b) => Ok(Record {
-            hnum,
-            blob: b.to_vec(),
-        }),
+        ValueRef::Blob(b) => Ok((hnum, b)),
         other => Err(bad(
             Some(hnum),
             format!("blob column holds {} instead of a BLOB", type_name(other)),

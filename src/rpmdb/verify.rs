@@ -426,11 +426,11 @@ fn verify_file(
         let mut target = Vec::new();
         match entry.readlink(&mut target) {
             Ok(()) => {
-                if target != fi.linkto {
+                if *target != *fi.linkto {
                     res |= vf::LINKTO;
                     changes.push(change(
                         Attr::LinkTo,
-                        Value::Bytes(fi.linkto.clone()),
+                        Value::Bytes(fi.linkto.to_vec()),
                         Value::Bytes(target),
                     ));
                 }
@@ -440,7 +440,7 @@ fn verify_file(
                 errno.get_or_insert(e);
                 changes.push(Change {
                     attr: Attr::LinkTo,
-                    expected: Value::Bytes(fi.linkto.clone()),
+                    expected: Value::Bytes(fi.linkto.to_vec()),
                     actual: Value::Text(e.message()),
                     unreadable: true,
                 });
@@ -1005,7 +1005,7 @@ mod tests {
 
     fn file(path: &str, digest: &str, state: FileState) -> FileInfo {
         FileInfo {
-            path: path.into(),
+            path: Path::new(path).into(),
             mode: 0o100644,
             size: 2,
             digest: digest.into(),
@@ -1013,11 +1013,11 @@ mod tests {
             group: "root".into(),
             mtime: 0,
             rdev: 0,
-            linkto: Vec::new(),
+            linkto: Box::default(),
             flags: 0,
             verify_flags: u32::MAX,
             state,
-            caps: String::new(),
+            caps: Box::default(),
             color: 0,
             inode: 0,
         }

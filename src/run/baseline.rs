@@ -1,17 +1,17 @@
 //! `init`, `accept` and `keygen`: writing (and signing) the baseline.
 
+use super::config::{Accept, AcceptSelection, Init, State, Target};
 use super::{
     baseline_failure, baseline_file, be_nice, load_keyring, load_policy, lock_baseline, open_db,
     report_issues, warn_keys, warn_untrusted_baseline, with_jobs, Failure, PkgDb,
 };
-use crate::cli::{AcceptArgs, InitArgs, RootArgs};
 use crate::escape::escape_path;
 use crate::exit;
 use std::path::{Path, PathBuf};
 
-pub(super) fn init(a: &InitArgs) -> Result<u8, Failure> {
-    be_nice(a.tuning.nice)?;
-    with_jobs(a.tuning.jobs, || init_in_pool(a))?
+pub(super) fn init(a: &Init) -> Result<u8, Failure> {
+    be_nice(a.threads.nice)?;
+    with_jobs(a.threads.jobs, || init_in_pool(a))?
 }
 
 /// What `init` and `accept` need before they write a baseline.
@@ -28,9 +28,9 @@ struct BaselineWrite {
 
 impl BaselineWrite {
     fn prepare(
-        root: &RootArgs,
-        state: &crate::cli::StateArgs,
-        sign: &crate::cli::SignArgs,
+        root: &Target,
+        state: &State,
+        sign_key: Option<&Path>,
     ) -> Result<BaselineWrite, Failure> {
         let policy = load_policy(&root.root, state.policy.as_deref())?;
         // The snapshot records each header's trust status, judged with the keys `check` uses.
@@ -51,7 +51,7 @@ impl BaselineWrite {
             file: baseline_file(&root.root, state)?,
             index,
             snapshot,
-            sign_key: read_sign_key(sign)?,
+            sign_key: read_sign_key(sign_key)?,
             db,
         })
     }
@@ -101,9 +101,9 @@ impl BaselineWrite {
     }
 }
 
-fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
-    let root = &a.root.root;
-    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+fn init_in_pool(a: &Init) -> Result<u8, Failure> {
+    let root = &a.target.root;
+    let w = BaselineWrite::prepare(&a.target, &a.state, a.sign_key.as_deref())?;
     if let Some(dir) = w.file.parent().filter(|d| !d.as_os_str().is_empty()) {
         if std::fs::symlink_metadata(dir).is_err() {
             let fail = |e: std::io::Error| {
@@ -123,7 +123,7 @@ fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
             file: w.file.clone(),
         }));
     }
-    let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
+    let cache = super::owned_cache::build_if(a.trust_ctime, root, &w.db, &w.file)?;
     let stats = crate::baseline::init_with(
         root,
         &w.policy,
@@ -145,14 +145,14 @@ fn init_in_pool(a: &InitArgs) -> Result<u8, Failure> {
     Ok(w.error_status)
 }
 
-pub(super) fn accept(a: &AcceptArgs) -> Result<u8, Failure> {
-    be_nice(a.tuning.nice)?;
-    with_jobs(a.tuning.jobs, || accept_in_pool(a))?
+pub(super) fn accept(a: &Accept) -> Result<u8, Failure> {
+    be_nice(a.threads.nice)?;
+    with_jobs(a.threads.jobs, || accept_in_pool(a))?
 }
 
-fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
-    let root = &a.root.root;
-    let w = BaselineWrite::prepare(&a.root, &a.state, &a.sign)?;
+fn accept_in_pool(a: &Accept) -> Result<u8, Failure> {
+    let root = &a.target.root;
+    let w = BaselineWrite::prepare(&a.target, &a.state, a.sign_key.as_deref())?;
     // Held until the new baseline is in place and signed (dropped on return).
     let _lock = lock_baseline(&w.file)?;
     warn_untrusted_baseline(root, &w.file);
@@ -160,31 +160,15 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     let before = crate::baseline::read_header(&w.file)
         .map(|h| h.packages)
         .unwrap_or_default();
-    if let (true, PkgDb::Dpkg(ddb)) = (a.packages, &w.db) {
-        return accept_transaction(root, &w, ddb, &before);
-    }
-    if a.packages {
-        crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
-        let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
-        let entries = crate::baseline::accept_packages_with(&w.snapshot, &w.file, cache)
-            .map_err(baseline_failure)?;
-        w.after_write()?;
-        w.print_accepted_trust(&before);
-        eprintln!(
-            "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
-            w.file.display(),
-            w.snapshot.len()
-        );
-        return Ok(w.error_status);
-    }
     let mut refused = Vec::new();
-    let selection = if let Some(report) = &a.report {
-        use crate::ops::report::Reported;
-        let reported = crate::ops::report::load(report)
-            .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
-        let mut states = std::collections::BTreeMap::new();
-        for (path, r) in reported {
-            match r {
+    let selection = match &a.selection {
+        AcceptSelection::Report(report) => {
+            use crate::ops::report::Reported;
+            let reported = crate::ops::report::load(report)
+                .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+            let mut states = std::collections::BTreeMap::new();
+            for (path, r) in reported {
+                match r {
                 Reported::State(s) => {
                     states.insert(path, s);
                 }
@@ -197,36 +181,50 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
                     format!("verified against package {p}: accept cannot change rpm's verdict (reinstall the package or restore the file)"),
                 )),
             }
+            }
+            crate::baseline::Selection::Report(states)
         }
-        crate::baseline::Selection::Report(states)
-    } else if a.all {
-        crate::baseline::Selection::All
-    } else if !a.package.is_empty() {
-        let (named, not_installed) = w.db.seam().select(&a.package);
-        if let Some(arg) = not_installed.first() {
-            return Err(Failure::new(
-                exit::NOT_FOUND,
-                format!("package {arg} is not installed"),
-            ));
-        }
-        let packages = w.db.seam().packages();
-        let nevras = named
-            .iter()
-            .filter_map(|&i| packages.get(i))
-            .map(|p| p.nevra.clone());
-        crate::baseline::Selection::Owners(nevras.collect())
-    } else {
-        crate::baseline::Selection::Patterns(
-            a.patterns
+        AcceptSelection::All => crate::baseline::Selection::All,
+        AcceptSelection::Packages(names) => {
+            let (named, not_installed) = w.db.seam().select(names);
+            if let Some(arg) = not_installed.first() {
+                return Err(Failure::new(
+                    exit::NOT_FOUND,
+                    format!("package {arg} is not installed"),
+                ));
+            }
+            let packages = w.db.seam().packages();
+            let nevras = named
                 .iter()
-                .map(|p| pattern_in_root(root, p))
-                .collect(),
-        )
+                .filter_map(|&i| packages.get(i))
+                .map(|p| p.nevra.clone());
+            crate::baseline::Selection::Owners(nevras.collect())
+        }
+        AcceptSelection::Paths(patterns) => crate::baseline::Selection::Patterns(
+            patterns.iter().map(|p| pattern_in_root(root, p)).collect(),
+        ),
+        AcceptSelection::Snapshot => {
+            if let PkgDb::Dpkg(ddb) = &w.db {
+                return accept_transaction(root, &w, ddb, &before);
+            }
+            crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
+            let cache = super::owned_cache::build_if(a.trust_ctime, root, &w.db, &w.file)?;
+            let entries = crate::baseline::accept_packages_with(&w.snapshot, &w.file, cache)
+                .map_err(baseline_failure)?;
+            w.after_write()?;
+            w.print_accepted_trust(&before);
+            eprintln!(
+            "quietwire: baseline {}: package snapshot recorded ({} packages, {entries} entries unchanged)",
+            w.file.display(),
+            w.snapshot.len()
+        );
+            return Ok(w.error_status);
+        }
     };
     // The cache is written only after the old baseline was read: a baseline that cannot be
     // read fails the accept below with the old cache still matching it.
     crate::baseline::read_header(&w.file).map_err(baseline_failure)?;
-    let cache = super::owned_cache::build_if(a.tuning.trust_ctime, root, &w.db, &w.file)?;
+    let cache = super::owned_cache::build_if(a.trust_ctime, root, &w.db, &w.file)?;
     let stats = crate::baseline::accept_with(
         root,
         &w.policy,
@@ -241,11 +239,29 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
     w.print_accepted_trust(&before);
     report_issues(&stats.issues);
     refused.extend(stats.refused.iter().cloned());
+    // A package file its package vouches for fully is not the baseline's to accept: naming
+    // it is a refusal with the reason, not "matches nothing" (it exists on disk).
+    let (vouched, unmatched): (Vec<&String>, Vec<&String>) =
+        stats.unmatched.iter().partition(|p| {
+            w.index
+                .get(Path::new(p.as_str()))
+                .is_some_and(|f| f.reason.is_none())
+        });
+    for p in vouched {
+        let owner = w.index.get(Path::new(p.as_str())).map(|f| f.nevra.as_str());
+        refused.push((
+            PathBuf::from(p),
+            format!(
+                "package-owned ({}): verified against its package, whose verdict accept cannot change (reinstall the package or restore the file)",
+                owner.unwrap_or_default()
+            ),
+        ));
+    }
     refused.sort();
     for (path, why) in &refused {
         eprintln!("quietwire: {}: refused: {why}", escape_path(path));
     }
-    for p in &stats.unmatched {
+    for p in &unmatched {
         eprintln!(
             "quietwire: {p}: matches nothing in the baseline or on disk; nothing accepted for it"
         );
@@ -258,7 +274,7 @@ fn accept_in_pool(a: &AcceptArgs) -> Result<u8, Failure> {
         stats.removed,
         stats.entries
     );
-    if !stats.unmatched.is_empty() {
+    if !unmatched.is_empty() {
         return Ok(exit::combine(exit::NOT_FOUND, w.error_status));
     }
     if !refused.is_empty() {
@@ -360,18 +376,14 @@ fn pattern_in_root(root: &Path, pattern: &str) -> String {
     )
 }
 
-fn read_sign_key(
-    args: &crate::cli::SignArgs,
-) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
-    args.sign_key
-        .as_deref()
-        .map(crate::baseline::sign::read_signing_key)
+fn read_sign_key(file: Option<&Path>) -> Result<Option<ed25519_dalek::SigningKey>, Failure> {
+    file.map(crate::baseline::sign::read_signing_key)
         .transpose()
         .map_err(|e| Failure::new(exit::BASELINE, format!("signing key: {e}")))
 }
 
-pub(super) fn keygen(a: &crate::cli::KeygenArgs) -> Result<u8, Failure> {
-    let (secret, public) = crate::baseline::sign::keygen(&a.out)
+pub(super) fn keygen(prefix: &Path) -> Result<u8, Failure> {
+    let (secret, public) = crate::baseline::sign::keygen(prefix)
         .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     eprintln!(
         "quietwire: secret key {} (keep it off the checked host), public key {}",

@@ -1,31 +1,32 @@
 //! `check`: verify package-owned files, compare with the baseline, report and deliver.
 
+use super::config::{BaselineTrust, Check, ReportFormat, Scope};
 use super::{
     baseline_failure, baseline_file, be_nice, io_failure, load_keyring, load_keyring_paths,
     load_policy, open_db, report_issues, report_unloadable, warn_keys, warn_untrusted_baseline,
     with_jobs, Failure, PkgDb,
 };
-use crate::cli::{CheckArgs, ReportFormat};
 use crate::escape::escape_path;
 use crate::exit;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
+pub(super) fn check(a: &Check) -> Result<u8, Failure> {
     // --nice covers every path, dpkg's --owned-only one included; a failure to lower the
     // priority is reported by the full path below, with a failed run's metrics.
-    let niced = be_nice(a.nice);
+    let niced = be_nice(a.threads.nice);
     if niced.is_ok() {
         if let Some(result) = super::dpkg::check(a) {
             return result;
         }
     }
-    let run = crate::report::ndjson::Run::start(&a.root.root);
+    let run = crate::report::ndjson::Run::start(&a.target.root);
     let clock = std::time::Instant::now();
     let mut doc = None;
-    let result = niced.and_then(|()| with_jobs(a.jobs, || check_in_pool(a, &run, &mut doc))?);
-    let Some(file) = &a.ops.metrics_file else {
+    let result =
+        niced.and_then(|()| with_jobs(a.threads.jobs, || check_in_pool(a, &run, &mut doc))?);
+    let Some(file) = &a.metrics_file else {
         return result;
     };
     // A failed run writes its metrics too: the exit status and the kept last success time are
@@ -58,26 +59,26 @@ pub(super) fn check(a: &CheckArgs) -> Result<u8, Failure> {
 /// baseline comparison all use it. The JSON report document, when one is made (JSON or NDJSON
 /// output, metrics), is left in `doc` for the metrics.
 fn check_in_pool(
-    a: &CheckArgs,
+    a: &Check,
     run: &crate::report::ndjson::Run,
     doc: &mut Option<serde_json::Value>,
 ) -> Result<u8, Failure> {
     use crate::finding::{Finding, FindingKind, Severity};
     use crate::rpmdb::verify as owned;
-    let root = &a.root.root;
+    let root = &a.target.root;
     let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
     warn_untrusted_baseline(root, &baseline_path);
     let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
-    let keyring = if a.unowned_only {
+    let keyring = if !a.scope.verifies_owned() {
         crate::rpmdb::trust::Keyring::new()
-    } else if a.keys.keys.is_empty() {
+    } else if a.keys.is_empty() {
         load_keyring(root, &policy)?
     } else {
-        load_keyring_paths(&a.keys.keys)?
+        load_keyring_paths(&a.keys)?
     };
-    let (db, mut error_status) = open_db(&a.root, Some(&keyring))?;
-    if !a.unowned_only {
+    let (db, mut error_status) = open_db(&a.target, Some(&keyring))?;
+    if a.scope.verifies_owned() {
         warn_keys(&keyring, &db);
     }
     error_status = exit::combine(error_status, report_unloadable(&db));
@@ -92,7 +93,7 @@ fn check_in_pool(
     // The baseline's package snapshot, when there is a baseline: package trust is judged
     // against it (see verify::signature).
     let mut baselined_packages = None;
-    let mut changes = match a.ops.packages_changed {
+    let mut changes = match a.scope == Scope::PackagesChanged {
         true => {
             let file = baseline_file(root, &a.state)?;
             let (header, owned, read_sha256) =
@@ -110,7 +111,7 @@ fn check_in_pool(
         }
         false => None,
     };
-    let cache = match a.trust_ctime && !a.unowned_only {
+    let cache = match a.trust_ctime && a.scope.verifies_owned() {
         true => super::owned_cache::for_check(root, &baseline_path, |read| {
             same_baseline(
                 &baseline_path,
@@ -124,7 +125,7 @@ fn check_in_pool(
     let opts = owned::VerifyOptions {
         // 0: the current pool, which `--jobs` sized already; without `--jobs`, more readers
         // than cores for a cold cache.
-        jobs: match a.jobs {
+        jobs: match a.threads.jobs {
             Some(_) => 0,
             None => owned::default_read_threads(),
         },
@@ -139,12 +140,14 @@ fn check_in_pool(
             },
         ),
         verbose: a.verbose && a.format == ReportFormat::Rpm,
-        progress: !a.no_progress,
+        progress: a.progress,
         ..Default::default()
     };
     let nothing_changed = changes.is_some() && opts.packages.is_empty();
     let (report, mut findings) = match &db {
-        _ if a.unowned_only || nothing_changed => (owned::OwnedReport::default(), Vec::new()),
+        _ if !a.scope.verifies_owned() || nothing_changed => {
+            (owned::OwnedReport::default(), Vec::new())
+        }
         PkgDb::Rpm(rdb) => {
             let report = owned::verify_packages(root, rdb, &opts)
                 .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
@@ -176,10 +179,10 @@ fn check_in_pool(
             &baselined_owned,
         ));
     }
-    if let (false, Some(rdb)) = (a.unowned_only, db.rpm()) {
+    if let (true, Some(rdb)) = (a.scope.verifies_owned(), db.rpm()) {
         crate::verify::signature::mark_tampered(&rdb.packages, &mut findings);
     }
-    if let (Some(wp), false, false) = (&wordpress, a.unowned_only, a.ops.packages_changed) {
+    if let (Some(wp), Scope::Full | Scope::OwnedOnly) = (&wordpress, a.scope) {
         if let Ok(top) = crate::scan::fs::Dir::open_root(root) {
             let verdicts = crate::wordpress::verify::verify(&top, wp);
             findings.extend(crate::wordpress::verify::to_findings(&verdicts));
@@ -189,7 +192,7 @@ fn check_in_pool(
     let mut states = std::collections::HashMap::new();
     let mut issues = Vec::new();
     let mut baseline_error = None;
-    if !a.owned_only && !a.ops.packages_changed {
+    if a.scope.compares_baseline() {
         let file = baseline_path.clone();
         let mut index = db.seam().owned_index();
         if let Some(wp) = &wordpress {
@@ -260,8 +263,8 @@ fn check_in_pool(
         }
     }
 
-    if !a.unowned_only {
-        if a.owned_only && baselined_packages.is_none() {
+    if a.scope.verifies_owned() {
+        if a.scope == Scope::OwnedOnly && baselined_packages.is_none() {
             // --owned-only does not compare the baseline; its snapshot still says which
             // package trust was accepted. An unreadable baseline leaves today's verdicts.
             baselined_packages = crate::baseline::read_header(&baseline_path)
@@ -297,7 +300,7 @@ fn check_in_pool(
         error_status = exit::combine(exit::NOT_FOUND, error_status);
     }
     let machine = matches!(a.format, ReportFormat::Json | ReportFormat::Ndjson);
-    if machine || a.ops.metrics_file.is_some() || !a.ops.report_file.is_empty() {
+    if machine || a.metrics_file.is_some() || !a.deliver.report_file.is_empty() {
         let mut d = crate::ops::report::document(&findings, &issues, changes.as_ref(), &states);
         if let Some(summary) = d.get_mut("summary").and_then(|v| v.as_object_mut()) {
             summary.extend(trust_summary(&db, baseline_sha256.as_deref()));
@@ -381,7 +384,7 @@ fn check_in_pool(
             }
         }
     }
-    if a.ops.packages_changed && changes.as_ref().is_some_and(|c| c.is_empty()) {
+    if a.scope == Scope::PackagesChanged && changes.as_ref().is_some_and(|c| c.is_empty()) {
         eprintln!("quietwire: no package changed since the baseline's package snapshot");
     }
     let mail_text: Vec<Finding> = match a.verbose {
@@ -390,7 +393,7 @@ fn check_in_pool(
     };
     let run_failed = baseline_error.is_some() || error_status != exit::CLEAN;
     let delivery = crate::ops::deliver(
-        &crate::ops::Targets::from(&a.ops),
+        &a.deliver,
         root,
         &crate::ops::Delivery {
             findings: &findings,
@@ -531,9 +534,9 @@ fn same_baseline(
     file: &Path,
     checked: &mut Option<String>,
     read: &str,
-    args: &crate::cli::BaselineTrustArgs,
+    args: &BaselineTrust,
 ) -> Result<(), Failure> {
-    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    let pinned = args.digest.is_some() || args.verify_key.is_some();
     match checked.as_deref() {
         Some(v) if !v.eq_ignore_ascii_case(read) && pinned => Err(Failure::new(
             exit::BASELINE,
@@ -551,17 +554,14 @@ fn same_baseline(
 
 /// The baseline's SHA-256 (None when there is no baseline file), after checking the pin and the
 /// signature the command line asks for. Either failing is exit status 18.
-fn check_baseline_trust(
-    file: &Path,
-    args: &crate::cli::BaselineTrustArgs,
-) -> Result<Option<String>, Failure> {
+fn check_baseline_trust(file: &Path, args: &BaselineTrust) -> Result<Option<String>, Failure> {
     use crate::baseline::sign;
     let digest = match crate::baseline::format::file_sha256(file) {
         Ok(d) => Some(d),
         Err(crate::baseline::BaselineError::NotFound { .. }) => None,
         Err(e) => return Err(baseline_failure(e)),
     };
-    let pinned = args.baseline_digest.is_some() || args.verify_key.is_some();
+    let pinned = args.digest.is_some() || args.verify_key.is_some();
     let Some(actual) = digest else {
         if pinned {
             return Err(Failure::new(
@@ -574,7 +574,7 @@ fn check_baseline_trust(
         }
         return Ok(None);
     };
-    if let Some(want) = &args.baseline_digest {
+    if let Some(want) = &args.digest {
         if !want.trim().eq_ignore_ascii_case(&actual) {
             return Err(Failure::new(
                 exit::BASELINE,

@@ -4,8 +4,8 @@
 //! `dpkg --verify`'s rules, packages without digests, md5sums rewritten under an unchanged
 //! version). The baseline commands use the database through the `PackageDb` seam.
 
+use super::config::{Check, PackageManager, ReportFormat, Scope, Target};
 use super::Failure;
-use crate::cli::{CheckArgs, PackageManager, ReportFormat, RootArgs};
 use crate::exit;
 use std::io::Write;
 use std::path::Path;
@@ -21,7 +21,7 @@ fn has_rpmdb(root: &Path) -> bool {
 
 /// The package manager whose database is read: forced with `--package-manager`, else dpkg
 /// when the root has a dpkg status file and no rpmdb (`--dbpath` means rpm).
-pub(super) fn choose(r: &RootArgs) -> PackageManager {
+pub(super) fn choose(r: &Target) -> PackageManager {
     if let Some(m) = r.package_manager {
         return m;
     }
@@ -69,9 +69,11 @@ pub(super) fn findings(
 }
 
 /// `check --owned-only` on a dpkg root; `None` when the rpm path runs.
-pub(super) fn check(a: &CheckArgs) -> Option<Result<u8, Failure>> {
-    match (choose(&a.root), a.format) {
-        (PackageManager::Dpkg, ReportFormat::Dpkg | ReportFormat::Text) if a.owned_only => {
+pub(super) fn check(a: &Check) -> Option<Result<u8, Failure>> {
+    match (choose(&a.target), a.format) {
+        (PackageManager::Dpkg, ReportFormat::Dpkg | ReportFormat::Text)
+            if a.scope == Scope::OwnedOnly =>
+        {
             Some(check_dpkg(a))
         }
         (PackageManager::Dpkg, ReportFormat::Dpkg) => Some(Err(Failure::new(
@@ -87,7 +89,7 @@ pub(super) fn check(a: &CheckArgs) -> Option<Result<u8, Failure>> {
     }
 }
 
-fn check_dpkg(a: &CheckArgs) -> Result<u8, Failure> {
+fn check_dpkg(a: &Check) -> Result<u8, Failure> {
     use crate::dpkg::verify::Problem;
     if !matches!(a.format, ReportFormat::Dpkg | ReportFormat::Text) {
         return Err(Failure::new(
@@ -95,10 +97,11 @@ fn check_dpkg(a: &CheckArgs) -> Result<u8, Failure> {
             "dpkg database: --owned-only supports --format dpkg and text so far",
         ));
     }
-    let root = &a.root.root;
+    let root = &a.target.root;
     let db = open(root)?;
     // The reader pool of rpm's owned check: `--jobs` threads, else at least 8.
     let threads = a
+        .threads
         .jobs
         .unwrap_or_else(crate::rpmdb::verify::default_read_threads);
     let mut results = crate::dpkg::verify::verify_with_threads(&db, root, None, threads)

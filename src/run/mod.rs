@@ -1,20 +1,23 @@
-//! Runs the parsed command line: the glue between the CLI and the library modules. One module
-//! per command family: [`check`], [`baseline`] (`init`, `accept`, `keygen`) and [`query`]
-//! (`packages`, `owner`, `policy`); this module dispatches and holds what they share (the
-//! [`Failure`] type, loading the policy, the keys, the rpmdb and the baseline's location).
+//! Runs a [`Config`]: the glue between a request and the library modules. One module per
+//! command family: [`check`], [`baseline`] (`init`, `accept`, `keygen`), [`query`]
+//! (`packages`, `owner`, `policy`) and [`wordpress`]; this module dispatches and holds what
+//! they share (the [`Failure`] type, loading the policy, the keys, the package database and the
+//! baseline's location). It takes plain values ([`config`]); `main.rs` makes them from the
+//! command line.
 
 mod baseline;
 mod check;
+pub mod config;
 mod dpkg;
 mod owned_cache;
 mod policy_file;
 mod query;
 mod wordpress;
 
-use crate::cli::{Cli, Command, RootArgs};
 use crate::escape::escape_path;
 use crate::exit;
 use crate::rpmdb::{self, Database};
+use config::{Config, Target};
 use std::path::{Path, PathBuf};
 
 /// A failure that ends the command, with the exit status it maps to.
@@ -49,17 +52,17 @@ fn io_failure(e: std::io::Error) -> Failure {
 }
 
 /// Run a command; returns the exit status. Errors are reported on stderr here, one line each.
-pub fn run(cli: Cli) -> u8 {
+pub fn run(config: &Config) -> u8 {
     crate::scan::walk::raise_open_file_limit();
-    let result = match cli.command {
-        Command::Check(a) => check::check(&a),
-        Command::Init(a) => baseline::init(&a),
-        Command::Accept(a) => baseline::accept(&a),
-        Command::Policy(a) => query::policy(&a),
-        Command::Packages(a) => query::packages(&a),
-        Command::Owner(a) => query::owner(&a),
-        Command::Keygen(a) => baseline::keygen(&a),
-        Command::Wordpress(a) => wordpress::wordpress(&a),
+    let result = match config {
+        Config::Check(c) => check::check(c),
+        Config::Init(c) => baseline::init(c),
+        Config::Accept(c) => baseline::accept(c),
+        Config::Policy(c) => query::policy(c),
+        Config::Packages(c) => query::packages(c),
+        Config::Owner(c) => query::owner(c),
+        Config::Keygen { prefix } => baseline::keygen(prefix),
+        Config::Wordpress(c) => wordpress::wordpress(c),
     };
     match result {
         Ok(status) => status,
@@ -100,11 +103,11 @@ impl PkgDb {
 /// skipped (the listing is incomplete), else clean. rpm headers are judged with `keys` when
 /// given. The one place that chooses and opens a package database.
 fn open_db(
-    root: &RootArgs,
+    root: &Target,
     keys: Option<&crate::rpmdb::trust::Keyring>,
 ) -> Result<(PkgDb, u8), Failure> {
     match dpkg::choose(root) {
-        crate::cli::PackageManager::Rpm => {
+        config::PackageManager::Rpm => {
             let db = match keys {
                 Some(k) => rpmdb::open_with_keys(&root.root, root.dbpath.as_deref(), k)?,
                 None => rpmdb::open(&root.root, root.dbpath.as_deref())?,
@@ -112,7 +115,7 @@ fn open_db(
             let (db, status) = report_bad_records(db);
             Ok((PkgDb::Rpm(db), status))
         }
-        crate::cli::PackageManager::Dpkg => {
+        config::PackageManager::Dpkg => {
             let db = dpkg::open(&root.root)?;
             Ok((PkgDb::Dpkg(db), exit::CLEAN))
         }
@@ -237,7 +240,7 @@ fn lock_baseline(file: &Path) -> Result<Option<crate::baseline::lock::WriteLock>
 }
 
 /// `--baseline FILE` as given (the administrator's choice), else the default inside the root.
-fn baseline_file(root: &Path, state: &crate::cli::StateArgs) -> Result<PathBuf, Failure> {
+fn baseline_file(root: &Path, state: &config::State) -> Result<PathBuf, Failure> {
     match &state.baseline {
         Some(f) => Ok(f.clone()),
         None => crate::baseline::default_location(root).map_err(|e| {

@@ -1,9 +1,9 @@
 //! `packages`, `owner` and `policy`: queries of the rpm database and the effective policy.
 
+use super::config::{ListFormat, OwnerQuery, PackagesQuery, PolicyQuery};
 use super::{
     io_failure, load_keyring, load_keyring_paths, load_policy, open_db, warn_keys, Failure, PkgDb,
 };
-use crate::cli::{ListFormat, OwnerArgs, PackagesArgs, PolicyArgs};
 use crate::escape::escape_path;
 use crate::exit;
 use crate::rpmdb;
@@ -37,14 +37,14 @@ struct SignatureJson<'a> {
     key_id: Option<&'a str>,
 }
 
-pub(super) fn packages(a: &PackagesArgs) -> Result<u8, Failure> {
-    let keyring = if a.keys.keys.is_empty() {
-        let policy = load_policy(&a.root.root, a.policy.as_deref())?;
-        load_keyring(&a.root.root, &policy)?
+pub(super) fn packages(a: &PackagesQuery) -> Result<u8, Failure> {
+    let keyring = if a.keys.is_empty() {
+        let policy = load_policy(&a.target.root, a.policy.as_deref())?;
+        load_keyring(&a.target.root, &policy)?
     } else {
-        load_keyring_paths(&a.keys.keys)?
+        load_keyring_paths(&a.keys)?
     };
-    let (pdb, status) = open_db(&a.root, Some(&keyring))?;
+    let (pdb, status) = open_db(&a.target, Some(&keyring))?;
     let db = match &pdb {
         PkgDb::Rpm(db) => db,
         PkgDb::Dpkg(ddb) => return dpkg_packages(a, ddb).map(|()| status),
@@ -123,7 +123,7 @@ struct DpkgPackageJson<'a> {
 
 /// `packages` on a dpkg root: one `name_version_arch` per line (dpkg keeps no signatures, so
 /// `--signatures` adds `unsigned`), or JSON.
-fn dpkg_packages(a: &PackagesArgs, db: &crate::dpkg::DpkgDb) -> Result<(), Failure> {
+fn dpkg_packages(a: &PackagesQuery, db: &crate::dpkg::DpkgDb) -> Result<(), Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match a.format {
@@ -171,13 +171,13 @@ fn normalise(path: &Path) -> PathBuf {
     crate::scan::fs::join_in_root(Path::new("/"), &absolute)
 }
 
-pub(super) fn owner(a: &OwnerArgs) -> Result<u8, Failure> {
-    let (db, mut status) = open_db(&a.root, None)?;
+pub(super) fn owner(a: &OwnerQuery) -> Result<u8, Failure> {
+    let (db, mut status) = open_db(&a.target, None)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for query in &a.paths {
         let wanted = normalise(query);
-        let owners = owners_of(&db, &a.root.root, &wanted);
+        let owners = owners_of(&db, &a.target.root, &wanted);
         if owners.is_empty() {
             writeln!(
                 out,
@@ -239,7 +239,7 @@ fn owners_of(db: &PkgDb, root: &Path, wanted: &Path) -> Vec<String> {
     owners
 }
 
-pub(super) fn policy(a: &PolicyArgs) -> Result<u8, Failure> {
+pub(super) fn policy(a: &PolicyQuery) -> Result<u8, Failure> {
     let policy = load_policy(&a.root, a.policy.as_deref())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -1,7 +1,7 @@
 //! `wordpress` and `wordpress fetch`: the WordPress package source's installs and manifests.
 
+use super::config::{ListFormat, Wordpress};
 use super::{io_failure, Failure};
-use crate::cli::{ListFormat, WordpressAction, WordpressArgs};
 use crate::escape::escape_path;
 use crate::exit;
 use crate::scan::fs::Dir;
@@ -35,7 +35,7 @@ fn status(c: &Component) -> (&'static str, Option<&str>) {
     }
 }
 
-fn open(a: &WordpressArgs) -> Result<WordPressDb, Failure> {
+fn open(a: &Wordpress) -> Result<WordPressDb, Failure> {
     let trees: Vec<PathBuf> = if a.trees.is_empty() {
         DEFAULT_TREES.iter().map(PathBuf::from).collect()
     } else {
@@ -53,17 +53,17 @@ fn open(a: &WordpressArgs) -> Result<WordPressDb, Failure> {
     WordPressDb::open(&a.root, &trees).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))
 }
 
-pub(super) fn wordpress(a: &WordpressArgs) -> Result<u8, Failure> {
+pub(super) fn wordpress(a: &Wordpress) -> Result<u8, Failure> {
     let db = open(a)?;
-    match a.action {
-        None => list(a, &db),
-        Some(WordpressAction::Fetch) => fetch(a, &db),
+    match a.fetch {
+        false => list(a, &db),
+        true => fetch(a, &db),
     }
 }
 
 /// One line per core, plugin and theme; problems also on stderr. An unusable manifest or
 /// version is a failure: nothing is trusted for that component until it is fixed.
-fn list(a: &WordpressArgs, db: &WordPressDb) -> Result<u8, Failure> {
+fn list(a: &Wordpress, db: &WordPressDb) -> Result<u8, Failure> {
     let mut out = std::io::stdout().lock();
     let mut failed = false;
     let mut json = Vec::new();
@@ -125,7 +125,7 @@ fn list(a: &WordpressArgs, db: &WordPressDb) -> Result<u8, Failure> {
 /// Download the manifests still needed (missing or invalid), check each body as the check
 /// would, and save it atomically. What could not be fetched (or everything, `--offline`) is
 /// printed as `URL<TAB>FILE` lines for the administrator to download elsewhere and place.
-fn fetch(a: &WordpressArgs, db: &WordPressDb) -> Result<u8, Failure> {
+fn fetch(a: &Wordpress, db: &WordPressDb) -> Result<u8, Failure> {
     let bases = Bases::from_env();
     let client = (!a.offline).then(|| Client::new(&bases));
     let top = Dir::open_root(&a.root).map_err(|e| {

@@ -998,6 +998,64 @@ impl Dir {
         Ok(cur)
     }
 
+    /// Make (mode 0755 less the umask) and enter each directory of the relative `path`, without
+    /// following a symlink in any component: a directory quietwire writes into the checked root.
+    pub fn make_dir_path(&self, path: &Path) -> Result<Dir, Errno> {
+        let mut cur = self.try_clone()?;
+        for c in path.components() {
+            let Component::Normal(n) = c else { continue };
+            let name = name_cstr(n)?;
+            // SAFETY: valid dir fd and NUL-terminated name; the result is checked.
+            if unsafe { libc::mkdirat(cur.raw(), name.as_ptr(), 0o755) } != 0 {
+                let e = Errno::last();
+                if e.0 != libc::EEXIST {
+                    return Err(e);
+                }
+            }
+            cur = cur.open_child(n)?;
+        }
+        Ok(cur)
+    }
+
+    /// Replace the entry `name` with a regular file holding `body` (mode `mode` less the umask):
+    /// a temporary file is written and synced, renamed over `name`, then the directory synced,
+    /// so a crash leaves the old file or the new one. Whatever is at `name` (a symlink too) is
+    /// replaced, never followed.
+    pub fn replace_file(&self, name: &OsStr, body: &[u8], mode: u32) -> Result<(), Errno> {
+        let mut tmp_name = OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = name_cstr(&tmp_name)?;
+        let target = name_cstr(name)?;
+        let flags =
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: valid dir fd and NUL-terminated name; the result is checked.
+        let fd = unsafe { libc::openat(self.raw(), tmp.as_ptr(), flags, mode as libc::c_uint) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: a fresh descriptor, owned from here.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        let remove_tmp = || {
+            // SAFETY: valid dir fd and name; a failure leaves a stray temporary file only.
+            unsafe { libc::unlinkat(self.raw(), tmp.as_ptr(), 0) };
+        };
+        if let Err(e) = io::Write::write_all(&mut file, body).and_then(|()| file.sync_all()) {
+            remove_tmp();
+            return Err(Errno::of(&e));
+        }
+        drop(file);
+        // SAFETY: valid dir fd and NUL-terminated names.
+        if unsafe { libc::renameat(self.raw(), tmp.as_ptr(), self.raw(), target.as_ptr()) } != 0 {
+            let e = Errno::last();
+            remove_tmp();
+            return Err(e);
+        }
+        // SAFETY: valid fd; a failed directory sync only weakens durability.
+        unsafe { libc::fsync(self.raw()) };
+        Ok(())
+    }
+
     pub fn try_clone(&self) -> Result<Dir, Errno> {
         Ok(Dir {
             fd: self.fd.try_clone().map_err(|e| Errno::of(&e))?,

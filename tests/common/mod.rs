@@ -3,7 +3,27 @@
 
 pub mod dpkg;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `quietwire` binary built by cargo for this test run.
+pub fn quietwire_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_quietwire"))
+}
+
+/// The quietwire binary with `args`, on `root` (`--root` appended): the one way tests run it.
+pub fn qw_cmd(root: impl AsRef<Path>, args: &[&str]) -> Command {
+    let mut c = Command::new(quietwire_bin());
+    c.args(args).arg("--root").arg(root.as_ref());
+    c
+}
+
+/// Run the quietwire binary with `args` on `root` (`--root` appended).
+pub fn qw(root: impl AsRef<Path>, args: &[&str]) -> Output {
+    qw_cmd(root, args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", quietwire_bin().display()))
+}
 
 /// `../shared/fixtures/rpmdb` next to the repository, or `None` (with a visible message) when this
 /// clone has no fixtures. Under `CI=true` a missing fixture folder fails the test instead.

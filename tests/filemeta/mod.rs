@@ -54,7 +54,7 @@ pub fn our_file_lines(db: &Database) -> Vec<String> {
                 if p.files.iter().all(|f| f.caps.is_empty()) && f.caps.is_empty() {
                     "(none)".to_string()
                 } else {
-                    f.caps.clone()
+                    f.caps.to_string()
                 },
                 f.color,
                 f.inode,

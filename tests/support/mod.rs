@@ -133,7 +133,7 @@ mod packages;
 mod root;
 mod run;
 
-pub use common::{require_rpm_tools, rpmdb_fixtures};
+pub use common::{quietwire_bin, qw, qw_cmd, require_rpm_tools, rpmdb_fixtures};
 pub use diff::{assert_lines_eq, assert_lines_eq_sorted};
 pub use packages::{build_packages, Packages, INSTALL_ALL};
 pub use root::{
@@ -141,25 +141,6 @@ pub use root::{
     UNKNOWN_USER,
 };
 pub use run::{have_tools, require_tool, run as run_command, RpmOutput};
-
-/// The `quietwire` binary built by cargo for this test run.
-pub fn quietwire_bin() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_quietwire"))
-}
-
-/// The quietwire binary with `args`, on `root` (`--root` appended).
-pub fn qw_cmd(root: &TestRoot, args: &[&str]) -> std::process::Command {
-    let mut c = std::process::Command::new(quietwire_bin());
-    c.args(args).arg("--root").arg(root.path());
-    c
-}
-
-/// Run the quietwire binary with `args` on `root` (`--root` appended).
-pub fn qw(root: &TestRoot, args: &[&str]) -> std::process::Output {
-    qw_cmd(root, args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", quietwire_bin().display()))
-}
 
 /// Command output as text, lossily.
 pub fn text(b: &[u8]) -> String {

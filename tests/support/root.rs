@@ -331,6 +331,12 @@ impl TestRoot {
     }
 }
 
+impl AsRef<Path> for TestRoot {
+    fn as_ref(&self) -> &Path {
+        self.path()
+    }
+}
+
 impl Default for TestRoot {
     fn default() -> Self {
         Self::new()
