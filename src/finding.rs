@@ -320,8 +320,11 @@ impl Finding {
         self
     }
 
-    /// The path as a `Path`: findings are kept and merged in `Path` order (component-wise),
-    /// the order of the walk and the baseline, which is not the byte order of `path`.
+    /// The path as a `Path`. Findings of the baseline comparison (and the package leftovers
+    /// found beside it) are in `Path` order (component-wise: `/a/b` before `/a-b`), the order
+    /// of the walk and the baseline, which is not the byte order of `path`; log-family and
+    /// too-deep-directory findings are merged into that order, not appended. Package-owned
+    /// findings keep their package manager's own order (rpm -V's: package, then file).
     pub fn fs_path(&self) -> &Path {
         Path::new(OsStr::from_bytes(&self.path))
     }

@@ -124,3 +124,25 @@ fn a_deep_tree_present_at_init_stays_reported_even_after_accept() {
     assert!(text(&out.stderr).contains("not entered"), "accept warning");
     assert_deep_reported(&root);
 }
+
+#[test]
+fn the_too_deep_finding_takes_its_place_in_path_order() {
+    let root = root_watching_srv();
+    deep_tree(&root);
+    let out = qw(&root, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+    // Added after init, and after /srv/deep in path order.
+    std::fs::write(root.join("/srv/zz"), "new\n").unwrap();
+    let (doc, _) = check_json(&root);
+    let paths: Vec<std::path::PathBuf> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(deep_findings(&doc).len(), 1, "{doc}");
+    assert!(paths.iter().any(|p| p.ends_with("zz")), "{doc}");
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted, "findings in path order");
+}

@@ -313,7 +313,8 @@ pub fn leftovers_on_disk(
             });
         }
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    // The findings' one order (see `Finding::fs_path`).
+    out.sort_by(|a, b| a.fs_path().cmp(b.fs_path()));
     out
 }
 

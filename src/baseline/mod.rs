@@ -291,7 +291,10 @@ fn too_deep(findings: &mut Vec<Finding>, current: &mut Current, issue: &Issue, p
     let mut f = Finding::baseline(&issue.path, Kind::Added, None);
     f.severity = crate::policy::Severity::High;
     f.note = Some(why);
-    findings.push(f.classed(c.rule, c.class));
+    let f = f.classed(c.rule, c.class);
+    // In path order, where the comparison's findings are (see `Finding::fs_path`).
+    let at = findings.partition_point(|e| e.fs_path() < f.fs_path());
+    findings.insert(at, f);
     current.insert(path.to_vec(), None);
 }
 
