@@ -264,6 +264,8 @@ fn check_in_pool(
         }
     }
 
+    // `--deb-archives`' counts, for the JSON summary.
+    let mut deb_archives = None;
     if a.scope.verifies_owned() {
         if a.scope == Scope::OwnedOnly && baselined_packages.is_none() {
             // --owned-only does not compare the baseline; its snapshot still says which
@@ -283,6 +285,11 @@ fn check_in_pool(
             PkgDb::Dpkg(ddb) => {
                 if let Some(b) = baselined_packages.as_deref() {
                     findings.extend(crate::dpkg::findings::rewritten_md5sums(ddb, b));
+                }
+                if let Some(dir) = &a.deb_archives {
+                    let (f, counts) = super::dpkg::anchor(ddb, root, dir, &a.keys, &opts.packages)?;
+                    findings.extend(f);
+                    deb_archives = Some(counts);
                 }
             }
         }
@@ -309,6 +316,9 @@ fn check_in_pool(
             // are not read at all.
             summary.insert("owned_files_read".into(), report.hashed.into());
             summary.insert("owned_files_from_cache".into(), report.from_cache.into());
+            if let Some(c) = deb_archives.take() {
+                summary.insert("deb_archives".into(), c);
+            }
         }
         *doc = Some(d);
     }
