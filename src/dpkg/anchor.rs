@@ -225,9 +225,7 @@ fn signed_stanzas(
 ) -> Vec<index::Listed> {
     let mut listed = Vec::new();
     for name in names {
-        let Some((compression, stem)) = unpack::Compression::of(name) else {
-            continue;
-        };
+        let (compression, stem) = unpack::Compression::of(name);
         if !stem.ends_with("_Packages") {
             continue;
         }

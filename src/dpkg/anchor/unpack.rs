@@ -15,9 +15,9 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// The compression a name's suffix says, and the name without it; `None` for a suffix
-    /// that is not one of ours (`.bz2`, `.diff`...).
-    pub fn of(name: &str) -> Option<(Compression, &str)> {
+    /// The compression a name's suffix says, and the name without it; the name itself when it
+    /// has none of ours (`.bz2` stays part of the stem).
+    pub fn of(name: &str) -> (Compression, &str) {
         let table = [
             (".gz", Compression::Gzip),
             (".xz", Compression::Xz),
@@ -26,13 +26,10 @@ impl Compression {
         ];
         for (suffix, c) in table {
             if let Some(stem) = name.strip_suffix(suffix) {
-                return Some((c, stem));
+                return (c, stem);
             }
         }
-        match name.rsplit_once('/').map_or(name, |(_, b)| b).contains('.') {
-            true => None,
-            false => Some((Compression::None, name)),
-        }
+        (Compression::None, name)
     }
 
     pub fn name(self) -> &'static str {
@@ -117,15 +114,20 @@ mod tests {
     #[test]
     fn suffixes() {
         assert_eq!(
-            Compression::of("a_main_binary-amd64_Packages.lz4"),
-            Some((Compression::Lz4, "a_main_binary-amd64_Packages"))
+            Compression::of("deb.debian.org_debian_dists_x_main_binary-amd64_Packages.lz4"),
+            (
+                Compression::Lz4,
+                "deb.debian.org_debian_dists_x_main_binary-amd64_Packages"
+            )
         );
-        assert_eq!(Compression::of("control.tar"), None);
         assert_eq!(
-            Compression::of("x_Packages"),
-            Some((Compression::None, "x_Packages"))
+            Compression::of("deb.debian.org_x_Packages"),
+            (Compression::None, "deb.debian.org_x_Packages")
         );
-        assert_eq!(Compression::of("x_Packages.bz2"), None);
+        assert_eq!(
+            Compression::of("x_Packages.bz2"),
+            (Compression::None, "x_Packages.bz2")
+        );
     }
 
     #[test]
