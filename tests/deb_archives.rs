@@ -543,3 +543,32 @@ fn this_hosts_apt_lists_verify() {
         out.findings
     );
 }
+
+/// The archives directory is taken inside the root: a symlink to an absolute path means that
+/// path inside the root, never the host's.
+#[test]
+fn the_archives_directory_stays_inside_the_root() {
+    let r = Repo::new();
+    let archives = r.root.join("var/cache/apt/archives");
+    let inside = r.root.join("srv/debs");
+    std::fs::create_dir_all(r.root.join("srv")).unwrap();
+    std::fs::rename(&archives, &inside).unwrap();
+    std::os::unix::fs::symlink("/srv/debs", &archives).unwrap();
+    let (doc, stderr, _) = r.check(&[]);
+    assert_eq!(counts(&doc), (2, 0, 0), "{stderr}");
+
+    // The same .debs in a host directory the link names: not inside the root, so not read.
+    let host = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(&inside).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), host.path().join(e.file_name())).unwrap();
+    }
+    std::fs::remove_file(&archives).unwrap();
+    std::os::unix::fs::symlink(host.path(), &archives).unwrap();
+    let (doc, stderr, _) = r.check(&[]);
+    assert_eq!(counts(&doc), (0, 0, 2), "{stderr}");
+    // Nor when the directory is named on the command line.
+    let shown = host.path().to_str().unwrap().to_string();
+    let (doc, _, _) = r.check(&[&shown]);
+    assert_eq!(counts(&doc), (0, 0, 2));
+}

@@ -104,7 +104,10 @@ fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e.to_string()),
     };
-    let dir = match Dir::open_root(&resolved) {
+    // Entered component by component from the root, refusing symlinks: a link swapped in
+    // after the resolution cannot lead out of the root.
+    let inside = resolved.strip_prefix(host_root).unwrap_or(Path::new(rel));
+    let dir = match Dir::open_root(host_root).and_then(|top| top.open_dir_path(inside)) {
         Ok(d) => d,
         Err(e) if e.0 == libc::ENOENT => return Ok(Vec::new()),
         Err(e) => return Err(e.message()),

@@ -287,7 +287,14 @@ fn check_in_pool(
                     findings.extend(crate::dpkg::findings::rewritten_md5sums(ddb, b));
                 }
                 if let Some(dir) = &a.deb_archives {
-                    let (f, counts) = super::dpkg::anchor(ddb, root, dir, &a.keys, &opts.packages)?;
+                    let (f, counts) = super::dpkg::anchor(
+                        ddb,
+                        root,
+                        dir,
+                        &a.keys,
+                        &opts.packages,
+                        a.scope == Scope::PackagesChanged,
+                    )?;
                     findings.extend(f);
                     deb_archives = Some(counts);
                 }

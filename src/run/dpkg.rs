@@ -69,16 +69,18 @@ pub(super) fn findings(
 }
 
 /// `check --deb-archives`: the anchoring findings of the selected packages (`packages`: names
-/// as `--package` takes them; empty: all), with its warnings and one-line summary on stderr;
-/// the summary's counts for the JSON report.
+/// as `--package` takes them; empty: all, unless `only_these`, as for `--packages-changed`
+/// when nothing changed), with its warnings and one-line summary on stderr; the summary's
+/// counts for the JSON report.
 pub(super) fn anchor(
     db: &crate::dpkg::DpkgDb,
     root: &Path,
     archives: &Path,
     keys: &[std::path::PathBuf],
     packages: &[String],
+    only_these: bool,
 ) -> Result<(Vec<crate::verify::Finding>, serde_json::Value), Failure> {
-    let selected = match packages.is_empty() {
+    let selected = match packages.is_empty() && !only_these {
         true => None,
         false => Some(crate::pkgdb::PackageDb::select(db, packages).0),
     };
