@@ -306,6 +306,31 @@ fn clean_repo_anchors_every_package_and_a_forged_md5sums_is_high() {
     // The owned check alone trusts the rewritten md5sums: only the anchor sees the trojan.
     assert!(with_rule(&doc, "owned.changed").is_empty(), "{doc}");
     assert_ne!(code & 8, 0, "untrusted bit: {code}");
+
+    // The text report shows it too; dpkg's own line format cannot, so it is refused.
+    let out = common::qw(
+        &r.root,
+        &["check", "--no-progress", "--owned-only", "--deb-archives"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("untrusted high")
+            && l.contains("/var/lib/dpkg/info/qwa.md5sums")
+            && l.contains("/usr/bin/qwa")),
+        "{text}"
+    );
+    assert_ne!(out.status.code().unwrap() & 8, 0);
+    let out = common::qw(
+        &r.root,
+        &[
+            "check",
+            "--owned-only",
+            "--format",
+            "dpkg",
+            "--deb-archives",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(16), "{out:?}");
 }
 
 #[test]
