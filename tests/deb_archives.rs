@@ -343,7 +343,12 @@ fn keys_from_the_command_line_replace_the_roots_keyrings() {
         stderr.contains("signed only by keys not trusted"),
         "{stderr}"
     );
-    // Armored: --keys files are read by rpm's key loading too, which takes only armored keys.
+    // Binary, as apt's .gpg keyrings are (rpm's header-key loader would refuse it: on a dpkg
+    // root it is not used), and armored.
+    let binary = r.gnupg.join("host-key.gpg");
+    std::fs::write(&binary, &r.public_key).unwrap();
+    let (doc, stderr, _) = r.check(&["--keys", binary.to_str().unwrap()]);
+    assert_eq!(counts(&doc), (2, 0, 0), "{stderr}");
     let armored = run(Command::new("gpg").arg("--homedir").arg(&r.gnupg).args([
         "--batch",
         "--armor",
@@ -354,6 +359,19 @@ fn keys_from_the_command_line_replace_the_roots_keyrings() {
     std::fs::write(&host_key, armored).unwrap();
     let (doc, stderr, _) = r.check(&["--keys", host_key.to_str().unwrap()]);
     assert_eq!(counts(&doc), (2, 0, 0), "{stderr}");
+    // A key path that is not there is an error, not an empty keyring.
+    let out = common::qw(
+        &r.root,
+        &[
+            "check",
+            "--owned-only",
+            "--deb-archives",
+            "--keys",
+            "/nonexistent/key.gpg",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(20), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/key.gpg"));
 }
 
 #[test]

@@ -122,10 +122,20 @@ fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
 
 /// Load the trusted keys: `host_keys` (files or directories on the host, given by the
 /// administrator) when any, else apt's keyrings inside the root.
-fn load_keys(host: &Path, root: &Root, host_keys: &[PathBuf], out: &mut Outcome) -> keys::AptKeys {
+fn load_keys(
+    host: &Path,
+    root: &Root,
+    host_keys: &[PathBuf],
+    out: &mut Outcome,
+) -> Result<keys::AptKeys, AnchorError> {
     let mut k = keys::AptKeys::new();
     if !host_keys.is_empty() {
         for p in host_keys {
+            // The administrator named it: a path that is not there is an error, not a warning.
+            std::fs::metadata(p).map_err(|source| AnchorError {
+                path: p.clone(),
+                source,
+            })?;
             let files = match std::fs::read_dir(p) {
                 Ok(rd) => {
                     let mut v: Vec<PathBuf> = rd
@@ -178,7 +188,7 @@ fn load_keys(host: &Path, root: &Root, host_keys: &[PathBuf], out: &mut Outcome)
         }
     }
     out.warnings.append(&mut k.warnings);
-    k
+    Ok(k)
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -402,7 +412,7 @@ pub fn check(
         source,
     })?;
     let mut out = Outcome::default();
-    let k = load_keys(host, &root, host_keys, &mut out);
+    let k = load_keys(host, &root, host_keys, &mut out)?;
     out.keys = k.len();
     let names = list_root_dir(host, APT_LISTS).unwrap_or_else(|e| {
         out.warnings

@@ -75,6 +75,12 @@ fn check_in_pool(
         crate::rpmdb::trust::Keyring::new()
     } else if a.keys.is_empty() {
         load_keyring(root, &policy)?
+    } else if a.deb_archives.is_some()
+        && super::dpkg::choose(&a.target) == super::config::PackageManager::Dpkg
+    {
+        // dpkg keeps no header signatures: --keys names the keys of apt's indexes, which
+        // `crate::dpkg::anchor` reads (binary keyrings too, which rpm's loader refuses).
+        crate::rpmdb::trust::Keyring::new()
     } else {
         load_keyring_paths(&a.keys)?
     };
