@@ -305,6 +305,35 @@ mod tests {
     }
 
     #[test]
+    fn corrupted_bytes_never_panic() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_with(
+            "./md5sums",
+            b"d41d8cd98f00b204e9800998ecf8427e  x\n",
+        ))
+        .unwrap();
+        let control = gz.finish().unwrap();
+        let mut good = b"!<arch>\n".to_vec();
+        good.extend(ar_member("debian-binary", b"2.0\n"));
+        good.extend(ar_member("control.tar.gz", &control));
+        assert!(scan(&good[..]).unwrap().md5sums.unwrap().is_some());
+        // A fixed LCG: the same corruptions on every run.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut d = good.clone();
+            for _ in 0..1 + (x % 4) {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let at = (x >> 33) as usize % d.len();
+                d[at] = (x >> 17) as u8;
+            }
+            let _ = scan(&d[..]).unwrap();
+        }
+    }
+
+    #[test]
     fn hostile_archives_are_reasons() {
         let good = deb(&tar_with("./md5sums", b"x"));
         // Every truncation is a reason or a clean "no md5sums", never a panic.
