@@ -223,6 +223,12 @@ pub struct CheckArgs {
     pub keys: KeyArgs,
     #[command(flatten)]
     pub baseline_trust: BaselineTrustArgs,
+    /// dpkg roots: check each installed package's md5sums against the .deb in DIR (inside the
+    /// root) whose SHA-256 a Packages index lists, under an InRelease signed by a key of apt's
+    /// keyrings (or of --keys).
+    #[arg(long, value_name = "DIR", num_args = 0..=1,
+          default_missing_value = crate::dpkg::anchor::DEFAULT_ARCHIVES)]
+    pub deb_archives: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -415,6 +421,7 @@ impl From<CheckArgs> for cfg::Check {
                 digest: a.baseline_trust.baseline_digest,
                 verify_key: a.baseline_trust.verify_key,
             },
+            deb_archives: a.deb_archives,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! lines are bounded, paths are checked (absolute, no NUL, no `..`), and a bad file is a
 //! one-line error naming it ([`DpkgError`]), never a panic.
 
+pub mod anchor;
 pub mod findings;
 pub mod format;
 pub mod log;

@@ -74,6 +74,12 @@ fn check_in_pool(
         crate::rpmdb::trust::Keyring::new()
     } else if a.keys.is_empty() {
         load_keyring(root, &policy)?
+    } else if a.deb_archives.is_some()
+        && super::dpkg::choose(&a.target) == super::config::PackageManager::Dpkg
+    {
+        // dpkg keeps no header signatures: --keys names the keys of apt's indexes, which
+        // `crate::dpkg::anchor` reads (binary keyrings too, which rpm's loader refuses).
+        crate::rpmdb::trust::Keyring::new()
     } else {
         load_keyring_paths(&a.keys)?
     };
@@ -263,6 +269,8 @@ fn check_in_pool(
         }
     }
 
+    // `--deb-archives`' counts, for the JSON summary.
+    let mut deb_archives = None;
     if a.scope.verifies_owned() {
         if a.scope == Scope::OwnedOnly && baselined_packages.is_none() {
             // --owned-only does not compare the baseline; its snapshot still says which
@@ -282,6 +290,18 @@ fn check_in_pool(
             PkgDb::Dpkg(ddb) => {
                 if let Some(b) = baselined_packages.as_deref() {
                     findings.extend(crate::dpkg::findings::rewritten_md5sums(ddb, b));
+                }
+                if let Some(dir) = &a.deb_archives {
+                    let (f, counts) = super::dpkg::anchor(
+                        ddb,
+                        root,
+                        dir,
+                        &a.keys,
+                        &opts.packages,
+                        a.scope == Scope::PackagesChanged,
+                    )?;
+                    findings.extend(f);
+                    deb_archives = Some(counts);
                 }
             }
         }
@@ -308,6 +328,9 @@ fn check_in_pool(
             // are not read at all.
             summary.insert("owned_files_read".into(), report.hashed.into());
             summary.insert("owned_files_from_cache".into(), report.from_cache.into());
+            if let Some(c) = deb_archives.take() {
+                summary.insert("deb_archives".into(), c);
+            }
         }
         *doc = Some(d);
     }

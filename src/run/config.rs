@@ -127,6 +127,9 @@ pub struct Check {
     /// Trusted OpenPGP keys (host paths); empty: the policy's, inside the root.
     pub keys: Vec<PathBuf>,
     pub baseline_trust: BaselineTrust,
+    /// dpkg roots: anchor installed md5sums in the `.deb` files of this directory (inside the
+    /// root) that apt's signed indexes list (`crate::dpkg::anchor`).
+    pub deb_archives: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

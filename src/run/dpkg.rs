@@ -68,11 +68,55 @@ pub(super) fn findings(
     Ok(out)
 }
 
+/// `check --deb-archives`: the anchoring findings of the selected packages (`packages`: names
+/// as `--package` takes them; empty: all, unless `only_these`, as for `--packages-changed`
+/// when nothing changed), with its warnings and one-line summary on stderr; the summary's
+/// counts for the JSON report.
+pub(super) fn anchor(
+    db: &crate::dpkg::DpkgDb,
+    root: &Path,
+    archives: &Path,
+    keys: &[std::path::PathBuf],
+    packages: &[String],
+    only_these: bool,
+) -> Result<(Vec<crate::verify::Finding>, serde_json::Value), Failure> {
+    let selected = match packages.is_empty() && !only_these {
+        true => None,
+        false => Some(crate::pkgdb::PackageDb::select(db, packages).0),
+    };
+    let out = crate::dpkg::anchor::check(root, db, selected.as_deref(), archives, keys)
+        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    for w in &out.warnings {
+        eprintln!("quietwire: warning: --deb-archives: {w}");
+    }
+    eprintln!("quietwire: {}", out.summary(archives));
+    let counts = serde_json::json!({
+        "dir": archives.display().to_string(),
+        "anchored": out.anchored,
+        "forged": out.forged,
+        "unanchored": out.unanchored,
+        "trusted_keys": out.keys,
+        "verified_indexes": out.indexes,
+    });
+    Ok((out.findings, counts))
+}
+
 /// `check --owned-only` on a dpkg root; `None` when the rpm path runs.
 pub(super) fn check(a: &Check) -> Option<Result<u8, Failure>> {
     match (choose(&a.target), a.format) {
+        (PackageManager::Rpm, _) if a.deb_archives.is_some() => Some(Err(Failure::new(
+            exit::USAGE,
+            "--deb-archives anchors dpkg's md5sums: it needs a dpkg database (--package-manager dpkg)",
+        ))),
+        (PackageManager::Dpkg, ReportFormat::Dpkg) if a.deb_archives.is_some() => {
+            Some(Err(Failure::new(
+                exit::USAGE,
+                "--deb-archives reports findings dpkg --verify's lines cannot show: use --format text, json or ndjson",
+            )))
+        }
+        // --deb-archives findings need the full path's report.
         (PackageManager::Dpkg, ReportFormat::Dpkg | ReportFormat::Text)
-            if a.scope == Scope::OwnedOnly =>
+            if a.scope == Scope::OwnedOnly && a.deb_archives.is_none() =>
         {
             Some(check_dpkg(a))
         }
