@@ -280,7 +280,12 @@ fn host_init_and_check_run() {
     .unwrap();
     let policy = policy.to_str().unwrap();
     let root = Path::new("/");
-    let o = qw(root, &["init", "--baseline", b, "--policy", policy]);
+    // The host may also hold an rpmdb (Debian's rpm package); dpkg's database is the one here.
+    let dpkg = ["--package-manager", "dpkg"];
+    let o = qw(
+        root,
+        &[&["init", "--baseline", b, "--policy", policy][..], &dpkg].concat(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = qw(
         root,
@@ -291,6 +296,8 @@ fn host_init_and_check_run() {
             b,
             "--policy",
             policy,
+            "--package-manager",
+            "dpkg",
         ],
     );
     let code = o.status.code().unwrap_or(-1);

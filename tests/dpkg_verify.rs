@@ -42,7 +42,16 @@ fn assert_same(what: &str, got: &[String], want: &[String]) {
 /// `quietwire check --root ROOT --owned-only ARGS`: sorted stdout lines and the exit code.
 fn binary_check(root: &Path, args: &[&str]) -> (Vec<String>, i32) {
     let out = Command::new(common::quietwire_bin())
-        .args(["check", "--no-progress", "--owned-only", "--root"])
+        // This Debian host may also hold an rpmdb (installing Debian's rpm package, or a tool
+        // run without --root, makes one), and rpm's is read when both exist.
+        .args([
+            "check",
+            "--no-progress",
+            "--owned-only",
+            "--package-manager",
+            "dpkg",
+        ])
+        .arg("--root")
         .arg(root)
         .args(args)
         .output()

@@ -21,7 +21,7 @@ pub mod unpack;
 
 use super::{DpkgDb, DpkgPackage, ADMINDIR};
 use crate::scan::fs::{Dir, Root};
-use crate::verify::finding::{Finding, FindingKind, Severity, Source};
+use crate::finding::{Finding, FindingKind, Severity, Source};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -99,7 +99,7 @@ fn read_root_file(root: &Root, rel: &str, max: u64) -> Result<Vec<u8>, String> {
 /// The entry names of a directory of the root (`rel` relative to it), symlinks resolved inside
 /// the root; empty when it does not exist.
 fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
-    let resolved = match crate::rootpath::resolve_in_root(host_root, Path::new(rel), true) {
+    let resolved = match crate::scan::fs::resolve_in_root(host_root, Path::new(rel), true) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e.to_string()),
@@ -463,7 +463,7 @@ pub fn check(
                 severity,
                 rule: rule.into(),
                 note: Some(note),
-                rpm: None,
+                verify_line: None,
             };
         match v {
             Verdict::Anchored => out.anchored += 1,

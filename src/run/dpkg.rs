@@ -79,7 +79,7 @@ pub(super) fn anchor(
     keys: &[std::path::PathBuf],
     packages: &[String],
     only_these: bool,
-) -> Result<(Vec<crate::verify::Finding>, serde_json::Value), Failure> {
+) -> Result<(Vec<crate::finding::Finding>, serde_json::Value), Failure> {
     let selected = match packages.is_empty() && !only_these {
         true => None,
         false => Some(crate::pkgdb::PackageDb::select(db, packages).0),
