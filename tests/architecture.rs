@@ -28,6 +28,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("wordpress", "scan", "manifest verification reads the root through the one file layer"),
     ("wordpress", "finding", "manifest verification produces findings"),
     ("wordpress", "escape", "names from inside the root are escaped in messages"),
+    ("dpkg", "escape", "paths from inside the root are escaped in messages"),
     // Verdicts on what the scan captured.
     ("verify", "finding", "verdicts are findings"),
     ("verify", "pkgdb", "verdicts name packages and their header trust"),
@@ -60,6 +61,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     // The run layer wires everything; the command line (clap, used by main.rs only) on top.
     ("cli", "run", "the parsed command line converts into the run layer's plain Config"),
     ("cli", "ops", "flags default to and convert into the operations' plain values (mail, targets)"),
+    ("cli", "dpkg", "the --deb-archives flag defaults to dpkg's archive directory"),
     ("run", "ops", "runs the operations after a check"),
     ("run", "report", "chooses the renderer"),
     ("run", "baseline", "reads and writes the baseline"),

@@ -20,8 +20,8 @@ pub mod keys;
 pub mod unpack;
 
 use super::{DpkgDb, DpkgPackage, ADMINDIR};
-use crate::scan::fs::{Dir, Root};
 use crate::finding::{Finding, FindingKind, Severity, Source};
+use crate::scan::fs::{Dir, Root};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -409,3 +409,23 @@ pub trait PackageDb: Sync {
     /// before replacing (rpm: `.rpmnew`, `.rpmsave`, `.rpmorig`).
     fn leftover_suffixes(&self) -> &'static [&'static str];
 }
+
+/// Every armored OpenPGP public-key block of `text`, in order (`-----BEGIN ...` to `-----END
+/// ...` inclusive): the key files of rpm and apt alike often concatenate several blocks, and
+/// parsers load only the first.
+pub fn split_armored(text: &str) -> Vec<&str> {
+    const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+    const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start..];
+        let Some(end) = after.find(END) else {
+            break;
+        };
+        let stop = end + END.len();
+        out.push(&after[..stop]);
+        rest = &after[stop..];
+    }
+    out
+}

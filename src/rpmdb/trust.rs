@@ -22,7 +22,9 @@ pub const PUBKEY_PACKAGE: &str = "gpg-pubkey";
 /// Largest key file read (a keyring of a few dozen keys is well below this).
 const MAX_KEY_FILE: u64 = 4 << 20;
 
+#[cfg(test)]
 const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+#[cfg(test)]
 const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
 
 pub use crate::pkgdb::SigStatus;
@@ -67,23 +69,7 @@ pub enum KeyError {
     Invalid { path: PathBuf, what: String },
 }
 
-/// Every armored public-key block of `text`, in order (`-----BEGIN ...` to `-----END ...`
-/// inclusive). rpm's key files often concatenate several blocks; the `rpm` crate would load only
-/// the first of them.
-pub fn split_armored(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start..];
-        let Some(end) = after.find(END) else {
-            break;
-        };
-        let stop = end + END.len();
-        out.push(&after[..stop]);
-        rest = &after[stop..];
-    }
-    out
-}
+pub use crate::pkgdb::split_armored;
 
 impl Keyring {
     pub fn new() -> Keyring {

@@ -65,7 +65,7 @@ impl AptKeys {
         let mut parsed: Vec<pgp::errors::Result<SignedPublicKey>> = Vec::new();
         match text.filter(|t| t.trim_start().starts_with("-----BEGIN")) {
             Some(t) => {
-                let blocks = crate::rpmdb::trust::split_armored(t);
+                let blocks = crate::pkgdb::split_armored(t);
                 if blocks.is_empty() {
                     self.warnings
                         .push(format!("{name}: no armored OpenPGP public key block"));
