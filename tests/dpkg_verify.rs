@@ -42,18 +42,15 @@ fn assert_same(what: &str, got: &[String], want: &[String]) {
 /// `quietwire check --root ROOT --owned-only ARGS`: sorted stdout lines and the exit code.
 fn binary_check(root: &Path, args: &[&str]) -> (Vec<String>, i32) {
     let out = Command::new(common::quietwire_bin())
-        // This Debian host may also hold an rpmdb (installing Debian's rpm package, or a tool
-        // run without --root, makes one), and rpm's is read when both exist.
-        .args([
-            "check",
-            "--no-progress",
-            "--owned-only",
-            "--package-manager",
-            "dpkg",
-        ])
-        .arg("--root")
+        .args(["check", "--no-progress", "--owned-only", "--root"])
         .arg(root)
         .args(args)
+        // This Debian host may also hold an rpmdb (installing Debian's rpm package, or a tool
+        // run without --root, makes one), and rpm's is read when both exist.
+        .args(match args.contains(&"--package-manager") {
+            true => &[][..],
+            false => &["--package-manager", "dpkg"][..],
+        })
         .output()
         .unwrap();
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
