@@ -241,21 +241,18 @@ fn accept_in_pool(a: &Accept) -> Result<u8, Failure> {
     refused.extend(stats.refused.iter().cloned());
     // A package file its package vouches for fully is not the baseline's to accept: naming
     // it is a refusal with the reason, not "matches nothing" (it exists on disk).
-    let (vouched, unmatched): (Vec<&String>, Vec<&String>) =
-        stats.unmatched.iter().partition(|p| {
-            w.index
-                .get(Path::new(p.as_str()))
-                .is_some_and(|f| f.reason.is_none())
-        });
-    for p in vouched {
-        let owner = w.index.get(Path::new(p.as_str())).map(|f| f.nevra.as_str());
-        refused.push((
-            PathBuf::from(p),
-            format!(
-                "package-owned ({}): verified against its package, whose verdict accept cannot change (reinstall the package or restore the file)",
-                owner.unwrap_or_default()
-            ),
-        ));
+    let mut unmatched = Vec::new();
+    for p in &stats.unmatched {
+        match w.index.get(Path::new(p)).filter(|f| f.reason.is_none()) {
+            Some(f) => refused.push((
+                PathBuf::from(p),
+                format!(
+                    "package-owned ({}): verified against its package, whose verdict accept cannot change (reinstall the package or restore the file)",
+                    f.nevra
+                ),
+            )),
+            None => unmatched.push(p),
+        }
     }
     refused.sort();
     for (path, why) in &refused {
