@@ -24,19 +24,19 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
     let mut by_reason = std::collections::BTreeMap::new();
     for p in &db.packages {
         for f in &p.files {
-            let Some(owner) = idx.get(&f.path) else {
+            let Some(owner) = idx.get(f.path()) else {
                 // Not installed on disk (other language, other colour): not owned there.
                 assert!(matches!(
-                    f.state,
+                    f.state(),
                     rpmdb::FileState::NotInstalled | rpmdb::FileState::WrongColor
                 ));
                 continue;
             };
-            let want = if f.flags & (1 << 6) != 0 {
+            let want = if f.flags() & (1 << 6) != 0 {
                 Some(OwnedReason::Ghost)
-            } else if f.verify_flags & 1 == 0 {
+            } else if f.verify_flags() & 1 == 0 {
                 Some(OwnedReason::NoDigestVerify)
-            } else if f.flags & 1 != 0 {
+            } else if f.flags() & 1 != 0 {
                 Some(OwnedReason::Config)
             } else {
                 None
@@ -44,7 +44,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
             let got = owner.reason();
             // The first owner wins for shared paths; compare only that owner's entry.
             if owner.nevra == p.nevra() {
-                assert_eq!(got, want, "{}", f.path.display());
+                assert_eq!(got, want, "{}", f.path().display());
             }
             *by_reason.entry(format!("{want:?}")).or_insert(0) += 1;
         }

@@ -101,11 +101,11 @@ fn thirty_thousand_real_files_clean_then_one_byte_changed() {
         .iter()
         .flat_map(|p| &p.files)
         .find(|f| {
-            f.mode & 0o170000 == 0o100000
-                && (4096..65536).contains(&f.size)
-                && !f.path.starts_with("/etc")
+            f.mode() & 0o170000 == 0o100000
+                && (4096..65536).contains(&f.size())
+                && !f.path().starts_with("/etc")
         })
-        .map(|f| root.join(f.path.strip_prefix("/").unwrap()))
+        .map(|f| root.join(f.path().strip_prefix("/").unwrap()))
         .expect("a regular file of a few KiB");
     let original = std::fs::read(&target).unwrap();
     let meta = std::fs::metadata(&target).unwrap();

@@ -85,7 +85,7 @@ fn sqlite_database_matches_rpm() {
         let got: Vec<String> = p
             .files
             .iter()
-            .map(|f| String::from_utf8_lossy(f.path.as_os_str().as_bytes()).into_owned())
+            .map(|f| String::from_utf8_lossy(f.path().as_os_str().as_bytes()).into_owned())
             .collect();
         assert_lines_eq(&format!("rpm -ql {}", p.name), &want, &got);
         assert_eq!(p.header_digest, rpmdb::HeaderDigest::Ok, "{}", p.nevra());

@@ -144,7 +144,7 @@ fn ndb_and_berkeley_db_copies_of_the_same_headers_agree() {
         .packages
         .iter()
         .flat_map(|p| &p.files)
-        .filter(|f| f.state == rpmdb::FileState::NotInstalled)
+        .filter(|f| f.state() == rpmdb::FileState::NotInstalled)
         .count();
     assert_eq!(not_installed, 78, "the SLE image excluded 78 doc files");
 }

@@ -20,12 +20,12 @@ const VERIFY_DIGEST: u32 = FileVerifyFlags::FILEDIGEST.bits();
 
 /// Why the baseline records an rpm file. Ghost wins over the others because it says the most
 /// about what rpm checks (nothing of the content).
-pub fn owned_reason(f: &FileInfo) -> Option<OwnedReason> {
-    if f.flags & GHOST != 0 {
+pub fn owned_reason(f: FileInfo<'_>) -> Option<OwnedReason> {
+    if f.flags() & GHOST != 0 {
         Some(OwnedReason::Ghost)
-    } else if f.verify_flags & VERIFY_DIGEST == 0 {
+    } else if f.verify_flags() & VERIFY_DIGEST == 0 {
         Some(OwnedReason::NoDigestVerify)
-    } else if f.flags & CONFIG != 0 {
+    } else if f.flags() & CONFIG != 0 {
         Some(OwnedReason::Config)
     } else {
         None
@@ -112,14 +112,14 @@ impl PackageDb for Database {
         for p in &self.packages {
             let nevra = p.nevra();
             for f in &p.files {
-                if matches!(f.state, FileState::NotInstalled | FileState::WrongColor) {
+                if matches!(f.state(), FileState::NotInstalled | FileState::WrongColor) {
                     continue;
                 }
                 idx.insert(
-                    f.path.to_path_buf(),
+                    f.path().to_path_buf(),
                     OwnedFile {
                         nevra: nevra.clone(),
-                        digest: f.digest.to_string(),
+                        digest: f.digest_hex().into_owned(),
                         algo: p.digest_algo,
                         reason: owned_reason(f),
                     },
@@ -140,8 +140,8 @@ impl PackageDb for Database {
             .iter()
             .filter(|p| p.nevra() == nevra)
             .flat_map(|p| p.files.iter())
-            .filter(|f| f.flags & CONFIG != 0)
-            .map(|f| f.path.to_path_buf())
+            .filter(|f| f.flags() & CONFIG != 0)
+            .map(|f| f.path().to_path_buf())
             .collect()
     }
 
@@ -153,40 +153,34 @@ impl PackageDb for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpmdb::{FileList, NewFile};
 
-    fn f(flags: u32, verify_flags: u32) -> FileInfo {
-        FileInfo {
-            path: Path::new("/etc/passwd").into(),
+    fn f(flags: u32, verify_flags: u32) -> Option<OwnedReason> {
+        let file = NewFile {
+            path: b"/etc/passwd",
             mode: 0o100644,
-            size: 0,
-            digest: "ab".into(),
-            user: "root".into(),
-            group: "root".into(),
-            mtime: 0,
-            rdev: 0,
-            linkto: Box::default(),
+            digest: b"ab",
+            user: b"root",
+            group: b"root",
             flags,
             verify_flags,
             state: FileState::Normal,
-            caps: Box::default(),
-            color: 0,
-            inode: 0,
-        }
+            ..Default::default()
+        };
+        let list = FileList::from_files(crate::rpmdb::DigestAlgo::Sha256, &[file]).unwrap();
+        owned_reason(list.get(0).unwrap())
     }
 
     #[test]
     fn reasons_follow_rpm_flags() {
         // /etc/passwd in RHEL's setup: %config(noreplace) %verify(not md5 size mtime).
         assert_eq!(
-            owned_reason(&f(CONFIG | (1 << 4), !(1 | 2 | 32))),
+            (f(CONFIG | (1 << 4), !(1 | 2 | 32))),
             Some(OwnedReason::NoDigestVerify)
         );
-        assert_eq!(owned_reason(&f(GHOST, u32::MAX)), Some(OwnedReason::Ghost));
-        assert_eq!(
-            owned_reason(&f(CONFIG, u32::MAX)),
-            Some(OwnedReason::Config)
-        );
-        assert_eq!(owned_reason(&f(0, u32::MAX)), None);
+        assert_eq!((f(GHOST, u32::MAX)), Some(OwnedReason::Ghost));
+        assert_eq!((f(CONFIG, u32::MAX)), Some(OwnedReason::Config));
+        assert_eq!((f(0, u32::MAX)), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod bdb;
 pub mod blob;
 pub mod bytes;
 pub mod db;
+pub mod files;
 pub mod ndb;
 pub mod package;
 pub mod sqlite;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use bytes::{Endian, FormatError};
 pub use db::LEFTOVER_SUFFIXES;
-pub use package::{DigestAlgo, FileInfo, FileState, HeaderDigest, Package};
+pub use package::{DigestAlgo, FileInfo, FileList, FileState, HeaderDigest, NewFile, Package};
 
 /// Largest database file read into memory; beyond it the file is rejected rather than
 /// exhausting memory (real rpmdbs stay far below this).

@@ -1,16 +1,16 @@
 //! The installed-package model built from a validated header blob.
 
 use super::blob::{BlobError, HeaderBlob, HEADER_MAGIC};
+pub use super::files::{FileInfo, FileList, FileListBuilder, NewFile};
 pub use crate::pkgdb::DigestAlgo;
 use rpm::IndexTag;
-use std::os::unix::ffi::OsStringExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 /// rpm's `rpmfileState` (FILESTATES). rpm has no names for unknown values, so they are kept raw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FileState {
     /// No FILESTATES data (rpm's MISSING, -1).
+    #[default]
     Missing,
     Normal,
     Replaced,
@@ -43,40 +43,6 @@ pub enum HeaderDigest {
     Mismatch,
 }
 
-/// One file of an installed package, as the rpmdb describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileInfo {
-    /// Absolute path inside the package's root, byte-exact (`DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`).
-    pub path: Box<Path>,
-    /// FILEMODES: type and permission bits.
-    pub mode: u16,
-    /// LONGFILESIZES, else FILESIZES, else 0.
-    pub size: u64,
-    /// FILEDIGESTS entry as stored (lower-case hex, empty for non-regular files and ghosts).
-    pub digest: Box<str>,
-    /// FILEUSERNAME; one allocation per distinct name in the package, shared by its files.
-    pub user: Arc<str>,
-    /// FILEGROUPNAME, shared like `user`.
-    pub group: Arc<str>,
-    /// FILEMTIMES, seconds.
-    pub mtime: u32,
-    /// FILERDEVS (already truncated to 16 bits by rpmbuild).
-    pub rdev: u16,
-    /// FILELINKTOS entry, byte-exact, empty for non-links.
-    pub linkto: Box<[u8]>,
-    /// FILEFLAGS (`rpm::FileFlags` bits: config, doc, ghost, ...).
-    pub flags: u32,
-    /// FILEVERIFYFLAGS (`rpm::FileVerifyFlags` bits); 0 when the tag is absent, as in rpm.
-    pub verify_flags: u32,
-    pub state: FileState,
-    /// FILECAPS text (`cap_to_text` form), empty when none.
-    pub caps: Box<str>,
-    /// FILECOLORS, 0 when absent.
-    pub color: u32,
-    /// FILEINODES, used to recognise hardlink sets.
-    pub inode: u32,
-}
-
 /// An installed package: identity, install data, header integrity and files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
@@ -97,7 +63,7 @@ pub struct Package {
     pub digest_algo: DigestAlgo,
     /// Whether FILEDIGESTS is present with one entry per file.
     pub has_file_digests: bool,
-    pub files: Vec<FileInfo>,
+    pub files: FileList,
     /// Why the file list could not be loaded (the package is still listed, like `rpm -qa` does).
     pub file_error: Option<String>,
     /// Length of the stored blob in bytes.
@@ -155,9 +121,9 @@ impl Package {
             Some(id) => DigestAlgo::from_pgp_id(id),
             None => DigestAlgo::Md5,
         };
-        let (files, file_error, has_file_digests) = match read_files(&h) {
+        let (files, file_error, has_file_digests) = match read_files(&h, digest_algo) {
             Ok((files, has_digests)) => (files, None, has_digests),
-            Err(e) => (Vec::new(), Some(e.to_string()), false),
+            Err(e) => (FileList::default(), Some(e.to_string()), false),
         };
         let header_digest = h.digest_status()?;
         let signature = match keys {
@@ -189,7 +155,7 @@ impl Package {
 
     /// Whether the package owns `path` (byte-exact, absolute inside the root).
     pub fn owns(&self, path: &Path) -> bool {
-        self.files.iter().any(|f| *f.path == *path)
+        self.files.iter().any(|f| f.path() == path)
     }
 }
 
@@ -271,36 +237,12 @@ fn required<T>(t: IndexTag, v: Option<Vec<T>>) -> Result<Vec<T>, BlobError> {
     })
 }
 
-fn path_from_bytes(b: Vec<u8>) -> Box<Path> {
-    PathBuf::from(std::ffi::OsString::from_vec(b)).into_boxed_path()
-}
-
-/// Owner names as shared strings: a package names a handful of users and groups for thousands
-/// of files, so each distinct name is allocated once (peak RSS, issue 15).
-#[derive(Default)]
-struct Names(Vec<Arc<str>>);
-
-impl Names {
-    fn get(&mut self, raw: &[u8]) -> Arc<str> {
-        let s = String::from_utf8_lossy(raw);
-        if let Some(n) = self.0.iter().find(|n| ***n == *s) {
-            return Arc::clone(n);
-        }
-        let n: Arc<str> = Arc::from(&*s);
-        self.0.push(Arc::clone(&n));
-        n
-    }
-}
-
-fn lossy_box(raw: &[u8]) -> Box<str> {
-    String::from_utf8_lossy(raw).into()
-}
-
 /// The file list, read generically from the validated blob so that paths and link targets stay
 /// byte-exact and SHA-1 (or unknown) digest algorithms do not fail the package.
-fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
+fn read_files(h: &HeaderBlob<'_>, algo: DigestAlgo) -> Result<(FileList, bool), BlobError> {
     use IndexTag::*;
-    let paths: Vec<Box<Path>> = match h.strings(tag(RPMTAG_BASENAMES))? {
+    // Paths as (directory, base name) pairs; OLDFILENAMES entries are whole paths.
+    let (dirs, bases, idx) = match h.strings(tag(RPMTAG_BASENAMES))? {
         Some(base) => {
             let dirs = required(RPMTAG_DIRNAMES, h.strings(tag(RPMTAG_DIRNAMES))?)?;
             let idx = required(RPMTAG_DIRINDEXES, h.u32_array(tag(RPMTAG_DIRINDEXES))?)?;
@@ -308,30 +250,24 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
                 RPMTAG_DIRINDEXES,
                 per_file(RPMTAG_DIRINDEXES, Some(idx), base.len())?,
             )?;
-            base.iter()
-                .zip(&idx)
-                .map(|(b, &i)| {
-                    let d = dirs.get(i as usize).ok_or_else(|| BlobError::Tag {
-                        tag: tag(RPMTAG_DIRINDEXES),
-                        what: format!(
-                            "directory index {} out of range ({} directories)",
-                            i as i32,
-                            dirs.len()
-                        ),
-                    })?;
-                    Ok(path_from_bytes([*d, *b].concat()))
-                })
-                .collect::<Result<_, BlobError>>()?
+            if let Some(&i) = idx.iter().find(|&&i| i as usize >= dirs.len()) {
+                return Err(BlobError::Tag {
+                    tag: tag(RPMTAG_DIRINDEXES),
+                    what: format!(
+                        "directory index {} out of range ({} directories)",
+                        i as i32,
+                        dirs.len()
+                    ),
+                });
+            }
+            (dirs, base, Some(idx))
         }
         None => match h.strings(tag(RPMTAG_OLDFILENAMES))? {
-            Some(old) => old
-                .into_iter()
-                .map(|p| path_from_bytes(p.to_vec()))
-                .collect(),
-            None => return Ok((Vec::new(), false)),
+            Some(old) => (Vec::new(), old, None),
+            None => return Ok((FileList::default(), false)),
         },
     };
-    let n = paths.len();
+    let n = bases.len();
     let modes = required(
         RPMTAG_FILEMODES,
         per_file(RPMTAG_FILEMODES, h.u16_array(tag(RPMTAG_FILEMODES))?, n)?,
@@ -371,38 +307,36 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
     let inodes = per_file(RPMTAG_FILEINODES, h.u32_array(tag(RPMTAG_FILEINODES))?, n)?;
     let at =
         |v: &Option<Vec<u32>>, i: usize| v.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0);
-    let mut names = Names::default();
-    let empty: Arc<str> = Arc::from("");
-    let files = paths
-        .into_iter()
-        .enumerate()
-        .map(|(i, path)| FileInfo {
-            path,
+    let mut out = FileListBuilder::new(algo, n);
+    let mut path = Vec::new();
+    for (i, base) in bases.iter().enumerate() {
+        path.clear();
+        if let Some(d) = idx
+            .as_ref()
+            .and_then(|idx| idx.get(i))
+            .and_then(|&d| dirs.get(d as usize))
+        {
+            path.extend_from_slice(d);
+        }
+        path.extend_from_slice(base);
+        let file = NewFile {
+            path: &path,
             mode: modes.get(i).copied().unwrap_or(0),
             size: sizes32
                 .as_ref()
                 .and_then(|v| v.get(i).map(|&s| u64::from(s)))
                 .or_else(|| sizes64.as_ref().and_then(|v| v.get(i).copied()))
                 .unwrap_or(0),
-            digest: digests
-                .as_ref()
-                .filter(|_| has_digests)
-                .and_then(|d| d.get(i))
-                .map(|d| lossy_box(d))
-                .unwrap_or_default(),
-            user: users
-                .get(i)
-                .map_or_else(|| Arc::clone(&empty), |u| names.get(u)),
-            group: groups
-                .get(i)
-                .map_or_else(|| Arc::clone(&empty), |g| names.get(g)),
+            digest: if has_digests {
+                bytes_at(digests.as_ref(), i)
+            } else {
+                &[]
+            },
+            user: users.get(i).copied().unwrap_or_default(),
+            group: groups.get(i).copied().unwrap_or_default(),
             mtime: at(&mtimes, i),
             rdev: rdevs.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0),
-            linkto: links
-                .as_ref()
-                .and_then(|v| v.get(i))
-                .map(|l| Box::<[u8]>::from(*l))
-                .unwrap_or_default(),
+            linkto: bytes_at(links.as_ref(), i),
             flags: at(&flags, i),
             verify_flags: at(&vflags, i),
             state: states
@@ -414,14 +348,19 @@ fn read_files(h: &HeaderBlob<'_>) -> Result<(Vec<FileInfo>, bool), BlobError> {
                     }
                 })
                 .map_or(FileState::Missing, FileState::from_raw),
-            caps: caps
-                .as_ref()
-                .and_then(|v| v.get(i))
-                .map(|c| lossy_box(c))
-                .unwrap_or_default(),
+            caps: bytes_at(caps.as_ref(), i),
             color: at(&colors, i),
             inode: at(&inodes, i),
-        })
-        .collect();
-    Ok((files, has_digests))
+        };
+        out.push(&file).map_err(|e| BlobError::Tag {
+            tag: tag(RPMTAG_BASENAMES),
+            what: e.to_string(),
+        })?;
+    }
+    Ok((out.finish(), has_digests))
+}
+
+/// Element `i` of an optional per-file string array, empty when absent.
+fn bytes_at<'a>(v: Option<&Vec<&'a [u8]>>, i: usize) -> &'a [u8] {
+    v.and_then(|v| v.get(i).copied()).unwrap_or_default()
 }

@@ -135,9 +135,9 @@ impl OwnedResult {
 
     /// rpm's per-file contribution to the package verdict: a missing `%ghost`/`%missingok` file
     /// does not count (4.14.1+).
-    pub fn fails(&self, file: &FileInfo) -> bool {
+    pub fn fails(&self, file: FileInfo<'_>) -> bool {
         let mut r = self.result;
-        if file.flags & (ff::MISSINGOK | ff::GHOST) != 0 {
+        if file.flags() & (ff::MISSINGOK | ff::GHOST) != 0 {
             r &= !vf::LSTATFAIL;
         }
         r != 0
@@ -145,11 +145,11 @@ impl OwnedResult {
 }
 
 /// Whether rpm prints a line for this result (`verifyHeader`).
-pub fn rpm_prints(result: u32, file: &FileInfo, verbose: bool) -> bool {
+pub fn rpm_prints(result: u32, file: FileInfo<'_>, verbose: bool) -> bool {
     if result & vf::LSTATFAIL != 0 {
-        return file.flags & (ff::MISSINGOK | ff::GHOST) == 0 || verbose;
+        return file.flags() & (ff::MISSINGOK | ff::GHOST) == 0 || verbose;
     }
-    result != 0 || state_text(file.state, verbose).is_some() || verbose
+    result != 0 || state_text(file.state(), verbose).is_some() || verbose
 }
 
 /// rpm's state suffix text, if shown (`replaced`, `no state` and `unknown state` always;
@@ -189,22 +189,22 @@ struct Expected {
     gid_known: bool,
 }
 
-fn expected(fi: &FileInfo, ids: &Ids) -> Expected {
-    let mut mode = u32::from(fi.mode);
+fn expected(fi: FileInfo<'_>, ids: &Ids) -> Expected {
+    let mut mode = u32::from(fi.mode());
     let ftype = mode & S_IFMT;
     // Sizes only mean something for regular files and symlinks (4.16+: 0 otherwise).
     let size = if ftype == libc::S_IFREG || ftype == libc::S_IFLNK {
-        fi.size
+        fi.size()
     } else {
         0
     };
     // An unresolvable owner is expected as 0 without its set-id bit, mirroring what install did
     // ("user X does not exist - using root").
-    let uid = ids.uid(&fi.user);
+    let uid = ids.uid(fi.user());
     if uid.is_none() {
         mode &= !S_ISUID;
     }
-    let gid = ids.gid(&fi.group);
+    let gid = ids.gid(fi.group());
     if gid.is_none() {
         mode &= !S_ISGID;
     }
@@ -213,8 +213,8 @@ fn expected(fi: &FileInfo, ids: &Ids) -> Expected {
         uid: uid.unwrap_or(0),
         gid: gid.unwrap_or(0),
         size,
-        mtime: i64::from(fi.mtime),
-        rdev: u32::from(fi.rdev),
+        mtime: i64::from(fi.mtime()),
+        rdev: u32::from(fi.rdev()),
         uid_known: uid.is_some(),
         gid_known: gid.is_some(),
     }
@@ -229,7 +229,7 @@ pub fn digest_table_usable(pkg: &Package) -> bool {
         && pkg
             .files
             .iter()
-            .all(|f| f.digest.is_empty() || f.digest.len() == want)
+            .all(|f| !f.has_digest() || f.digest_hex_len() == want)
 }
 
 /// What [`verify_file`] found for one file.
@@ -274,10 +274,10 @@ fn verify_file(
     pkg: &Package,
     digests_ok: bool,
     index: u32,
-    fi: &FileInfo,
+    fi: FileInfo<'_>,
 ) -> Verdict {
-    let mut flags = fi.verify_flags;
-    match fi.state {
+    let mut flags = fi.verify_flags();
+    match fi.state() {
         FileState::NetShared | FileState::NotInstalled => return Verdict::only(0, None),
         // Only existence is checked (the bit itself is masked below, like rpm).
         FileState::Replaced => flags = vf::LSTATFAIL,
@@ -332,7 +332,7 @@ fn verify_file(
     if !sb.is_reg() {
         flags &= !(vf::DIGEST | vf::SIZE | vf::MTIME | vf::CAPS);
     }
-    let ghost = fi.flags & ff::GHOST != 0;
+    let ghost = fi.flags() & ff::GHOST != 0;
     if ghost {
         flags &= !(vf::DIGEST | vf::SIZE | vf::MTIME | vf::LINKTO);
     }
@@ -349,7 +349,6 @@ fn verify_file(
         let algo = pkg.digest_algo;
         let mut want = [0u8; hash::MAX_DIGEST];
         let want = &mut want[..algo.digest_len()];
-        let expected_hex = fi.digest.as_bytes();
         if !digests_ok {
             res |= vf::DIGEST;
             changes.push(change(
@@ -365,7 +364,7 @@ fn verify_file(
             flags &= !vf::CAPS;
         } else {
             // An empty entry decodes to all zeros, which no real content hashes to.
-            hash::decode_rpm_hex(expected_hex, want);
+            fi.expected_digest(want);
             hashed = true;
             // `sb` is the pinned `lst` here: only a directory is ever compared as another inode.
             let got = match pinned
@@ -395,7 +394,7 @@ fn verify_file(
                     res |= vf::DIGEST;
                     changes.push(change(
                         Attr::Digest,
-                        digest_value(&fi.digest),
+                        digest_value(&fi.digest_hex()),
                         Value::Text(d.to_hex()),
                     ));
                 }
@@ -413,7 +412,7 @@ fn verify_file(
                     };
                     changes.push(Change {
                         attr: Attr::Digest,
-                        expected: digest_value(&fi.digest),
+                        expected: digest_value(&fi.digest_hex()),
                         actual: Value::Text(why),
                         unreadable: true,
                     });
@@ -426,11 +425,11 @@ fn verify_file(
         let mut target = Vec::new();
         match entry.readlink(&mut target) {
             Ok(()) => {
-                if *target != *fi.linkto {
+                if *target != *fi.linkto() {
                     res |= vf::LINKTO;
                     changes.push(change(
                         Attr::LinkTo,
-                        Value::Bytes(fi.linkto.to_vec()),
+                        Value::Bytes(fi.linkto().to_vec()),
                         Value::Bytes(target),
                     ));
                 }
@@ -440,7 +439,7 @@ fn verify_file(
                 errno.get_or_insert(e);
                 changes.push(Change {
                     attr: Attr::LinkTo,
-                    expected: Value::Bytes(fi.linkto.to_vec()),
+                    expected: Value::Bytes(fi.linkto().to_vec()),
                     actual: Value::Text(e.message()),
                     unreadable: true,
                 });
@@ -500,10 +499,10 @@ fn verify_file(
 
     if flags & vf::CAPS != 0 {
         // An unparsable header text counts as "no capabilities", like cap_from_text's NULL.
-        let want: Option<CapSet> = if fi.caps.is_empty() {
+        let want: Option<CapSet> = if fi.caps().is_empty() {
             None
         } else {
-            caps::from_text(&fi.caps)
+            caps::from_text(fi.caps())
         };
         let mut buf = [0u8; 64];
         let raw = match &opened {
@@ -535,9 +534,9 @@ fn verify_file(
     if flags & vf::USER != 0 && sb.uid != exp.uid {
         res |= vf::USER;
         let e = if exp.uid_known {
-            Value::Text(format!("{} ({})", fi.user, exp.uid))
+            Value::Text(format!("{} ({})", fi.user(), exp.uid))
         } else {
-            Value::Text(format!("{} (unknown, 0)", fi.user))
+            Value::Text(format!("{} (unknown, 0)", fi.user()))
         };
         changes.push(change(Attr::User, e, int(u64::from(sb.uid))));
     }
@@ -545,9 +544,9 @@ fn verify_file(
     if flags & vf::GROUP != 0 && sb.gid != exp.gid {
         res |= vf::GROUP;
         let e = if exp.gid_known {
-            Value::Text(format!("{} ({})", fi.group, exp.gid))
+            Value::Text(format!("{} ({})", fi.group(), exp.gid))
         } else {
-            Value::Text(format!("{} (unknown, 0)", fi.group))
+            Value::Text(format!("{} (unknown, 0)", fi.group()))
         };
         changes.push(change(Attr::Group, e, int(u64::from(sb.gid))));
     }
@@ -588,9 +587,9 @@ fn digest_value(hex: &str) -> Value {
     }
 }
 
-fn path_bytes(fi: &FileInfo) -> &[u8] {
+fn path_bytes(fi: FileInfo<'_>) -> &[u8] {
     use std::os::unix::ffi::OsStrExt;
-    fi.path.as_os_str().as_bytes()
+    fi.path().as_os_str().as_bytes()
 }
 
 /// Whether a package argument names this package (`rpm -V` accepts name, name-version,
@@ -693,7 +692,7 @@ pub fn verify_with_root(
             .filter_map(|&(si, fi)| {
                 let pi = selected[si as usize];
                 let p = &db.packages[pi];
-                let f = &p.files[fi as usize];
+                let f = p.files.get(fi as usize)?;
                 let v = verify_file(&ctx, p, digests_ok[pi], fi, f);
                 if let Some(b) = &bar {
                     b.inc(1);
@@ -727,7 +726,8 @@ pub fn verify_with_root(
     let need: Vec<&[u8]> = raw
         .iter()
         .filter(|r| r.2.result & vf::MTIME != 0)
-        .map(|r| path_bytes(&db.packages[selected[r.0 as usize]].files[r.1 as usize]))
+        .filter_map(|r| db.packages[selected[r.0 as usize]].files.get(r.1 as usize))
+        .map(path_bytes)
         .collect();
     let owners = shared::count_owners(root, db, &need);
 
@@ -758,7 +758,9 @@ pub fn verify_with_root(
         if let (Some(k), Some(h), true) = (verified, cache_key(&db.packages[pi]), opts.record) {
             report.verified.push((h.to_string(), fi, k));
         }
-        let f = &db.packages[pi].files[fi as usize];
+        let Some(f) = db.packages[pi].files.get(fi as usize) else {
+            continue;
+        };
         if result & vf::MTIME != 0 && owners.get(path_bytes(f)).copied().unwrap_or(1) > 1 {
             result &= !vf::MTIME;
             changes.retain(|c| c.attr != Attr::Mtime);
@@ -848,11 +850,11 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
         } else {
             FindingKind::Noted
         };
-        let doc_like = f.flags & (ff::DOC | ff::LICENSE | ff::README) != 0;
+        let doc_like = f.flags() & (ff::DOC | ff::LICENSE | ff::README) != 0;
         let severity = match kind {
             FindingKind::Noted => Severity::Info,
             _ if doc_like => Severity::Low,
-            _ if f.flags & ff::CONFIG != 0 => Severity::Medium,
+            _ if f.flags() & ff::CONFIG != 0 => Severity::Medium,
             FindingKind::Missing => Severity::Medium,
             _ => Severity::High,
         };
@@ -870,7 +872,7 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
         if r.swapped {
             notes.push("replaced during the check".into());
         }
-        if let Some(s) = state_text(f.state, false) {
+        if let Some(s) = state_text(f.state(), false) {
             notes.push(s.to_string());
         }
         out.push(Finding {
@@ -881,8 +883,8 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
                 nevra: p.nevra(),
                 pkg_index: r.pkg,
                 file_index: r.file,
-                class: super::db::file_class(f.flags),
-                manager_flags: f.flags,
+                class: super::db::file_class(f.flags()),
+                manager_flags: f.flags(),
             },
             changes: r.changes.clone(),
             severity,
@@ -992,6 +994,7 @@ mod shared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpmdb::NewFile;
 
     #[test]
     fn attr_char_order() {
@@ -1003,27 +1006,22 @@ mod tests {
         assert_eq!(attr_char(ff::LICENSE), 'l');
     }
 
-    fn file(path: &str, digest: &str, state: FileState) -> FileInfo {
-        FileInfo {
-            path: Path::new(path).into(),
+    fn file<'a>(path: &'a str, digest: &'a str, state: FileState) -> NewFile<'a> {
+        NewFile {
+            path: path.as_bytes(),
             mode: 0o100644,
             size: 2,
-            digest: digest.into(),
-            user: "root".into(),
-            group: "root".into(),
-            mtime: 0,
-            rdev: 0,
-            linkto: Box::default(),
-            flags: 0,
+            digest: digest.as_bytes(),
+            user: b"root",
+            group: b"root",
             verify_flags: u32::MAX,
             state,
-            caps: Box::default(),
-            color: 0,
-            inode: 0,
+            ..Default::default()
         }
     }
 
-    fn db(algo: crate::rpmdb::DigestAlgo, files: Vec<FileInfo>) -> Database {
+    fn db(algo: crate::rpmdb::DigestAlgo, files: Vec<NewFile<'_>>) -> Database {
+        let files = crate::rpmdb::FileList::from_files(algo, &files).unwrap();
         Database {
             located: crate::rpmdb::Located {
                 file: "/nonexistent".into(),
@@ -1062,8 +1060,8 @@ mod tests {
         rep.results
             .iter()
             .map(|r| {
-                let f = &db.packages[r.pkg].files[r.file];
-                (f.path.display().to_string(), r.result)
+                let f = db.packages[r.pkg].files.get(r.file).unwrap();
+                (f.path().display().to_string(), r.result)
             })
             .collect()
     }

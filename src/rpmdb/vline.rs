@@ -13,9 +13,9 @@ use std::os::unix::ffi::OsStrExt;
 
 /// rpm's verify line for `file` from a verification result; `verbose` is rpm's `-v` (it shows
 /// more state notes).
-pub fn verify_line(r: &OwnedResult, file: &FileInfo, verbose: bool) -> VerifyLine {
+pub fn verify_line(r: &OwnedResult, file: FileInfo<'_>, verbose: bool) -> VerifyLine {
     let errno = r.errno.filter(|_| r.is_missing()).map(|e| e.0);
-    make(r.result, errno, file.flags, file.state, verbose)
+    make(r.result, errno, file.flags(), file.state(), verbose)
 }
 
 /// The line from rpm's raw values: RPMVERIFY_* result bits (LSTATFAIL: missing, with the
@@ -70,7 +70,7 @@ pub fn lines(db: &Database, results: &[OwnedResult], verbose: bool) -> Vec<Vec<u
         .filter_map(|r| {
             let f = db.packages.get(r.pkg).and_then(|p| p.files.get(r.file))?;
             rpm_prints(r.result, f, verbose)
-                .then(|| verify_line(r, f, verbose).line(f.path.as_os_str().as_bytes()))
+                .then(|| verify_line(r, f, verbose).line(f.path().as_os_str().as_bytes()))
         })
         .collect()
 }

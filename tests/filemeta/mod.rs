@@ -31,18 +31,18 @@ pub fn our_file_lines(db: &Database) -> Vec<String> {
             lines.push(format!(
                 "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 p.hnum,
-                String::from_utf8_lossy(f.path.as_os_str().as_bytes()),
-                f.mode,
-                f.size,
-                f.digest,
-                f.user,
-                f.group,
-                f.mtime,
-                f.rdev,
-                String::from_utf8_lossy(&f.linkto),
-                f.flags,
-                f.verify_flags,
-                match f.state {
+                String::from_utf8_lossy(f.path().as_os_str().as_bytes()),
+                f.mode(),
+                f.size(),
+                f.digest_hex(),
+                f.user(),
+                f.group(),
+                f.mtime(),
+                f.rdev(),
+                String::from_utf8_lossy(f.linkto()),
+                f.flags(),
+                f.verify_flags(),
+                match f.state() {
                     rpmdb::FileState::Missing => "(none)".to_string(),
                     rpmdb::FileState::Normal => "0".into(),
                     rpmdb::FileState::Replaced => "1".into(),
@@ -51,13 +51,13 @@ pub fn our_file_lines(db: &Database) -> Vec<String> {
                     rpmdb::FileState::WrongColor => "4".into(),
                     rpmdb::FileState::Unknown(v) => v.to_string(),
                 },
-                if p.files.iter().all(|f| f.caps.is_empty()) && f.caps.is_empty() {
+                if p.files.iter().all(|f| f.caps().is_empty()) && f.caps().is_empty() {
                     "(none)".to_string()
                 } else {
-                    f.caps.to_string()
+                    f.caps().to_string()
                 },
-                f.color,
-                f.inode,
+                f.color(),
+                f.inode(),
             ));
         }
     }

@@ -1,0 +1,610 @@
+//! A package's file list in compact form (peak RSS, issue 15).
+//!
+//! The whole database's file lists stay in memory for a check (the shared-file rule and the
+//! baseline need every package's files), so they dominate the heap: about 270 bytes per file
+//! when every file was a struct with its own path, hex digest, link target and capability
+//! allocations. Here a package keeps one byte buffer for all its paths, its digests as raw bytes
+//! in one buffer of the algorithm's width, the few attribute combinations its files share
+//! (mode, owners, flags, ...) once, and link targets and capabilities (almost always empty) in
+//! sparse tables. A file is a 28-byte row plus its path and digest bytes. [`FileInfo`] is a
+//! borrowed view of one row with accessors that give back the header's values byte-exact.
+
+use super::package::{DigestAlgo, FileState};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// One file as a header describes it, borrowed from the header (or a test), to add to a
+/// [`FileList`].
+#[derive(Debug, Clone, Default)]
+pub struct NewFile<'a> {
+    /// `DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]` (or OLDFILENAMES), byte-exact.
+    pub path: &'a [u8],
+    pub mode: u16,
+    pub size: u64,
+    /// FILEDIGESTS entry as stored (hex), empty when none.
+    pub digest: &'a [u8],
+    pub user: &'a [u8],
+    pub group: &'a [u8],
+    pub mtime: u32,
+    pub rdev: u16,
+    pub linkto: &'a [u8],
+    pub flags: u32,
+    pub verify_flags: u32,
+    pub state: FileState,
+    pub caps: &'a [u8],
+    pub color: u32,
+    pub inode: u32,
+}
+
+/// The attributes many files of a package have in common, stored once per combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Attrs {
+    mode: u16,
+    rdev: u16,
+    /// Index into `FileList::names`.
+    user: u32,
+    group: u32,
+    flags: u32,
+    verify_flags: u32,
+    color: u32,
+}
+
+/// How a file's FILEDIGESTS entry is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DigestKind {
+    /// Empty entry (non-regular files, ghosts) or no table.
+    None,
+    /// Lower-case hex of exactly the algorithm's width, kept as raw bytes in `digests`.
+    Raw,
+    /// Anything else (upper case, wrong length, not hex), kept as text in `odd_digests` so
+    /// that the table's verdict and what is printed stay those of the stored entry.
+    Odd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Row {
+    /// End of the path in `FileList::paths`; it starts at the previous row's end.
+    path_end: u32,
+    size_lo: u32,
+    size_hi: u32,
+    mtime: u32,
+    inode: u32,
+    /// Index into `FileList::attrs`.
+    attrs: u32,
+    state: FileState,
+    digest: DigestKind,
+}
+
+/// The files of one package, in header order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileList {
+    rows: Box<[Row]>,
+    paths: Box<[u8]>,
+    attrs: Box<[Attrs]>,
+    /// Owner names (lossy UTF-8, as rpm's string API gives them), each distinct name once.
+    names: Box<[Box<str>]>,
+    /// Raw digest bytes, `width` per file (zeros for files without a raw digest).
+    digests: Box<[u8]>,
+    width: usize,
+    /// Sparse tables sorted by file index.
+    odd_digests: Box<[(u32, Box<str>)]>,
+    links: Box<[(u32, Box<[u8]>)]>,
+    caps: Box<[(u32, Box<str>)]>,
+}
+
+/// The list would not fit the compact form's 32-bit offsets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the file list is too large ({0})")]
+pub struct TooLarge(&'static str);
+
+/// Collects [`NewFile`]s into a [`FileList`].
+pub struct FileListBuilder {
+    rows: Vec<Row>,
+    paths: Vec<u8>,
+    attrs: Vec<Attrs>,
+    attr_index: HashMap<Attrs, u32>,
+    names: Vec<Box<str>>,
+    name_index: HashMap<Box<[u8]>, u32>,
+    digests: Vec<u8>,
+    width: usize,
+    odd_digests: Vec<(u32, Box<str>)>,
+    links: Vec<(u32, Box<[u8]>)>,
+    caps: Vec<(u32, Box<str>)>,
+}
+
+fn lossy_box(raw: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(raw).into()
+}
+
+impl FileListBuilder {
+    /// A builder for the files of a package whose digests use `algo`; `capacity` is the
+    /// expected number of files (a hint only).
+    pub fn new(algo: DigestAlgo, capacity: usize) -> FileListBuilder {
+        let width = algo.digest_len();
+        FileListBuilder {
+            rows: Vec::with_capacity(capacity),
+            paths: Vec::new(),
+            attrs: Vec::new(),
+            attr_index: HashMap::new(),
+            names: Vec::new(),
+            name_index: HashMap::new(),
+            digests: Vec::with_capacity(capacity.saturating_mul(width)),
+            width,
+            odd_digests: Vec::new(),
+            links: Vec::new(),
+            caps: Vec::new(),
+        }
+    }
+
+    fn name(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
+        if let Some(&i) = self.name_index.get(raw) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.names.len()).map_err(|_| TooLarge("owner names"))?;
+        self.names.push(lossy_box(raw));
+        self.name_index.insert(raw.into(), i);
+        Ok(i)
+    }
+
+    /// Add the next file.
+    pub fn push(&mut self, f: &NewFile<'_>) -> Result<(), TooLarge> {
+        let index = u32::try_from(self.rows.len()).map_err(|_| TooLarge("files"))?;
+        let path_end = self
+            .paths
+            .len()
+            .checked_add(f.path.len())
+            .and_then(|e| u32::try_from(e).ok())
+            .ok_or(TooLarge("paths over 4 GiB"))?;
+        let attrs = Attrs {
+            mode: f.mode,
+            rdev: f.rdev,
+            user: self.name(f.user)?,
+            group: self.name(f.group)?,
+            flags: f.flags,
+            verify_flags: f.verify_flags,
+            color: f.color,
+        };
+        let attrs = match self.attr_index.get(&attrs) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.attrs.len()).map_err(|_| TooLarge("attributes"))?;
+                self.attrs.push(attrs);
+                self.attr_index.insert(attrs, i);
+                i
+            }
+        };
+        let start = self.digests.len();
+        self.digests.resize(start + self.width, 0);
+        let digest = if f.digest.is_empty() {
+            DigestKind::None
+        } else if f.digest.len() == 2 * self.width
+            && f.digest
+                .iter()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            let slot = self.digests.get_mut(start..).unwrap_or_default();
+            crate::scan::hash::decode_rpm_hex(f.digest, slot);
+            DigestKind::Raw
+        } else {
+            self.odd_digests.push((index, lossy_box(f.digest)));
+            DigestKind::Odd
+        };
+        if !f.linkto.is_empty() {
+            self.links.push((index, f.linkto.into()));
+        }
+        if !f.caps.is_empty() {
+            self.caps.push((index, lossy_box(f.caps)));
+        }
+        self.paths.extend_from_slice(f.path);
+        self.rows.push(Row {
+            path_end,
+            size_lo: f.size as u32,
+            size_hi: (f.size >> 32) as u32,
+            mtime: f.mtime,
+            inode: f.inode,
+            attrs,
+            state: f.state,
+            digest,
+        });
+        Ok(())
+    }
+
+    pub fn finish(self) -> FileList {
+        FileList {
+            rows: self.rows.into(),
+            paths: self.paths.into(),
+            attrs: self.attrs.into(),
+            names: self.names.into(),
+            digests: self.digests.into(),
+            width: self.width,
+            odd_digests: self.odd_digests.into(),
+            links: self.links.into(),
+            caps: self.caps.into(),
+        }
+    }
+}
+
+impl FileList {
+    /// A list from files given whole (tests and small callers).
+    pub fn from_files(algo: DigestAlgo, files: &[NewFile<'_>]) -> Result<FileList, TooLarge> {
+        let mut b = FileListBuilder::new(algo, files.len());
+        for f in files {
+            b.push(f)?;
+        }
+        Ok(b.finish())
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// File `index`, in header order.
+    pub fn get(&self, index: usize) -> Option<FileInfo<'_>> {
+        let row = self.rows.get(index)?;
+        Some(FileInfo {
+            list: self,
+            index,
+            row,
+        })
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = FileInfo<'_>> + Clone + '_ {
+        self.rows.iter().enumerate().map(|(index, row)| FileInfo {
+            list: self,
+            index,
+            row,
+        })
+    }
+
+    /// Heap bytes this list holds (for the memory figures of scripts and tests).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.rows.len() * size_of::<Row>()
+            + self.paths.len()
+            + self.attrs.len() * size_of::<Attrs>()
+            + self
+                .names
+                .iter()
+                .map(|n| n.len() + size_of::<Box<str>>())
+                .sum::<usize>()
+            + self.digests.len()
+            + self
+                .odd_digests
+                .iter()
+                .map(|(_, d)| d.len() + 24)
+                .sum::<usize>()
+            + self.links.iter().map(|(_, l)| l.len() + 24).sum::<usize>()
+            + self.caps.iter().map(|(_, c)| c.len() + 24).sum::<usize>()
+    }
+}
+
+impl<'a> IntoIterator for &'a FileList {
+    type Item = FileInfo<'a>;
+    type IntoIter = Box<dyn Iterator<Item = FileInfo<'a>> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+fn sparse<T: ?Sized>(table: &[(u32, Box<T>)], index: usize) -> Option<&T> {
+    let index = u32::try_from(index).ok()?;
+    table
+        .binary_search_by_key(&index, |(i, _)| *i)
+        .ok()
+        .and_then(|at| table.get(at))
+        .map(|(_, v)| &**v)
+}
+
+/// One file of an installed package, as the rpmdb describes it (a view into its [`FileList`]).
+#[derive(Clone, Copy)]
+pub struct FileInfo<'a> {
+    list: &'a FileList,
+    index: usize,
+    row: &'a Row,
+}
+
+impl<'a> FileInfo<'a> {
+    fn attrs(&self) -> Attrs {
+        // Rows only ever index attributes pushed before them.
+        self.list
+            .attrs
+            .get(self.row.attrs as usize)
+            .copied()
+            .unwrap_or(Attrs {
+                mode: 0,
+                rdev: 0,
+                user: u32::MAX,
+                group: u32::MAX,
+                flags: 0,
+                verify_flags: 0,
+                color: 0,
+            })
+    }
+
+    fn name(&self, i: u32) -> &'a str {
+        self.list.names.get(i as usize).map_or("", |n| n)
+    }
+
+    /// Position in the package's file list (header order).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Absolute path inside the package's root, byte-exact (`DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`).
+    pub fn path(&self) -> &'a Path {
+        Path::new(OsStr::from_bytes(self.path_bytes()))
+    }
+
+    pub fn path_bytes(&self) -> &'a [u8] {
+        let start = match self.index.checked_sub(1) {
+            Some(prev) => self.list.rows.get(prev).map_or(0, |r| r.path_end),
+            None => 0,
+        };
+        self.list
+            .paths
+            .get(start as usize..self.row.path_end as usize)
+            .unwrap_or_default()
+    }
+
+    /// FILEMODES: type and permission bits.
+    pub fn mode(&self) -> u16 {
+        self.attrs().mode
+    }
+
+    /// LONGFILESIZES, else FILESIZES, else 0.
+    pub fn size(&self) -> u64 {
+        u64::from(self.row.size_hi) << 32 | u64::from(self.row.size_lo)
+    }
+
+    /// Whether the FILEDIGESTS entry is non-empty.
+    pub fn has_digest(&self) -> bool {
+        self.row.digest != DigestKind::None
+    }
+
+    /// The FILEDIGESTS entry as stored (hex), empty for non-regular files and ghosts.
+    pub fn digest_hex(&self) -> Cow<'a, str> {
+        match self.row.digest {
+            DigestKind::None => Cow::Borrowed(""),
+            DigestKind::Raw => Cow::Owned(hex(self.raw_digest())),
+            DigestKind::Odd => {
+                Cow::Borrowed(sparse(&self.list.odd_digests, self.index).unwrap_or(""))
+            }
+        }
+    }
+
+    /// Length of [`digest_hex`](Self::digest_hex) without building it.
+    pub fn digest_hex_len(&self) -> usize {
+        match self.row.digest {
+            DigestKind::None => 0,
+            DigestKind::Raw => 2 * self.list.width,
+            DigestKind::Odd => sparse(&self.list.odd_digests, self.index).map_or(0, str::len),
+        }
+    }
+
+    fn raw_digest(&self) -> &'a [u8] {
+        let w = self.list.width;
+        self.list
+            .digests
+            .get(self.index * w..(self.index + 1) * w)
+            .unwrap_or_default()
+    }
+
+    /// The stored digest decoded into `out` the way rpm decodes hex (an empty or short entry
+    /// leaves zeros, which no real content hashes to).
+    pub fn expected_digest(&self, out: &mut [u8]) {
+        out.fill(0);
+        match self.row.digest {
+            DigestKind::None => {}
+            DigestKind::Raw => {
+                for (o, b) in out.iter_mut().zip(self.raw_digest()) {
+                    *o = *b;
+                }
+            }
+            DigestKind::Odd => {
+                let text = sparse(&self.list.odd_digests, self.index).unwrap_or("");
+                crate::scan::hash::decode_rpm_hex(text.as_bytes(), out);
+            }
+        }
+    }
+
+    /// FILEUSERNAME.
+    pub fn user(&self) -> &'a str {
+        self.name(self.attrs().user)
+    }
+
+    /// FILEGROUPNAME.
+    pub fn group(&self) -> &'a str {
+        self.name(self.attrs().group)
+    }
+
+    /// FILEMTIMES, seconds.
+    pub fn mtime(&self) -> u32 {
+        self.row.mtime
+    }
+
+    /// FILERDEVS (already truncated to 16 bits by rpmbuild).
+    pub fn rdev(&self) -> u16 {
+        self.attrs().rdev
+    }
+
+    /// FILELINKTOS entry, byte-exact, empty for non-links.
+    pub fn linkto(&self) -> &'a [u8] {
+        sparse(&self.list.links, self.index).unwrap_or_default()
+    }
+
+    /// FILEFLAGS (`rpm::FileFlags` bits: config, doc, ghost, ...).
+    pub fn flags(&self) -> u32 {
+        self.attrs().flags
+    }
+
+    /// FILEVERIFYFLAGS (`rpm::FileVerifyFlags` bits); 0 when the tag is absent, as in rpm.
+    pub fn verify_flags(&self) -> u32 {
+        self.attrs().verify_flags
+    }
+
+    pub fn state(&self) -> FileState {
+        self.row.state
+    }
+
+    /// FILECAPS text (`cap_to_text` form), empty when none.
+    pub fn caps(&self) -> &'a str {
+        sparse(&self.list.caps, self.index).unwrap_or("")
+    }
+
+    /// FILECOLORS, 0 when absent.
+    pub fn color(&self) -> u32 {
+        self.attrs().color
+    }
+
+    /// FILEINODES, used to recognise hardlink sets.
+    pub fn inode(&self) -> u32 {
+        self.row.inode
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+impl fmt::Debug for FileInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileInfo")
+            .field("path", &self.path())
+            .field("mode", &self.mode())
+            .field("size", &self.size())
+            .field("digest", &self.digest_hex())
+            .field("user", &self.user())
+            .field("group", &self.group())
+            .field("mtime", &self.mtime())
+            .field("rdev", &self.rdev())
+            .field("linkto", &String::from_utf8_lossy(self.linkto()))
+            .field("flags", &self.flags())
+            .field("verify_flags", &self.verify_flags())
+            .field("state", &self.state())
+            .field("caps", &self.caps())
+            .field("color", &self.color())
+            .field("inode", &self.inode())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(files: &[NewFile<'_>]) -> FileList {
+        FileList::from_files(DigestAlgo::Sha256, files).unwrap()
+    }
+
+    #[test]
+    fn values_come_back_byte_exact() {
+        let d = "ab".repeat(32);
+        let files = [
+            NewFile {
+                path: b"/usr/bin/\xff-not-utf8",
+                mode: 0o100755,
+                size: (5 << 32) | 7,
+                digest: d.as_bytes(),
+                user: b"root",
+                group: b"wheel",
+                mtime: 1234,
+                rdev: 0,
+                linkto: b"",
+                flags: 1,
+                verify_flags: u32::MAX,
+                state: FileState::Normal,
+                caps: b"cap_net_raw=ep",
+                color: 2,
+                inode: 9,
+            },
+            NewFile {
+                path: b"/usr/lib/link",
+                mode: 0o120777,
+                linkto: b"target\xfe",
+                user: b"root",
+                group: b"root",
+                state: FileState::Unknown(7),
+                ..Default::default()
+            },
+            NewFile {
+                path: b"/odd",
+                digest: b"ABCD",
+                user: b"u\xff",
+                ..Default::default()
+            },
+        ];
+        let l = list(&files);
+        assert_eq!(l.len(), 3);
+        let a = l.get(0).unwrap();
+        assert_eq!(a.path_bytes(), b"/usr/bin/\xff-not-utf8");
+        assert_eq!(
+            (a.mode(), a.size(), a.mtime(), a.flags(), a.verify_flags()),
+            (0o100755, (5 << 32) | 7, 1234, 1, u32::MAX)
+        );
+        assert_eq!(
+            (a.user(), a.group(), a.caps()),
+            ("root", "wheel", "cap_net_raw=ep")
+        );
+        assert_eq!((a.color(), a.inode(), a.state()), (2, 9, FileState::Normal));
+        assert_eq!(a.digest_hex(), d);
+        assert_eq!(a.digest_hex_len(), 64);
+        let mut out = [0u8; 32];
+        a.expected_digest(&mut out);
+        assert_eq!(out, [0xab; 32]);
+        assert!(a.linkto().is_empty());
+        let b = l.get(1).unwrap();
+        assert_eq!(b.path(), Path::new("/usr/lib/link"));
+        assert_eq!(b.linkto(), b"target\xfe");
+        assert_eq!(b.state(), FileState::Unknown(7));
+        assert!(!b.has_digest() && b.digest_hex().is_empty() && b.caps().is_empty());
+        let c = l.get(2).unwrap();
+        // Not lower-case hex of the algorithm's width: kept as stored.
+        assert_eq!(c.digest_hex(), "ABCD");
+        assert_eq!(c.digest_hex_len(), 4);
+        assert_eq!(c.user(), "u\u{fffd}");
+        c.expected_digest(&mut out);
+        assert_eq!(out[..2], [0xab, 0xcd]);
+        assert!(out[2..].iter().all(|&b| b == 0));
+        assert!(l.get(3).is_none());
+        let paths: Vec<_> = l.iter().map(|f| f.path_bytes().len()).collect();
+        assert_eq!(paths, [files[0].path.len(), 13, 4]);
+    }
+
+    #[test]
+    fn shared_attributes_and_names_are_stored_once() {
+        let paths: Vec<Vec<u8>> = (0..1000).map(|i| format!("/d/f{i}").into_bytes()).collect();
+        let files: Vec<NewFile<'_>> = paths
+            .iter()
+            .map(|p| NewFile {
+                path: p,
+                mode: 0o100644,
+                user: b"root",
+                group: b"root",
+                ..Default::default()
+            })
+            .collect();
+        let l = list(&files);
+        assert_eq!((l.attrs.len(), l.names.len()), (1, 1));
+        let path_bytes: usize = paths.iter().map(Vec::len).sum();
+        // Row + path + digest slot, nothing per file beyond that.
+        assert!(
+            l.heap_bytes() <= 1000 * (28 + 32) + path_bytes + 100,
+            "{}",
+            l.heap_bytes()
+        );
+    }
+}
