@@ -284,7 +284,7 @@ fn verify_file(
         FileState::WrongColor => flags &= !(vf::DIGEST | vf::SIZE | vf::MTIME | vf::RDEV),
         FileState::Normal | FileState::Missing | FileState::Unknown(_) => {}
     }
-    let path = path_bytes(fi);
+    let path = fi.path_bytes();
     let entry = match ctx.root.entry(path) {
         Ok(e) => e,
         Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
@@ -587,11 +587,6 @@ fn digest_value(hex: &str) -> Value {
     }
 }
 
-fn path_bytes(fi: FileInfo<'_>) -> &[u8] {
-    use std::os::unix::ffi::OsStrExt;
-    fi.path().as_os_str().as_bytes()
-}
-
 /// Whether a package argument names this package (`rpm -V` accepts name, name-version,
 /// name-version-release, and the full NVRA/NEVRA).
 pub fn matches_arg(p: &Package, arg: &str) -> bool {
@@ -749,9 +744,9 @@ pub fn verify_with_root(
         work.extend((0..p.files.len()).map(|fi| (si as u32, fi as u32)));
     }
     let files_checked = work.len();
-    let file_of = |&(si, fi): &(u32, u32)| {
+    let path_of = |&(si, fi): &(u32, u32)| -> &[u8] {
         let p = &db.packages[selected[si as usize]];
-        &p.files[fi as usize]
+        p.files.get(fi as usize).map_or(&[], |f| f.path_bytes())
     };
     let order = ReadOrder::from_env();
 
@@ -761,10 +756,10 @@ pub fn verify_with_root(
     // Inside the pool: the `lstat`s that order by inode are as many reads in flight as `--jobs`.
     let mut run = || -> Vec<(u32, u32, Verdict)> {
         if order != ReadOrder::Header {
-            sort_by_directory(&mut work, |w| path_bytes(file_of(w)));
+            sort_by_directory(&mut work, |w| path_of(w));
         }
         if order == ReadOrder::Inode {
-            sort_by_inode(root, &mut work, |w| path_bytes(file_of(w)));
+            sort_by_inode(root, &mut work, |w| path_of(w));
         }
         work.par_iter()
             .with_min_len(8)
@@ -812,7 +807,7 @@ pub fn verify_with_root(
         .iter()
         .filter(|r| r.2.result & vf::MTIME != 0)
         .filter_map(|r| db.packages[selected[r.0 as usize]].files.get(r.1 as usize))
-        .map(path_bytes)
+        .map(|f| f.path_bytes())
         .collect();
     let owners = shared::count_owners(root, db, &need);
 
@@ -846,7 +841,7 @@ pub fn verify_with_root(
         let Some(f) = db.packages[pi].files.get(fi as usize) else {
             continue;
         };
-        if result & vf::MTIME != 0 && owners.get(path_bytes(f)).copied().unwrap_or(1) > 1 {
+        if result & vf::MTIME != 0 && owners.get(f.path_bytes()).copied().unwrap_or(1) > 1 {
             result &= !vf::MTIME;
             changes.retain(|c| c.attr != Attr::Mtime);
         }
@@ -961,7 +956,7 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
             notes.push(s.to_string());
         }
         out.push(Finding {
-            path: path_bytes(f).to_vec(),
+            path: f.path_bytes().to_vec(),
             kind,
             source: Source::Package {
                 name: p.name.clone(),
@@ -1055,7 +1050,7 @@ mod shared {
         }
         for pkg in &db.packages {
             for f in &pkg.files {
-                let (dir, base) = split(path_bytes(f));
+                let (dir, base) = split(f.path_bytes());
                 if let Some(v) = by_base.get_mut(base) {
                     v.push(dir);
                 }
