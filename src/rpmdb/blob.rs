@@ -95,6 +95,15 @@ impl RegionParts<'_> {
         d.update(self.index);
         d.update(self.data);
     }
+
+    /// Whether the region's digest under `D` is `want_hex` (either case).
+    fn digest_is<D: Digest>(&self, want_hex: &[u8]) -> bool {
+        let mut d = D::new();
+        self.hash_into(&mut d);
+        hex::encode(d.finalize())
+            .as_bytes()
+            .eq_ignore_ascii_case(want_hex)
+    }
 }
 
 /// A validated header blob.
@@ -421,6 +430,34 @@ impl<'a> HeaderBlob<'a> {
             .copied()
     }
 
+    /// A new blob (no region) holding only the entries of `tags` that are present, with the
+    /// same types and data: for a parser that would otherwise build every entry of a header of
+    /// megabytes to read a few of them.
+    pub fn subset(&self, tags: &[u32]) -> Result<Vec<u8>, BlobError> {
+        let mut index = Vec::new();
+        let mut data: Vec<u8> = Vec::new();
+        for e in tags.iter().filter_map(|&t| self.entry(t)) {
+            while !(data.len() as u64).is_multiple_of(type_align(e.ty)) {
+                data.push(0);
+            }
+            let offset = u32::try_from(data.len())
+                .map_err(|_| BlobError::Framing("subset larger than 4 GiB".into()))?;
+            for word in [e.tag, e.ty, offset, e.count] {
+                index.extend_from_slice(&word.to_be_bytes());
+            }
+            data.extend_from_slice(self.entry_bytes(e)?);
+        }
+        let mut out = Vec::with_capacity(8 + index.len() + data.len());
+        for n in [index.len() / 16, data.len()] {
+            let n = u32::try_from(n)
+                .map_err(|_| BlobError::Framing("subset larger than 4 GiB".into()))?;
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        out.extend_from_slice(&index);
+        out.extend_from_slice(&data);
+        Ok(out)
+    }
+
     fn entry_of(&self, tag: u32, allowed: &[u32]) -> Result<Option<Entry>, BlobError> {
         match self.entry(tag) {
             Some(e) if allowed.contains(&e.ty) => Ok(Some(e)),
@@ -533,17 +570,13 @@ impl<'a> HeaderBlob<'a> {
             // A digest without a region to check it against cannot be vouched for.
             return Ok(HeaderDigest::Mismatch);
         };
-        let mut ok = true;
-        if let Some(want) = sha256 {
-            let mut d = Sha256::new();
-            region.hash_into(&mut d);
-            ok &= hex::encode(d.finalize()).as_bytes() == want.to_ascii_lowercase();
-        }
-        if let Some(want) = sha1 {
-            let mut d = Sha1::new();
-            region.hash_into(&mut d);
-            ok &= hex::encode(d.finalize()).as_bytes() == want.to_ascii_lowercase();
-        }
+        // SHA-1 only when there is no SHA-256: both cover the same region, so once the stronger
+        // one matches the weaker adds nothing but a second pass over every header.
+        let ok = match (sha256, sha1) {
+            (Some(want), _) => region.digest_is::<Sha256>(want),
+            (None, Some(want)) => region.digest_is::<Sha1>(want),
+            (None, None) => false,
+        };
         Ok(if ok {
             HeaderDigest::Ok
         } else {
@@ -635,6 +668,25 @@ mod tests {
         assert_eq!(
             h.digest_status().unwrap(),
             crate::rpmdb::HeaderDigest::Missing
+        );
+    }
+
+    #[test]
+    fn subset_keeps_only_the_named_entries_with_their_data() {
+        let blob = sample();
+        let h = HeaderBlob::parse(&blob).unwrap();
+        // "demo\0" (5 bytes) before 1028 (INT32s): the copy must realign the integers.
+        let sub = h.subset(&[1000, 1028, 1008, 4242]).unwrap();
+        let s = HeaderBlob::parse(&sub).unwrap();
+        assert_eq!(s.region(), None);
+        assert_eq!(s.entries().len(), 3, "the absent tag 4242 adds nothing");
+        assert_eq!(s.string(1001).unwrap(), None);
+        assert_eq!(s.string(1000).unwrap(), Some(&b"demo"[..]));
+        assert_eq!(s.u32_array(1028).unwrap(), Some(vec![7, 9]));
+        assert_eq!(
+            s.u32(1008).unwrap(),
+            Some(42),
+            "the entry in force is copied"
         );
     }
 

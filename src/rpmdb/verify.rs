@@ -12,7 +12,7 @@ use crate::scan::caps::{self, CapSet};
 use crate::scan::fs::{Errno, OpenError, Root};
 use crate::scan::hash;
 use crate::scan::users::Ids;
-use crate::scan::verified::{FileKey, OwnedCache, Verified};
+use crate::scan::verified::{FileKey, OwnedCache, PackageStates, Verified};
 use rayon::prelude::*;
 use rpm::{FileFlags, FileVerifyFlags};
 use std::path::Path;
@@ -273,6 +273,7 @@ fn verify_file(
     ctx: &Ctx<'_>,
     pkg: &Package,
     digests_ok: bool,
+    cached_states: Option<&PackageStates>,
     index: u32,
     fi: FileInfo<'_>,
 ) -> Verdict {
@@ -290,12 +291,7 @@ fn verify_file(
         Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
     };
     let exp = expected(fi, ctx.ids);
-    let cache_entry = ctx
-        .opts
-        .cache
-        .as_ref()
-        .zip(cache_key(pkg))
-        .and_then(|(c, k)| c.get(k, index));
+    let cache_entry = cached_states.and_then(|c| c.get(index));
     // A file that will be read is pinned instead of stat'ed: the descriptor both stats it and
     // opens it. One the cache may vouch for is only stat'ed.
     let will_read = exp.mode & S_IFMT == libc::S_IFREG
@@ -738,9 +734,16 @@ pub fn verify_with_root(
     // Work list: (position in `selected`, file index), in rpm's order.
     let mut work: Vec<(u32, u32)> = Vec::new();
     let mut digests_ok = vec![false; db.packages.len()];
+    // Looked up once per package, not per file.
+    let mut cached_states: Vec<Option<&PackageStates>> = vec![None; db.packages.len()];
     for (si, &pi) in selected.iter().enumerate() {
         let p = &db.packages[pi];
         digests_ok[pi] = digest_table_usable(p);
+        cached_states[pi] = opts
+            .cache
+            .as_deref()
+            .zip(cache_key(p))
+            .and_then(|(c, k)| c.package(k));
         work.extend((0..p.files.len()).map(|fi| (si as u32, fi as u32)));
     }
     let files_checked = work.len();
@@ -767,7 +770,7 @@ pub fn verify_with_root(
                 let pi = selected[si as usize];
                 let p = &db.packages[pi];
                 let f = p.files.get(fi as usize)?;
-                let v = verify_file(&ctx, p, digests_ok[pi], fi, f);
+                let v = verify_file(&ctx, p, digests_ok[pi], cached_states[pi], fi, f);
                 if let Some(b) = &bar {
                     b.inc(1);
                 }

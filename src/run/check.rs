@@ -83,7 +83,23 @@ fn check_in_pool(
     } else {
         load_keyring_paths(&a.keys)?
     };
-    let (db, mut error_status) = open_db(&a.target, Some(&keyring))?;
+    // The owned-file cache is read and checked while the rpmdb is: neither needs the other.
+    let (db, cache) = rayon::join(
+        || open_db(&a.target, Some(&keyring)),
+        || match a.trust_ctime && a.scope.verifies_owned() {
+            true => super::owned_cache::for_check(root, &baseline_path, |read| {
+                same_baseline(
+                    &baseline_path,
+                    &mut baseline_sha256,
+                    read,
+                    &a.baseline_trust,
+                )
+            }),
+            false => Ok(None),
+        },
+    );
+    let (db, mut error_status) = db?;
+    let cache = cache?;
     if a.scope.verifies_owned() {
         warn_keys(&keyring, &db);
     }
@@ -115,17 +131,6 @@ fn check_in_pool(
                 &current,
             ))
         }
-        false => None,
-    };
-    let cache = match a.trust_ctime && a.scope.verifies_owned() {
-        true => super::owned_cache::for_check(root, &baseline_path, |read| {
-            same_baseline(
-                &baseline_path,
-                &mut baseline_sha256,
-                read,
-                &a.baseline_trust,
-            )
-        })?,
         false => None,
     };
     let opts = owned::VerifyOptions {
