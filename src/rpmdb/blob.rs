@@ -475,6 +475,15 @@ impl<'a> HeaderBlob<'a> {
 
     /// Strings of a STRING, STRING_ARRAY or I18NSTRING entry (for I18NSTRING: every locale).
     pub fn strings(&self, tag: u32) -> Result<Option<Vec<&'a [u8]>>, BlobError> {
+        self.string_iter(tag)?
+            .map(|it| it.collect::<Result<Vec<_>, _>>())
+            .transpose()
+    }
+
+    /// [`strings`](Self::strings) one at a time, read in place: a file list walks a dozen
+    /// per-file arrays in step, and collecting each would add megabytes to the peak memory of
+    /// a package with tens of thousands of files.
+    pub fn string_iter(&self, tag: u32) -> Result<Option<StringIter<'a>>, BlobError> {
         let Some(e) = self.entry_of(
             tag,
             &[types::STRING, types::STRING_ARRAY, types::I18NSTRING],
@@ -482,27 +491,18 @@ impl<'a> HeaderBlob<'a> {
         else {
             return Ok(None);
         };
-        let bytes = self.entry_bytes(e)?;
-        let mut out = Vec::with_capacity(e.count as usize);
-        let mut rest = bytes;
-        for _ in 0..e.count {
-            let n = rest
-                .iter()
-                .position(|&c| c == 0)
-                .ok_or_else(|| BlobError::Tag {
-                    tag,
-                    what: "unterminated string".into(),
-                })?;
-            let (s, tail) = rest.split_at(n);
-            out.push(s);
-            rest = tail.get(1..).unwrap_or_default();
-        }
-        Ok(Some(out))
+        Ok(Some(StringIter {
+            rest: self.entry_bytes(e)?,
+            left: e.count,
+            tag,
+        }))
     }
 
     /// The first string of a string-class entry (the "C" locale for I18NSTRING).
     pub fn string(&self, tag: u32) -> Result<Option<&'a [u8]>, BlobError> {
-        Ok(self.strings(tag)?.and_then(|v| v.into_iter().next()))
+        self.string_iter(tag)?
+            .and_then(|mut it| it.next())
+            .transpose()
     }
 
     /// A string as UTF-8 (lossy for the rare non-UTF-8 header).
@@ -520,42 +520,68 @@ impl<'a> HeaderBlob<'a> {
         }
     }
 
-    pub fn u16_array(&self, tag: u32) -> Result<Option<Vec<u16>>, BlobError> {
-        let Some(e) = self.entry_of(tag, &[types::INT16])? else {
+    /// An INT16, INT32 or INT64 entry (`ty`) read in place; see [`IntArray`].
+    pub fn ints(&self, tag: u32, ty: u32) -> Result<Option<IntArray<'a>>, BlobError> {
+        let Some(e) = self.entry_of(tag, &[ty])? else {
             return Ok(None);
         };
-        let b = Bytes(self.entry_bytes(e)?);
-        (0..u64::from(e.count))
-            .map(|i| Ok(b.u16_at(i * 2, Endian::Big)?))
+        let width = match ty {
+            types::INT16 => 2,
+            types::INT32 => 4,
+            types::INT64 => 8,
+            _ => {
+                return Err(BlobError::Tag {
+                    tag,
+                    what: format!("type {ty} is not an integer array"),
+                })
+            }
+        };
+        Ok(Some(IntArray {
+            bytes: Bytes(self.entry_bytes(e)?),
+            width,
+            count: e.count as usize,
+        }))
+    }
+
+    fn int_vec<T>(
+        &self,
+        tag: u32,
+        ty: u32,
+        narrow: impl Fn(u64) -> T,
+    ) -> Result<Option<Vec<T>>, BlobError> {
+        let Some(v) = self.ints(tag, ty)? else {
+            return Ok(None);
+        };
+        (0..v.len())
+            .map(|i| {
+                v.get(i).map(&narrow).ok_or_else(|| BlobError::Tag {
+                    tag,
+                    what: format!("element {i} runs past the data"),
+                })
+            })
             .collect::<Result<Vec<_>, BlobError>>()
             .map(Some)
+    }
+
+    pub fn u16_array(&self, tag: u32) -> Result<Option<Vec<u16>>, BlobError> {
+        // The value was read from two bytes: the narrowing cannot lose anything.
+        self.int_vec(tag, types::INT16, |x| x as u16)
     }
 
     pub fn u32_array(&self, tag: u32) -> Result<Option<Vec<u32>>, BlobError> {
-        let Some(e) = self.entry_of(tag, &[types::INT32])? else {
-            return Ok(None);
-        };
-        let b = Bytes(self.entry_bytes(e)?);
-        (0..u64::from(e.count))
-            .map(|i| Ok(b.u32_at(i * 4, Endian::Big)?))
-            .collect::<Result<Vec<_>, BlobError>>()
-            .map(Some)
+        self.int_vec(tag, types::INT32, |x| x as u32)
     }
 
     pub fn u64_array(&self, tag: u32) -> Result<Option<Vec<u64>>, BlobError> {
-        let Some(e) = self.entry_of(tag, &[types::INT64])? else {
-            return Ok(None);
-        };
-        let b = Bytes(self.entry_bytes(e)?);
-        (0..u64::from(e.count))
-            .map(|i| Ok(b.u64_at(i * 8, Endian::Big)?))
-            .collect::<Result<Vec<_>, BlobError>>()
-            .map(Some)
+        self.int_vec(tag, types::INT64, |x| x)
     }
 
     /// First element of an INT32 entry.
     pub fn u32(&self, tag: u32) -> Result<Option<u32>, BlobError> {
-        Ok(self.u32_array(tag)?.and_then(|v| v.first().copied()))
+        Ok(self
+            .ints(tag, types::INT32)?
+            .and_then(|v| v.get(0))
+            .map(|x| x as u32))
     }
 
     /// Check SHA256HEADER, else SHA1HEADER, against the immutable region.
@@ -582,6 +608,72 @@ impl<'a> HeaderBlob<'a> {
         } else {
             HeaderDigest::Mismatch
         })
+    }
+}
+
+/// The strings of one string-class entry, in order, borrowed from the blob.
+#[derive(Clone)]
+pub struct StringIter<'a> {
+    rest: &'a [u8],
+    left: u32,
+    tag: u32,
+}
+
+impl StringIter<'_> {
+    /// How many strings the entry holds (its count, whether or not they were read yet).
+    pub fn count_left(&self) -> usize {
+        self.left as usize
+    }
+}
+
+impl<'a> Iterator for StringIter<'a> {
+    type Item = Result<&'a [u8], BlobError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        let Some(n) = self.rest.iter().position(|&c| c == 0) else {
+            self.left = 0;
+            return Some(Err(BlobError::Tag {
+                tag: self.tag,
+                what: "unterminated string".into(),
+            }));
+        };
+        let (s, tail) = self.rest.split_at(n);
+        self.rest = tail.get(1..).unwrap_or_default();
+        Some(Ok(s))
+    }
+}
+
+/// A big-endian integer array entry of a header, borrowed from the blob; elements are decoded
+/// on demand.
+#[derive(Clone, Copy)]
+pub struct IntArray<'a> {
+    bytes: Bytes<'a>,
+    width: u64,
+    count: usize,
+}
+
+impl IntArray<'_> {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Element `i`, widened to `u64`; `None` past the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<u64> {
+        if i >= self.count {
+            return None;
+        }
+        let at = (i as u64).checked_mul(self.width)?;
+        match self.width {
+            2 => self.bytes.u16_at(at, Endian::Big).ok().map(u64::from),
+            4 => self.bytes.u32_at(at, Endian::Big).ok().map(u64::from),
+            _ => self.bytes.u64_at(at, Endian::Big).ok(),
+        }
     }
 }
 

@@ -109,6 +109,10 @@ pub struct FileListBuilder {
     attr_index: HashMap<Attrs, u32>,
     names: Vec<Box<str>>,
     name_index: HashMap<Box<[u8]>, u32>,
+    /// The two owner names used last (user, group), checked before `name_index`.
+    recent_names: [u32; 2],
+    /// The attributes of the file pushed last, checked before `attr_index`.
+    last_attrs: u32,
     digests: Vec<u8>,
     width: usize,
     odd_digests: Vec<(u32, Box<str>)>,
@@ -122,16 +126,19 @@ fn lossy_box(raw: &[u8]) -> Box<str> {
 
 impl FileListBuilder {
     /// A builder for the files of a package whose digests use `algo`; `capacity` is the
-    /// expected number of files (a hint only).
-    pub fn new(algo: DigestAlgo, capacity: usize) -> FileListBuilder {
+    /// expected number of files and `path_bytes` the length of all their paths (hints only:
+    /// exact hints allocate each table once, at its final size).
+    pub fn new(algo: DigestAlgo, capacity: usize, path_bytes: usize) -> FileListBuilder {
         let width = algo.digest_len();
         FileListBuilder {
             rows: Vec::with_capacity(capacity),
-            paths: Vec::new(),
+            paths: Vec::with_capacity(path_bytes),
             attrs: Vec::new(),
             attr_index: HashMap::new(),
             names: Vec::new(),
             name_index: HashMap::new(),
+            recent_names: [u32::MAX; 2],
+            last_attrs: u32::MAX,
             digests: Vec::with_capacity(capacity.saturating_mul(width)),
             width,
             odd_digests: Vec::new(),
@@ -141,6 +148,23 @@ impl FileListBuilder {
     }
 
     fn name(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
+        // Nearly every file of a package has the owner of the file before it: compare with the
+        // names last added and looked up before hashing.
+        for &i in &self.recent_names {
+            if self
+                .names
+                .get(i as usize)
+                .is_some_and(|n| n.as_bytes() == raw)
+            {
+                return Ok(i);
+            }
+        }
+        let i = self.name_slow(raw)?;
+        self.recent_names = [i, self.recent_names[0]];
+        Ok(i)
+    }
+
+    fn name_slow(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
         if let Some(&i) = self.name_index.get(raw) {
             return Ok(i);
         }
@@ -168,14 +192,20 @@ impl FileListBuilder {
             verify_flags: f.verify_flags,
             color: f.color,
         };
-        let attrs = match self.attr_index.get(&attrs) {
-            Some(&i) => i,
-            None => {
-                let i = u32::try_from(self.attrs.len()).map_err(|_| TooLarge("attributes"))?;
-                self.attrs.push(attrs);
-                self.attr_index.insert(attrs, i);
-                i
-            }
+        let attrs = if self.attrs.get(self.last_attrs as usize) == Some(&attrs) {
+            self.last_attrs
+        } else {
+            let i = match self.attr_index.get(&attrs) {
+                Some(&i) => i,
+                None => {
+                    let i = u32::try_from(self.attrs.len()).map_err(|_| TooLarge("attributes"))?;
+                    self.attrs.push(attrs);
+                    self.attr_index.insert(attrs, i);
+                    i
+                }
+            };
+            self.last_attrs = i;
+            i
         };
         let start = self.digests.len();
         self.digests.resize(start + self.width, 0);
@@ -231,7 +261,8 @@ impl FileListBuilder {
 impl FileList {
     /// A list from files given whole (tests and small callers).
     pub fn from_files(algo: DigestAlgo, files: &[NewFile<'_>]) -> Result<FileList, TooLarge> {
-        let mut b = FileListBuilder::new(algo, files.len());
+        let paths = files.iter().map(|f| f.path.len()).sum();
+        let mut b = FileListBuilder::new(algo, files.len(), paths);
         for f in files {
             b.push(f)?;
         }

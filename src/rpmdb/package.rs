@@ -1,6 +1,6 @@
 //! The installed-package model built from a validated header blob.
 
-use super::blob::{BlobError, HeaderBlob, HEADER_MAGIC};
+use super::blob::{BlobError, HeaderBlob, IntArray, StringIter, HEADER_MAGIC};
 pub use super::files::{FileInfo, FileList, FileListBuilder, NewFile};
 pub use crate::pkgdb::DigestAlgo;
 use rpm::IndexTag;
@@ -240,138 +240,164 @@ fn identity_from_crate(h: &HeaderBlob<'_>) -> Result<Identity, BlobError> {
     }
 }
 
+/// A per-file array of a header: its element count.
+trait PerFile {
+    fn elements(&self) -> usize;
+}
+
+impl PerFile for StringIter<'_> {
+    fn elements(&self) -> usize {
+        self.count_left()
+    }
+}
+
+impl PerFile for IntArray<'_> {
+    fn elements(&self) -> usize {
+        self.len()
+    }
+}
+
 /// A per-file array: absent is allowed (`None`), present must have one element per file.
-fn per_file<T>(t: IndexTag, v: Option<Vec<T>>, n: usize) -> Result<Option<Vec<T>>, BlobError> {
+fn per_file<T: PerFile>(t: IndexTag, v: Option<T>, n: usize) -> Result<Option<T>, BlobError> {
     match v {
-        Some(v) if v.len() != n => Err(BlobError::Tag {
+        Some(v) if v.elements() != n => Err(BlobError::Tag {
             tag: tag(t),
-            what: format!("{} elements for {n} files", v.len()),
+            what: format!("{} elements for {n} files", v.elements()),
         }),
         other => Ok(other),
     }
 }
 
-fn required<T>(t: IndexTag, v: Option<Vec<T>>) -> Result<Vec<T>, BlobError> {
+fn required<T>(t: IndexTag, v: Option<T>) -> Result<T, BlobError> {
     v.ok_or_else(|| BlobError::Tag {
         tag: tag(t),
         what: "missing, the file list cannot be loaded".into(),
     })
 }
 
+/// The next string of a per-file string array, empty when the array is absent.
+fn next_string<'a>(v: &mut Option<StringIter<'a>>) -> Result<&'a [u8], BlobError> {
+    Ok(v.as_mut()
+        .and_then(|it| it.next())
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// Element `i` of an optional per-file integer array, 0 when absent.
+fn int_at(v: Option<IntArray<'_>>, i: usize) -> u64 {
+    v.and_then(|v| v.get(i)).unwrap_or(0)
+}
+
 /// The file list, read generically from the validated blob so that paths and link targets stay
-/// byte-exact and SHA-1 (or unknown) digest algorithms do not fail the package.
-fn read_files(h: &HeaderBlob<'_>, algo: DigestAlgo) -> Result<(FileList, bool), BlobError> {
+/// byte-exact and SHA-1 (or unknown) digest algorithms do not fail the package. The per-file
+/// arrays are read in place, in step: only the [`FileList`] being built is allocated.
+fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, bool), BlobError> {
+    use super::blob::types::{INT16, INT32, INT64};
     use IndexTag::*;
+    let ints = |t: IndexTag, ty: u32| h.ints(tag(t), ty);
     // Paths as (directory, base name) pairs; OLDFILENAMES entries are whole paths.
-    let (dirs, bases, idx) = match h.strings(tag(RPMTAG_BASENAMES))? {
+    let (dirs, mut bases, idx) = match h.string_iter(tag(RPMTAG_BASENAMES))? {
         Some(base) => {
             let dirs = required(RPMTAG_DIRNAMES, h.strings(tag(RPMTAG_DIRNAMES))?)?;
-            let idx = required(RPMTAG_DIRINDEXES, h.u32_array(tag(RPMTAG_DIRINDEXES))?)?;
             let idx = required(
                 RPMTAG_DIRINDEXES,
-                per_file(RPMTAG_DIRINDEXES, Some(idx), base.len())?,
+                per_file(
+                    RPMTAG_DIRINDEXES,
+                    ints(RPMTAG_DIRINDEXES, INT32)?,
+                    base.count_left(),
+                )?,
             )?;
-            if let Some(&i) = idx.iter().find(|&&i| i as usize >= dirs.len()) {
+            if let Some(i) = (0..idx.len())
+                .filter_map(|i| idx.get(i))
+                .find(|&i| i as usize >= dirs.len())
+            {
                 return Err(BlobError::Tag {
                     tag: tag(RPMTAG_DIRINDEXES),
                     what: format!(
                         "directory index {} out of range ({} directories)",
-                        i as i32,
+                        i as u32 as i32,
                         dirs.len()
                     ),
                 });
             }
             (dirs, base, Some(idx))
         }
-        None => match h.strings(tag(RPMTAG_OLDFILENAMES))? {
+        None => match h.string_iter(tag(RPMTAG_OLDFILENAMES))? {
             Some(old) => (Vec::new(), old, None),
             None => return Ok((FileList::default(), false)),
         },
     };
-    let n = bases.len();
-    let modes = required(
-        RPMTAG_FILEMODES,
-        per_file(RPMTAG_FILEMODES, h.u16_array(tag(RPMTAG_FILEMODES))?, n)?,
-    )?;
-    let users = required(
+    let n = bases.count_left();
+    let dir_of = |i: usize| -> &'a [u8] {
+        idx.and_then(|idx| idx.get(i))
+            .and_then(|d| dirs.get(d as usize).copied())
+            .unwrap_or_default()
+    };
+    let per_file_ints = |t: IndexTag, ty: u32| -> Result<Option<IntArray<'a>>, BlobError> {
+        per_file(t, ints(t, ty)?, n)
+    };
+    let per_file_strings = |t: IndexTag| -> Result<Option<StringIter<'a>>, BlobError> {
+        per_file(t, h.string_iter(tag(t))?, n)
+    };
+    let modes = required(RPMTAG_FILEMODES, per_file_ints(RPMTAG_FILEMODES, INT16)?)?;
+    let mut users = Some(required(
         RPMTAG_FILEUSERNAME,
-        per_file(RPMTAG_FILEUSERNAME, h.strings(tag(RPMTAG_FILEUSERNAME))?, n)?,
-    )?;
-    let groups = required(
+        per_file_strings(RPMTAG_FILEUSERNAME)?,
+    )?);
+    let mut groups = Some(required(
         RPMTAG_FILEGROUPNAME,
-        per_file(
-            RPMTAG_FILEGROUPNAME,
-            h.strings(tag(RPMTAG_FILEGROUPNAME))?,
-            n,
-        )?,
-    )?;
-    let sizes32 = per_file(RPMTAG_FILESIZES, h.u32_array(tag(RPMTAG_FILESIZES))?, n)?;
-    let sizes64 = per_file(
-        RPMTAG_LONGFILESIZES,
-        h.u64_array(tag(RPMTAG_LONGFILESIZES))?,
-        n,
-    )?;
-    let digests = h.strings(tag(RPMTAG_FILEDIGESTS))?;
-    let has_digests = digests.as_ref().is_some_and(|d| d.len() == n);
-    let mtimes = per_file(RPMTAG_FILEMTIMES, h.u32_array(tag(RPMTAG_FILEMTIMES))?, n)?;
-    let rdevs = per_file(RPMTAG_FILERDEVS, h.u16_array(tag(RPMTAG_FILERDEVS))?, n)?;
-    let links = per_file(RPMTAG_FILELINKTOS, h.strings(tag(RPMTAG_FILELINKTOS))?, n)?;
-    let flags = per_file(RPMTAG_FILEFLAGS, h.u32_array(tag(RPMTAG_FILEFLAGS))?, n)?;
-    let vflags = per_file(
-        RPMTAG_FILEVERIFYFLAGS,
-        h.u32_array(tag(RPMTAG_FILEVERIFYFLAGS))?,
-        n,
-    )?;
-    let states = h.raw_bytes(tag(RPMTAG_FILESTATES))?;
-    let caps = per_file(RPMTAG_FILECAPS, h.strings(tag(RPMTAG_FILECAPS))?, n)?;
-    let colors = per_file(RPMTAG_FILECOLORS, h.u32_array(tag(RPMTAG_FILECOLORS))?, n)?;
-    let inodes = per_file(RPMTAG_FILEINODES, h.u32_array(tag(RPMTAG_FILEINODES))?, n)?;
-    let at =
-        |v: &Option<Vec<u32>>, i: usize| v.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0);
-    let mut out = FileListBuilder::new(algo, n);
+        per_file_strings(RPMTAG_FILEGROUPNAME)?,
+    )?);
+    let sizes32 = per_file_ints(RPMTAG_FILESIZES, INT32)?;
+    let sizes64 = per_file_ints(RPMTAG_LONGFILESIZES, INT64)?;
+    // A digest array of the wrong length is ignored (every file then lacks a digest), not fatal.
+    let mut digests = h
+        .string_iter(tag(RPMTAG_FILEDIGESTS))?
+        .filter(|d| d.count_left() == n);
+    let has_digests = digests.is_some();
+    let mtimes = per_file_ints(RPMTAG_FILEMTIMES, INT32)?;
+    let rdevs = per_file_ints(RPMTAG_FILERDEVS, INT16)?;
+    let mut links = per_file_strings(RPMTAG_FILELINKTOS)?;
+    let flags = per_file_ints(RPMTAG_FILEFLAGS, INT32)?;
+    let vflags = per_file_ints(RPMTAG_FILEVERIFYFLAGS, INT32)?;
+    let states = h
+        .raw_bytes(tag(RPMTAG_FILESTATES))?
+        .filter(|s| s.len() == n);
+    let mut caps = per_file_strings(RPMTAG_FILECAPS)?;
+    let colors = per_file_ints(RPMTAG_FILECOLORS, INT32)?;
+    let inodes = per_file_ints(RPMTAG_FILEINODES, INT32)?;
+
+    // The exact length of all paths, so that the arena is allocated once at its final size.
+    let mut path_bytes = 0usize;
+    for (i, base) in bases.clone().enumerate() {
+        path_bytes = path_bytes.saturating_add(dir_of(i).len() + base?.len());
+    }
+    let mut out = FileListBuilder::new(algo, n, path_bytes);
     let mut path = Vec::new();
-    for (i, base) in bases.iter().enumerate() {
+    for i in 0..n {
+        let base = bases.next().transpose()?.unwrap_or_default();
         path.clear();
-        if let Some(d) = idx
-            .as_ref()
-            .and_then(|idx| idx.get(i))
-            .and_then(|&d| dirs.get(d as usize))
-        {
-            path.extend_from_slice(d);
-        }
+        path.extend_from_slice(dir_of(i));
         path.extend_from_slice(base);
+        // Narrowing casts below undo `int_at`'s widening of values read at their own width.
         let file = NewFile {
             path: &path,
-            mode: modes.get(i).copied().unwrap_or(0),
-            size: sizes32
-                .as_ref()
-                .and_then(|v| v.get(i).map(|&s| u64::from(s)))
-                .or_else(|| sizes64.as_ref().and_then(|v| v.get(i).copied()))
-                .unwrap_or(0),
-            digest: if has_digests {
-                bytes_at(digests.as_ref(), i)
-            } else {
-                &[]
-            },
-            user: users.get(i).copied().unwrap_or_default(),
-            group: groups.get(i).copied().unwrap_or_default(),
-            mtime: at(&mtimes, i),
-            rdev: rdevs.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(0),
-            linkto: bytes_at(links.as_ref(), i),
-            flags: at(&flags, i),
-            verify_flags: at(&vflags, i),
+            mode: int_at(Some(modes), i) as u16,
+            size: sizes32.or(sizes64).map_or(0, |v| int_at(Some(v), i)),
+            digest: next_string(&mut digests)?,
+            user: next_string(&mut users)?,
+            group: next_string(&mut groups)?,
+            mtime: int_at(mtimes, i) as u32,
+            rdev: int_at(rdevs, i) as u16,
+            linkto: next_string(&mut links)?,
+            flags: int_at(flags, i) as u32,
+            verify_flags: int_at(vflags, i) as u32,
             state: states
-                .and_then(|s| {
-                    if s.len() == n {
-                        s.get(i).copied()
-                    } else {
-                        None
-                    }
-                })
+                .and_then(|s| s.get(i).copied())
                 .map_or(FileState::Missing, FileState::from_raw),
-            caps: bytes_at(caps.as_ref(), i),
-            color: at(&colors, i),
-            inode: at(&inodes, i),
+            caps: next_string(&mut caps)?,
+            color: int_at(colors, i) as u32,
+            inode: int_at(inodes, i) as u32,
         };
         out.push(&file).map_err(|e| BlobError::Tag {
             tag: tag(RPMTAG_BASENAMES),
@@ -379,9 +405,4 @@ fn read_files(h: &HeaderBlob<'_>, algo: DigestAlgo) -> Result<(FileList, bool), 
         })?;
     }
     Ok((out.finish(), has_digests))
-}
-
-/// Element `i` of an optional per-file string array, empty when absent.
-fn bytes_at<'a>(v: Option<&Vec<&'a [u8]>>, i: usize) -> &'a [u8] {
-    v.and_then(|v| v.get(i).copied()).unwrap_or_default()
 }
