@@ -382,8 +382,8 @@ fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, boo
         // Narrowing casts below undo `int_at`'s widening of values read at their own width.
         let file = NewFile {
             path: &path,
-            mode: int_at(Some(modes), i) as u16,
-            size: sizes32.or(sizes64).map_or(0, |v| int_at(Some(v), i)),
+            mode: modes.get(i).unwrap_or(0) as u16,
+            size: int_at(sizes32.or(sizes64), i),
             digest: next_string(&mut digests)?,
             user: next_string(&mut users)?,
             group: next_string(&mut groups)?,
