@@ -275,6 +275,8 @@ fn read_bounded(file: &Path) -> io::Result<Vec<u8>> {
     if meta.len() > MAX_FILE {
         return Err(io::Error::other(format!("larger than {MAX_FILE} bytes")));
     }
+    // Megabytes read while the rpmdb is: on a cold cache, queue them all at once.
+    crate::scan::fs::advise_willneed(&f, 0, meta.len());
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     f.take(MAX_FILE).read_to_end(&mut bytes)?;
     Ok(bytes)

@@ -202,7 +202,12 @@ fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
     use std::io::Read;
     let mut header = [0u8; 100];
     std::fs::File::open(path)
-        .and_then(|f| f.take(100).read_exact(&mut header))
+        .and_then(|f| {
+            // SQLite reads the pages one at a time, most of them in file order: on a cold
+            // cache, queueing the whole file now turns thousands of small waits into one.
+            crate::scan::fs::advise_willneed(&f, 0, len);
+            f.take(100).read_exact(&mut header)
+        })
         .map_err(|e| {
             sqlite_err(
                 path,

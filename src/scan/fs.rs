@@ -475,6 +475,17 @@ pub fn seek(f: &File, from: u64, whence: libc::c_int) -> io::Result<Option<u64>>
     Ok(Some(r as u64))
 }
 
+/// Ask the kernel to start reading `[offset, offset + len)` of `f` into the page cache now
+/// (`POSIX_FADV_WILLNEED`): on a cold cache the whole range is queued at once instead of in
+/// readahead windows that grow one read at a time. A hint only: errors are ignored.
+pub fn advise_willneed(f: &File, offset: u64, len: u64) {
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: posix_fadvise on a descriptor we own; it changes no memory of ours.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+}
+
 /// Raise the soft limit on open files to `want` when it is lower, within the hard limit. Best
 /// effort: a refusal leaves the limit as it is.
 pub fn raise_open_file_limit_to(want: u64) {
@@ -757,7 +768,11 @@ impl Root {
                 if let Some(dir) = cached {
                     return Ok(Entry { dir, name });
                 }
-                let fd = Rc::new(self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?);
+                let fd = match self.child_of_kept(dir) {
+                    Some(fd) => fd,
+                    None => self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?,
+                };
+                let fd = Rc::new(fd);
                 PARENTS.with(|c| {
                     let mut kept = c.borrow_mut();
                     // Directories of an earlier root are never asked for again.
@@ -773,6 +788,26 @@ impl Root {
                 Ok(Entry { dir, name: None })
             }
         }
+    }
+
+    /// `dir` opened from its parent when this thread keeps that parent and `dir` itself is a
+    /// directory, not a symlink: one lookup instead of a walk from the root (a sorted file list
+    /// mostly goes down into a subdirectory of a directory it has just seen). Anything else
+    /// (`None`) is left to the full resolution, which expands symlinks inside the root.
+    fn child_of_kept(&self, dir: &[u8]) -> Option<OwnedFd> {
+        let (parent, Some(name)) = split_parent(dir) else {
+            return None;
+        };
+        let parent_fd = PARENTS.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|(id, d, _)| *id == self.id && d.as_slice() == parent)
+                .map(|(_, _, fd)| fd.clone())
+        })?;
+        let name = cstr(name).ok()?;
+        // O_NOFOLLOW | O_DIRECTORY refuses a symlink (ENOTDIR, or ELOOP on some kernels).
+        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        openat_fd(parent_fd.as_fd(), &name, flags).ok()
     }
 
     /// `lstat(path)` inside the root.
@@ -1500,6 +1535,28 @@ mod tests {
                     assert_eq!(up.size, (50 + extra) as u64, "round {round}, a/f");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_symlinked_child_of_a_kept_parent_still_resolves_inside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/sub")).unwrap();
+        std::fs::create_dir_all(t.path().join("etc")).unwrap();
+        std::fs::write(t.path().join("a/x"), b"1").unwrap();
+        std::fs::write(t.path().join("a/sub/f"), b"12").unwrap();
+        std::fs::write(t.path().join("etc/qw-only-in-root"), b"1234567").unwrap();
+        // Absolute, to a directory the host has too: followed from the host's / it would
+        // find the host's /etc, which has no such file.
+        std::os::unix::fs::symlink("/etc", t.path().join("a/link")).unwrap();
+        let root = Root::open(t.path()).unwrap();
+        for _ in 0..2 {
+            // `a` is kept by the first lookup; `a/sub` is then opened from it, `a/link` is not.
+            assert_eq!(root.lstat(b"/a/x").unwrap().size, 1);
+            assert_eq!(root.lstat(b"/a/sub/f").unwrap().size, 2);
+            assert_eq!(root.lstat(b"/a/link/qw-only-in-root").unwrap().size, 7);
+            assert_eq!(root.lstat(b"/a/missing/f"), Err(Errno(libc::ENOENT)));
+            assert_eq!(root.lstat(b"/a/x/f"), Err(Errno(libc::ENOTDIR)));
         }
     }
 

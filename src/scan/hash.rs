@@ -9,6 +9,8 @@ use std::io::Read;
 
 /// Read buffer size: large reads keep syscall overhead negligible next to hashing.
 pub const BUF_SIZE: usize = 256 * 1024;
+/// How much of a range longer than [`BUF_SIZE`] is announced to the kernel before it is read.
+const READ_AHEAD: u64 = 8 << 20;
 
 /// Up to this size a file hashed with holes as zeros is read whole, holes included.
 const SMALL_FILE: u64 = 1 << 20;
@@ -185,6 +187,11 @@ fn feed(
     end: u64,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::FileExt;
+    if end.saturating_sub(start) > buf.len() as u64 {
+        // More than one read: queue the first READ_AHEAD bytes at once (cold cache), bounded so
+        // that a large sparse range cannot fill the page cache with zeros.
+        crate::scan::fs::advise_willneed(f, start, (end - start).min(READ_AHEAD));
+    }
     let mut pos = start;
     while pos < end {
         let want = usize::try_from(end - pos)
