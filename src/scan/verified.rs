@@ -47,8 +47,20 @@ pub struct PackageStates {
 impl PackageStates {
     /// The state recorded for file `index`.
     pub fn get(&self, index: u32) -> Option<&FileKey> {
-        let at = self.by_index.binary_search_by_key(&index, |e| e.0).ok()?;
-        self.by_index.get(at).map(|e| &e.1)
+        // Indexes are unique and ascending (see `extend`), so the entry for `index` lies between
+        // positions `index - missing` and `index`, where `missing` counts the indexes below the
+        // last one without an entry (directories, symlinks): a window of a few entries when
+        // most of a package is recorded, instead of a search over tens of thousands whose every
+        // step misses the CPU cache.
+        let table = &self.by_index;
+        let last = usize::try_from(table.last()?.0).ok()?;
+        let missing = last.saturating_add(1).saturating_sub(table.len());
+        let index_at = usize::try_from(index).ok()?;
+        let hi = index_at.saturating_add(1).min(table.len());
+        let lo = index_at.saturating_sub(missing).min(hi);
+        let window = table.get(lo..hi)?;
+        let at = window.binary_search_by_key(&index, |e| e.0).ok()?;
+        window.get(at).map(|e| &e.1)
     }
 }
 
@@ -88,5 +100,48 @@ impl OwnedCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u64) -> FileKey {
+        FileKey {
+            dev: 1,
+            ino: n,
+            size: n,
+            mtime_ns: 0,
+            ctime_ns: 0,
+        }
+    }
+
+    /// The windowed lookup finds exactly what a search of the whole table finds, for tables
+    /// dense, sparse, with a gap at the start and with one far outlier.
+    #[test]
+    fn lookup_matches_a_full_search() {
+        let layouts: Vec<Vec<u32>> = vec![
+            (0..200).collect(),
+            (0..200).filter(|i| i % 7 != 3).collect(),
+            (50..120).collect(),
+            (0..100).chain([100_000]).collect(),
+            (0..300).filter(|i| i % 2 == 0).collect(),
+            vec![5],
+        ];
+        for indexes in layouts {
+            let mut cache = OwnedCache::default();
+            cache.extend("h".into(), indexes.iter().map(|&i| (i, key(u64::from(i)))));
+            let states = cache.package("h").unwrap();
+            for probe in (0..400).chain([99_999, 100_000, 100_001, u32::MAX]) {
+                let want = indexes.contains(&probe).then(|| key(u64::from(probe)));
+                assert_eq!(
+                    states.get(probe).copied(),
+                    want,
+                    "index {probe} of {indexes:?}"
+                );
+            }
+        }
+        assert_eq!(PackageStates::default().get(0), None);
     }
 }
