@@ -303,6 +303,12 @@ fn verify_file(
             Ok(p) => (p.stat, Some(p)),
             Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
         },
+        false if exp.mode & S_IFMT == libc::S_IFDIR => {
+            match ctx.root.lstat_keeping_dir(&entry, path) {
+                Ok(s) => (s, None),
+                Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
+            }
+        }
         false => match entry.lstat() {
             Ok(s) => (s, None),
             Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),

@@ -773,13 +773,7 @@ impl Root {
                     None => self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?,
                 };
                 let fd = Rc::new(fd);
-                PARENTS.with(|c| {
-                    let mut kept = c.borrow_mut();
-                    // Directories of an earlier root are never asked for again.
-                    kept.retain(|(id, _, _)| *id == self.id);
-                    kept.truncate(PARENTS_KEPT - 1);
-                    kept.push_front((self.id, dir.to_vec(), fd.clone()));
-                });
+                self.keep_parent(dir, fd.clone());
                 Ok(Entry { dir: fd, name })
             }
             None => {
@@ -788,6 +782,33 @@ impl Root {
                 Ok(Entry { dir, name: None })
             }
         }
+    }
+
+    /// Keep `fd`, the resolved directory `dir`, as this thread's most recent parent.
+    fn keep_parent(&self, dir: &[u8], fd: Rc<OwnedFd>) {
+        PARENTS.with(|c| {
+            let mut kept = c.borrow_mut();
+            // Directories of an earlier root are never asked for again.
+            kept.retain(|(id, _, _)| *id == self.id);
+            kept.truncate(PARENTS_KEPT - 1);
+            kept.push_front((self.id, dir.to_vec(), fd));
+        });
+    }
+
+    /// `lstat` of `entry`, the entry of `path`, by a pin: when it is a directory (not a symlink
+    /// to one), the pin is kept as the parent of the files under `path`. A package lists each
+    /// directory just before its contents, so their lookups then start from it, instead of
+    /// `lstat`ing the directory by name and opening it by name again for its first file.
+    pub fn lstat_keeping_dir(&self, entry: &Entry, path: &[u8]) -> Result<Stat, Errno> {
+        let Some(name) = entry.name.as_deref() else {
+            return entry.lstat();
+        };
+        let fd = openat_fd(entry.dir(), name, libc::O_PATH | libc::O_NOFOLLOW)?;
+        let st = fstat_fd(fd.as_fd())?;
+        if st.is_dir() {
+            self.keep_parent(path, Rc::new(fd));
+        }
+        Ok(st)
     }
 
     /// `dir` opened from its parent when this thread keeps that parent and `dir` itself is a
@@ -1558,6 +1579,30 @@ mod tests {
             assert_eq!(root.lstat(b"/a/missing/f"), Err(Errno(libc::ENOENT)));
             assert_eq!(root.lstat(b"/a/x/f"), Err(Errno(libc::ENOTDIR)));
         }
+    }
+
+    #[test]
+    fn a_directory_lstat_by_pin_is_kept_and_a_symlink_is_not() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("a/sub")).unwrap();
+        std::fs::create_dir_all(t.path().join("etc")).unwrap();
+        std::fs::write(t.path().join("a/sub/f"), b"12").unwrap();
+        std::fs::write(t.path().join("etc/qw-only-in-root"), b"1234567").unwrap();
+        std::os::unix::fs::symlink("/etc", t.path().join("a/link")).unwrap();
+        let root = Root::open(t.path()).unwrap();
+        let e = root.entry(b"/a/sub").unwrap();
+        assert!(root.lstat_keeping_dir(&e, b"/a/sub").unwrap().is_dir());
+        // Kept: files under `/a/sub` are looked up in the directory pinned, even once another
+        // directory has taken its name (as with any kept parent).
+        std::fs::rename(t.path().join("a/sub"), t.path().join("a/old")).unwrap();
+        std::fs::create_dir(t.path().join("a/sub")).unwrap();
+        std::fs::write(t.path().join("a/sub/f"), b"123").unwrap();
+        assert_eq!(root.lstat(b"/a/sub/f").unwrap().size, 2);
+        // A symlink's lstat is the link's, and it is not kept: what lies under it is still
+        // resolved inside the root (a kept link would answer ENOTDIR).
+        let e = root.entry(b"/a/link").unwrap();
+        assert!(root.lstat_keeping_dir(&e, b"/a/link").unwrap().is_lnk());
+        assert_eq!(root.lstat(b"/a/link/qw-only-in-root").unwrap().size, 7);
     }
 
     #[test]
