@@ -24,7 +24,7 @@ fn owned_index_from_real_rpmdb_marks_files_rpm_does_not_vouch_for() {
     let mut by_reason = std::collections::BTreeMap::new();
     for p in &db.packages {
         for f in &p.files {
-            let Some(owner) = idx.get(f.path()) else {
+            let Some(owner) = idx.get(&f.path()) else {
                 // Not installed on disk (other language, other colour): not owned there.
                 assert!(matches!(
                     f.state(),

@@ -6,8 +6,11 @@
 //! allocations. Here a package keeps one byte buffer for all its paths, its digests as raw bytes
 //! in one buffer of the algorithm's width, the few attribute combinations its files share
 //! (mode, owners, flags, ...) once, and link targets and capabilities (almost always empty) in
-//! sparse tables. A file is a 28-byte row plus its path and digest bytes. [`FileInfo`] is a
-//! borrowed view of one row with accessors that give back the header's values byte-exact.
+//! sparse tables. Paths are split at their last `/`: each distinct directory is stored once
+//! (a package's files share a few thousand directories; whole paths were a third of the heap of
+//! a check), the names after it in one buffer. A file is a 32-byte row plus its name and digest
+//! bytes. [`FileInfo`] is a borrowed view of one row with accessors that give back the header's
+//! values byte-exact.
 
 use super::package::{DigestAlgo, FileState};
 use std::borrow::Cow;
@@ -15,7 +18,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::PathBuf;
 
 /// One file as a header describes it, borrowed from the header (or a test), to add to a
 /// [`FileList`].
@@ -67,8 +70,11 @@ enum DigestKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Row {
-    /// End of the path in `FileList::paths`; it starts at the previous row's end.
-    path_end: u32,
+    /// End of the name (the path after its last `/`) in `FileList::names_after_dir`; it starts
+    /// at the previous row's end.
+    base_end: u32,
+    /// Index of the directory (the path up to and including its last `/`) in `FileList::dirs`.
+    dir: u32,
     size_lo: u32,
     size_hi: u32,
     mtime: u32,
@@ -83,7 +89,10 @@ struct Row {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileList {
     rows: Box<[Row]>,
-    paths: Box<[u8]>,
+    /// Each distinct directory once, back to back; directory `i` ends at `dir_ends[i]`.
+    dirs: Box<[u8]>,
+    dir_ends: Box<[u32]>,
+    bases: Box<[u8]>,
     attrs: Box<[Attrs]>,
     /// Owner names (lossy UTF-8, as rpm's string API gives them), each distinct name once.
     names: Box<[Box<str>]>,
@@ -104,7 +113,13 @@ pub struct TooLarge(&'static str);
 /// Collects [`NewFile`]s into a [`FileList`].
 pub struct FileListBuilder {
     rows: Vec<Row>,
-    paths: Vec<u8>,
+    dirs: Vec<u8>,
+    dir_ends: Vec<u32>,
+    dir_index: HashMap<Box<[u8]>, u32>,
+    /// The directory of the file pushed last, checked before `dir_index` (a header lists a
+    /// directory's files together).
+    last_dir: u32,
+    bases: Vec<u8>,
     attrs: Vec<Attrs>,
     attr_index: HashMap<Attrs, u32>,
     names: Vec<Box<str>>,
@@ -126,13 +141,17 @@ fn lossy_box(raw: &[u8]) -> Box<str> {
 
 impl FileListBuilder {
     /// A builder for the files of a package whose digests use `algo`; `capacity` is the
-    /// expected number of files and `path_bytes` the length of all their paths (hints only:
-    /// exact hints allocate each table once, at its final size).
-    pub fn new(algo: DigestAlgo, capacity: usize, path_bytes: usize) -> FileListBuilder {
+    /// expected number of files and `base_bytes` the length of all their names after the last
+    /// `/` (hints only: exact hints allocate those tables once, at their final size).
+    pub fn new(algo: DigestAlgo, capacity: usize, base_bytes: usize) -> FileListBuilder {
         let width = algo.digest_len();
         FileListBuilder {
             rows: Vec::with_capacity(capacity),
-            paths: Vec::with_capacity(path_bytes),
+            dirs: Vec::new(),
+            dir_ends: Vec::new(),
+            dir_index: HashMap::new(),
+            last_dir: u32::MAX,
+            bases: Vec::with_capacity(base_bytes),
             attrs: Vec::new(),
             attr_index: HashMap::new(),
             names: Vec::new(),
@@ -164,6 +183,39 @@ impl FileListBuilder {
         Ok(i)
     }
 
+    fn dir_bytes(&self, i: u32) -> Option<&[u8]> {
+        let i = i as usize;
+        let start = match i.checked_sub(1) {
+            Some(prev) => *self.dir_ends.get(prev)? as usize,
+            None => 0,
+        };
+        self.dirs.get(start..*self.dir_ends.get(i)? as usize)
+    }
+
+    fn dir(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
+        if self.dir_bytes(self.last_dir) == Some(raw) {
+            return Ok(self.last_dir);
+        }
+        let i = match self.dir_index.get(raw) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.dir_ends.len()).map_err(|_| TooLarge("directories"))?;
+                let end = self
+                    .dirs
+                    .len()
+                    .checked_add(raw.len())
+                    .and_then(|e| u32::try_from(e).ok())
+                    .ok_or(TooLarge("directories over 4 GiB"))?;
+                self.dirs.extend_from_slice(raw);
+                self.dir_ends.push(end);
+                self.dir_index.insert(raw.into(), i);
+                i
+            }
+        };
+        self.last_dir = i;
+        Ok(i)
+    }
+
     fn name_slow(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
         if let Some(&i) = self.name_index.get(raw) {
             return Ok(i);
@@ -177,12 +229,14 @@ impl FileListBuilder {
     /// Add the next file.
     pub fn push(&mut self, f: &NewFile<'_>) -> Result<(), TooLarge> {
         let index = u32::try_from(self.rows.len()).map_err(|_| TooLarge("files"))?;
-        let path_end = self
-            .paths
+        let (dir, base) = split_after_last_slash(f.path);
+        let base_end = self
+            .bases
             .len()
-            .checked_add(f.path.len())
+            .checked_add(base.len())
             .and_then(|e| u32::try_from(e).ok())
             .ok_or(TooLarge("paths over 4 GiB"))?;
+        let dir = self.dir(dir)?;
         let attrs = Attrs {
             mode: f.mode,
             rdev: f.rdev,
@@ -229,9 +283,10 @@ impl FileListBuilder {
         if !f.caps.is_empty() {
             self.caps.push((index, lossy_box(f.caps)));
         }
-        self.paths.extend_from_slice(f.path);
+        self.bases.extend_from_slice(base);
         self.rows.push(Row {
-            path_end,
+            base_end,
+            dir,
             size_lo: f.size as u32,
             size_hi: (f.size >> 32) as u32,
             mtime: f.mtime,
@@ -246,7 +301,9 @@ impl FileListBuilder {
     pub fn finish(self) -> FileList {
         FileList {
             rows: self.rows.into(),
-            paths: self.paths.into(),
+            dirs: self.dirs.into(),
+            dir_ends: self.dir_ends.into(),
+            bases: self.bases.into(),
             attrs: self.attrs.into(),
             names: self.names.into(),
             digests: self.digests.into(),
@@ -261,8 +318,11 @@ impl FileListBuilder {
 impl FileList {
     /// A list from files given whole (tests and small callers).
     pub fn from_files(algo: DigestAlgo, files: &[NewFile<'_>]) -> Result<FileList, TooLarge> {
-        let paths = files.iter().map(|f| f.path.len()).sum();
-        let mut b = FileListBuilder::new(algo, files.len(), paths);
+        let bases = files
+            .iter()
+            .map(|f| split_after_last_slash(f.path).1.len())
+            .sum();
+        let mut b = FileListBuilder::new(algo, files.len(), bases);
         for f in files {
             b.push(f)?;
         }
@@ -299,7 +359,9 @@ impl FileList {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         self.rows.len() * size_of::<Row>()
-            + self.paths.len()
+            + self.dirs.len()
+            + self.dir_ends.len() * size_of::<u32>()
+            + self.bases.len()
             + self.attrs.len() * size_of::<Attrs>()
             + self
                 .names
@@ -322,6 +384,15 @@ impl<'a> IntoIterator for &'a FileList {
     type IntoIter = Box<dyn Iterator<Item = FileInfo<'a>> + 'a>;
     fn into_iter(self) -> Self::IntoIter {
         Box::new(self.iter())
+    }
+}
+
+/// `path` split after its last `/` (the directory keeps it), or `("", path)` without one:
+/// the two parts joined are `path` again, byte for byte.
+fn split_after_last_slash(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => path.split_at(i + 1),
+        None => (&path[..0], path),
     }
 }
 
@@ -370,19 +441,56 @@ impl<'a> FileInfo<'a> {
     }
 
     /// Absolute path inside the package's root, byte-exact (`DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`).
-    pub fn path(&self) -> &'a Path {
-        Path::new(OsStr::from_bytes(self.path_bytes()))
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(OsStr::from_bytes(&self.path_bytes()))
     }
 
-    pub fn path_bytes(&self) -> &'a [u8] {
+    /// [`path`](Self::path) as bytes.
+    pub fn path_bytes(&self) -> Vec<u8> {
+        let (dir, base) = (self.dir_bytes(), self.base_bytes());
+        let mut path = Vec::with_capacity(dir.len() + base.len());
+        path.extend_from_slice(dir);
+        path.extend_from_slice(base);
+        path
+    }
+
+    /// Whether the path is `path`, without building it.
+    pub fn path_is(&self, path: &[u8]) -> bool {
+        let dir = self.dir_bytes();
+        path.len() == dir.len() + self.base_bytes().len()
+            && path.starts_with(dir)
+            && path.ends_with(self.base_bytes())
+    }
+
+    /// The path up to and including its last `/` (empty when it has none).
+    pub fn dir_bytes(&self) -> &'a [u8] {
+        let list = self.list;
+        let i = self.row.dir as usize;
+        let start = match i.checked_sub(1) {
+            Some(prev) => list.dir_ends.get(prev).map_or(0, |&e| e as usize),
+            None => 0,
+        };
+        let end = list.dir_ends.get(i).map_or(0, |&e| e as usize);
+        list.dirs.get(start..end).unwrap_or_default()
+    }
+
+    /// The path after its last `/`.
+    pub fn base_bytes(&self) -> &'a [u8] {
         let start = match self.index.checked_sub(1) {
-            Some(prev) => self.list.rows.get(prev).map_or(0, |r| r.path_end),
+            Some(prev) => self.list.rows.get(prev).map_or(0, |r| r.base_end),
             None => 0,
         };
         self.list
-            .paths
-            .get(start as usize..self.row.path_end as usize)
+            .bases
+            .get(start as usize..self.row.base_end as usize)
             .unwrap_or_default()
+    }
+
+    /// The path split at its last `/`, which neither part keeps: the parent directory and the
+    /// name in it (`("", path)` when there is no `/`).
+    pub fn parent_and_name(&self) -> (&'a [u8], &'a [u8]) {
+        let dir = self.dir_bytes();
+        (dir.strip_suffix(b"/").unwrap_or(dir), self.base_bytes())
     }
 
     /// FILEMODES: type and permission bits.
@@ -598,7 +706,7 @@ mod tests {
         assert_eq!(out, [0xab; 32]);
         assert!(a.linkto().is_empty());
         let b = l.get(1).unwrap();
-        assert_eq!(b.path(), Path::new("/usr/lib/link"));
+        assert_eq!(b.path(), std::path::Path::new("/usr/lib/link"));
         assert_eq!(b.linkto(), b"target\xfe");
         assert_eq!(b.state(), FileState::Unknown(7));
         assert!(!b.has_digest() && b.digest_hex().is_empty() && b.caps().is_empty());
@@ -616,6 +724,43 @@ mod tests {
     }
 
     #[test]
+    fn paths_split_at_the_last_slash_come_back_byte_exact() {
+        let paths: [&[u8]; 9] = [
+            b"/a/x", b"/b/y", b"/a/z", b"/", b"/a/", b"rel", b"/a//b", b"", b"/a/..",
+        ];
+        let files: Vec<NewFile<'_>> = paths
+            .iter()
+            .map(|p| NewFile {
+                path: p,
+                ..Default::default()
+            })
+            .collect();
+        let l = list(&files);
+        let split: Vec<(&[u8], &[u8])> = l.iter().map(|f| f.parent_and_name()).collect();
+        assert_eq!(
+            split,
+            [
+                (&b"/a"[..], &b"x"[..]),
+                (b"/b", b"y"),
+                (b"/a", b"z"),
+                (b"", b""),
+                (b"/a", b""),
+                (b"", b"rel"),
+                (b"/a/", b"b"),
+                (b"", b""),
+                (b"/a", b".."),
+            ]
+        );
+        for (f, p) in l.iter().zip(paths) {
+            assert_eq!(f.path_bytes(), p);
+            assert!(f.path_is(p));
+        }
+        // `/a/` is stored once although `/b/` came between its files.
+        let dirs: Vec<&[u8]> = l.iter().map(|f| f.dir_bytes()).collect();
+        assert_eq!(l.dir_ends.len(), 5, "{dirs:?}");
+    }
+
+    #[test]
     fn shared_attributes_and_names_are_stored_once() {
         let paths: Vec<Vec<u8>> = (0..1000).map(|i| format!("/d/f{i}").into_bytes()).collect();
         let files: Vec<NewFile<'_>> = paths
@@ -630,12 +775,20 @@ mod tests {
             .collect();
         let l = list(&files);
         assert_eq!((l.attrs.len(), l.names.len()), (1, 1));
-        let path_bytes: usize = paths.iter().map(Vec::len).sum();
-        // Row + path + digest slot, nothing per file beyond that.
+        // The directory `/d/` once, each file's name after it.
+        assert_eq!((&*l.dirs, l.dir_ends.len()), (&b"/d/"[..], 1));
+        let name_bytes: usize = paths.iter().map(|p| p.len() - 3).sum();
+        assert_eq!(l.bases.len(), name_bytes);
+        // Row + name + digest slot, nothing per file beyond that.
         assert!(
-            l.heap_bytes() <= 1000 * (28 + 32) + path_bytes + 100,
+            l.heap_bytes() <= 1000 * (32 + 32) + name_bytes + 100,
             "{}",
             l.heap_bytes()
         );
+        for (i, f) in l.iter().enumerate() {
+            assert_eq!(f.path_bytes(), paths[i]);
+            assert!(f.path_is(&paths[i]) && !f.path_is(b"/d/f"));
+            assert_eq!(f.parent_and_name(), (&b"/d"[..], &paths[i][3..]));
+        }
     }
 }

@@ -4,6 +4,7 @@ use super::blob::{BlobError, HeaderBlob, IntArray, StringIter, HEADER_MAGIC};
 pub use super::files::{FileInfo, FileList, FileListBuilder, NewFile};
 pub use crate::pkgdb::DigestAlgo;
 use rpm::IndexTag;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// rpm's `rpmfileState` (FILESTATES). rpm has no names for unknown values, so they are kept raw.
@@ -165,7 +166,9 @@ impl Package {
 
     /// Whether the package owns `path` (byte-exact, absolute inside the root).
     pub fn owns(&self, path: &Path) -> bool {
-        self.files.iter().any(|f| f.path() == path)
+        self.files
+            .iter()
+            .any(|f| f.path_is(path.as_os_str().as_bytes()))
     }
 }
 
@@ -367,12 +370,13 @@ fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, boo
     let colors = per_file_ints(RPMTAG_FILECOLORS, INT32)?;
     let inodes = per_file_ints(RPMTAG_FILEINODES, INT32)?;
 
-    // The exact length of all paths, so that the arena is allocated once at its final size.
-    let mut path_bytes = 0usize;
-    for (i, base) in bases.clone().enumerate() {
-        path_bytes = path_bytes.saturating_add(dir_of(i).len() + base?.len());
+    // The length of all names, so that their buffer is allocated once at its final size (exact
+    // unless a basename holds a `/`).
+    let mut base_bytes = 0usize;
+    for base in bases.clone() {
+        base_bytes = base_bytes.saturating_add(base?.len());
     }
-    let mut out = FileListBuilder::new(algo, n, path_bytes);
+    let mut out = FileListBuilder::new(algo, n, base_bytes);
     let mut path = Vec::new();
     for i in 0..n {
         let base = bases.next().transpose()?.unwrap_or_default();

@@ -285,8 +285,8 @@ fn verify_file(
         FileState::WrongColor => flags &= !(vf::DIGEST | vf::SIZE | vf::MTIME | vf::RDEV),
         FileState::Normal | FileState::Missing | FileState::Unknown(_) => {}
     }
-    let path = fi.path_bytes();
-    let entry = match ctx.root.entry(path) {
+    let (parent, name) = fi.parent_and_name();
+    let entry = match ctx.root.entry_in(parent, name) {
         Ok(e) => e,
         Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
     };
@@ -304,7 +304,7 @@ fn verify_file(
             Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
         },
         false if exp.mode & S_IFMT == libc::S_IFDIR => {
-            match ctx.root.lstat_keeping_dir(&entry, path) {
+            match ctx.root.lstat_keeping_dir(&entry, &fi.path_bytes()) {
                 Ok(s) => (s, None),
                 Err(e) => return Verdict::only(vf::LSTATFAIL, Some(e)),
             }
@@ -319,7 +319,7 @@ fn verify_file(
     // is compared as the target (4.14.2+; mirrors what install accepts).
     let mut sb = lst;
     if exp.mode & S_IFMT == libc::S_IFDIR && lst.is_lnk() {
-        if let Ok(d) = ctx.root.stat(path) {
+        if let Ok(d) = ctx.root.stat(&fi.path_bytes()) {
             if d.is_dir() && (lst.uid == 0 || lst.uid == d.uid) {
                 sb = d;
             }
@@ -663,13 +663,9 @@ impl ReadOrder {
 /// Sort `work` by the parent directory of each item's path (stable: header order within one).
 fn sort_by_directory<'a, T: Copy + Send + Sync>(
     work: &mut [T],
-    path: impl Fn(&T) -> &'a [u8] + Sync,
+    dir: impl Fn(&T) -> &'a [u8] + Sync,
 ) {
-    let dir = |p: &'a [u8]| match p.iter().rposition(|&b| b == b'/') {
-        Some(i) => &p[..i],
-        None => &p[..0],
-    };
-    work.par_sort_by(|a, b| dir(path(a)).cmp(dir(path(b))));
+    work.par_sort_by(|a, b| dir(a).cmp(dir(b)));
 }
 
 /// Sort `work` by the (device, inode) of each item's path, from one `lstat` of each (in the
@@ -678,14 +674,16 @@ fn sort_by_directory<'a, T: Copy + Send + Sync>(
 fn sort_by_inode<'a, T: Copy + Send + Sync>(
     root: &Root,
     work: &mut Vec<T>,
-    path: impl Fn(&T) -> &'a [u8] + Sync,
+    parent_and_name: impl Fn(&T) -> (&'a [u8], &'a [u8]) + Sync,
 ) {
     let mut keyed: Vec<((u64, u64), T)> = work
         .par_iter()
         .with_min_len(64)
         .map(|w| {
+            let (parent, name) = parent_and_name(w);
             let key = root
-                .lstat(path(w))
+                .entry_in(parent, name)
+                .and_then(|e| e.lstat())
                 .map(|st| (st.dev, st.ino))
                 .unwrap_or((0, 0));
             (key, *w)
@@ -753,9 +751,11 @@ pub fn verify_with_root(
         work.extend((0..p.files.len()).map(|fi| (si as u32, fi as u32)));
     }
     let files_checked = work.len();
-    let path_of = |&(si, fi): &(u32, u32)| -> &[u8] {
+    let split_path_of = |&(si, fi): &(u32, u32)| -> (&[u8], &[u8]) {
         let p = &db.packages[selected[si as usize]];
-        p.files.get(fi as usize).map_or(&[], |f| f.path_bytes())
+        p.files
+            .get(fi as usize)
+            .map_or((&[], &[]), |f| f.parent_and_name())
     };
     let order = ReadOrder::from_env();
 
@@ -765,10 +765,10 @@ pub fn verify_with_root(
     // Inside the pool: the `lstat`s that order by inode are as many reads in flight as `--jobs`.
     let mut run = || -> Vec<(u32, u32, Verdict)> {
         if order != ReadOrder::Header {
-            sort_by_directory(&mut work, |w| path_of(w));
+            sort_by_directory(&mut work, |w| split_path_of(w).0);
         }
         if order == ReadOrder::Inode {
-            sort_by_inode(root, &mut work, |w| path_of(w));
+            sort_by_inode(root, &mut work, split_path_of);
         }
         work.par_iter()
             .with_min_len(8)
@@ -813,7 +813,7 @@ pub fn verify_with_root(
     }
 
     // Shared-file mtime filter: T is dropped when more than one rpmdb record owns the path.
-    let need: Vec<&[u8]> = raw
+    let need: Vec<Vec<u8>> = raw
         .iter()
         .filter(|r| r.2.result & vf::MTIME != 0)
         .filter_map(|r| db.packages[selected[r.0 as usize]].files.get(r.1 as usize))
@@ -851,7 +851,9 @@ pub fn verify_with_root(
         let Some(f) = db.packages[pi].files.get(fi as usize) else {
             continue;
         };
-        if result & vf::MTIME != 0 && owners.get(f.path_bytes()).copied().unwrap_or(1) > 1 {
+        if result & vf::MTIME != 0
+            && owners.get(f.path_bytes().as_slice()).copied().unwrap_or(1) > 1
+        {
             result &= !vf::MTIME;
             changes.retain(|c| c.attr != Attr::Mtime);
         }
@@ -966,7 +968,7 @@ pub fn to_findings(db: &Database, report: &OwnedReport) -> Vec<Finding> {
             notes.push(s.to_string());
         }
         out.push(Finding {
-            path: f.path_bytes().to_vec(),
+            path: f.path_bytes(),
             kind,
             source: Source::Package {
                 name: p.name.clone(),
@@ -1047,7 +1049,7 @@ mod shared {
     pub(super) fn count_owners<'a>(
         root: &Root,
         db: &Database,
-        need: &[&'a [u8]],
+        need: &'a [Vec<u8>],
     ) -> HashMap<&'a [u8], usize> {
         let mut out = HashMap::new();
         if need.is_empty() {
@@ -1060,14 +1062,14 @@ mod shared {
         }
         for pkg in &db.packages {
             for f in &pkg.files {
-                let (dir, base) = split(f.path_bytes());
+                let (dir, base) = f.parent_and_name();
                 if let Some(v) = by_base.get_mut(base) {
                     v.push(dir);
                 }
             }
         }
         let mut cache = HashMap::new();
-        for &p in need {
+        for p in need {
             let (dir, base) = split(p);
             let me = fingerprint(root, dir, &mut cache);
             let dirs = by_base.get(base).cloned().unwrap_or_default();
@@ -1075,7 +1077,7 @@ mod shared {
                 .iter()
                 .filter(|d| **d == dir || fingerprint(root, d, &mut cache) == me)
                 .count();
-            out.insert(p, n);
+            out.insert(p.as_slice(), n);
         }
         out
     }

@@ -219,7 +219,7 @@ fn owners_of(db: &PkgDb, root: &Path, wanted: &Path) -> Vec<String> {
     match db {
         PkgDb::Rpm(db) => {
             for p in &db.packages {
-                if p.files.iter().any(|f| same(f.path())) {
+                if p.files.iter().any(|f| same(&f.path())) {
                     owners.push(p.nvra());
                 }
             }

@@ -753,35 +753,52 @@ impl Root {
     pub fn entry(&self, path: &[u8]) -> Result<Entry, Errno> {
         let (dir, base) = split_parent(path);
         match base {
-            Some(b) => {
-                let name = Some(cstr(b)?);
-                let cached = PARENTS.with(|c| {
-                    let mut kept = c.borrow_mut();
-                    let hit = kept
-                        .iter()
-                        .position(|(id, d, _)| *id == self.id && d.as_slice() == dir)?;
-                    let entry = kept.remove(hit)?;
-                    let fd = entry.2.clone();
-                    kept.push_front(entry);
-                    Some(fd)
-                });
-                if let Some(dir) = cached {
-                    return Ok(Entry { dir, name });
-                }
-                let fd = match self.child_of_kept(dir) {
-                    Some(fd) => fd,
-                    None => self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?,
-                };
-                let fd = Rc::new(fd);
-                self.keep_parent(dir, fd.clone());
-                Ok(Entry { dir: fd, name })
-            }
+            Some(b) => self.entry_named(dir, b),
             None => {
                 // `/`, a trailing slash or a final `.`/`..`: lstat follows through to the directory.
                 let dir = Rc::new(self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?);
                 Ok(Entry { dir, name: None })
             }
         }
+    }
+
+    /// [`entry`](Self::entry) of a path given already split at its last `/` (the parent without
+    /// that slash, `""` for one at the start): the same entry, without joining the two.
+    pub fn entry_in(&self, parent: &[u8], name: &[u8]) -> Result<Entry, Errno> {
+        match name {
+            b"" | b"." | b".." => {
+                let mut path = parent.to_vec();
+                path.push(b'/');
+                path.extend_from_slice(name);
+                self.entry(&path)
+            }
+            _ => self.entry_named(parent, name),
+        }
+    }
+
+    /// The entry `b` of the directory `dir`, `b` being a plain name.
+    fn entry_named(&self, dir: &[u8], b: &[u8]) -> Result<Entry, Errno> {
+        let name = Some(cstr(b)?);
+        let cached = PARENTS.with(|c| {
+            let mut kept = c.borrow_mut();
+            let hit = kept
+                .iter()
+                .position(|(id, d, _)| *id == self.id && d.as_slice() == dir)?;
+            let entry = kept.remove(hit)?;
+            let fd = entry.2.clone();
+            kept.push_front(entry);
+            Some(fd)
+        });
+        if let Some(dir) = cached {
+            return Ok(Entry { dir, name });
+        }
+        let fd = match self.child_of_kept(dir) {
+            Some(fd) => fd,
+            None => self.resolve(dir, Last::Follow, libc::O_DIRECTORY)?,
+        };
+        let fd = Rc::new(fd);
+        self.keep_parent(dir, fd.clone());
+        Ok(Entry { dir: fd, name })
     }
 
     /// Keep `fd`, the resolved directory `dir`, as this thread's most recent parent.
