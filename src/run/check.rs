@@ -66,48 +66,40 @@ fn check_in_pool(
     use crate::finding::{Finding, FindingKind, Severity};
     use crate::rpmdb::verify as owned;
     let root = &a.target.root;
+    let policy = load_policy(root, a.state.policy.as_deref())?;
     let baseline_path = baseline_file(root, &a.state)?;
-    // The owned-file cache is read and checked while the policy, the keys and the rpmdb are:
-    // it needs none of them, and on two cores the rpmdb's parallel parsing gets the second one
-    // back sooner. Whether the baseline read for it is the one whose trust was checked is
-    // settled after both.
-    let load_cache = a.trust_ctime && a.scope.verifies_owned();
-    let (setup, cache) = rayon::join(
-        || -> Result<_, Failure> {
-            let policy = load_policy(root, a.state.policy.as_deref())?;
-            warn_untrusted_baseline(root, &baseline_path);
-            let baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
-            let keyring = if !a.scope.verifies_owned() {
-                crate::rpmdb::trust::Keyring::new()
-            } else if a.keys.is_empty() {
-                load_keyring(root, &policy)?
-            } else if a.deb_archives.is_some()
-                && super::dpkg::choose(&a.target) == super::config::PackageManager::Dpkg
-            {
-                // dpkg keeps no header signatures: --keys names the keys of apt's indexes, which
-                // `crate::dpkg::anchor` reads (binary keyrings too, which rpm's loader refuses).
-                crate::rpmdb::trust::Keyring::new()
-            } else {
-                load_keyring_paths(&a.keys)?
-            };
-            let db = open_db(&a.target, Some(&keyring))?;
-            Ok((policy, baseline_sha256, keyring, db))
-        },
-        || match load_cache {
-            true => super::owned_cache::for_check(root, &baseline_path),
-            false => Ok((None, None)),
+    warn_untrusted_baseline(root, &baseline_path);
+    let mut baseline_sha256 = check_baseline_trust(&baseline_path, &a.baseline_trust)?;
+    let keyring = if !a.scope.verifies_owned() {
+        crate::rpmdb::trust::Keyring::new()
+    } else if a.keys.is_empty() {
+        load_keyring(root, &policy)?
+    } else if a.deb_archives.is_some()
+        && super::dpkg::choose(&a.target) == super::config::PackageManager::Dpkg
+    {
+        // dpkg keeps no header signatures: --keys names the keys of apt's indexes, which
+        // `crate::dpkg::anchor` reads (binary keyrings too, which rpm's loader refuses).
+        crate::rpmdb::trust::Keyring::new()
+    } else {
+        load_keyring_paths(&a.keys)?
+    };
+    // The owned-file cache is read and checked while the rpmdb is: neither needs the other.
+    let (db, cache) = rayon::join(
+        || open_db(&a.target, Some(&keyring)),
+        || match a.trust_ctime && a.scope.verifies_owned() {
+            true => super::owned_cache::for_check(root, &baseline_path, |read| {
+                same_baseline(
+                    &baseline_path,
+                    &mut baseline_sha256,
+                    read,
+                    &a.baseline_trust,
+                )
+            }),
+            false => Ok(None),
         },
     );
-    let (policy, mut baseline_sha256, keyring, (db, mut error_status)) = setup?;
-    let (cache, read_sha256) = cache?;
-    if let Some(read) = read_sha256 {
-        same_baseline(
-            &baseline_path,
-            &mut baseline_sha256,
-            &read,
-            &a.baseline_trust,
-        )?;
-    }
+    let (db, mut error_status) = db?;
+    let cache = cache?;
     if a.scope.verifies_owned() {
         warn_keys(&keyring, &db);
     }

@@ -52,23 +52,24 @@ fn load(
     }
 }
 
-/// For `check --trust-ctime`: the cache recorded with the baseline, and the SHA-256 of the
-/// baseline bytes its reference was read from (the caller compares it with the digest the pin
-/// and signature were verified on, and refuses the run when they differ).
+/// For `check --trust-ctime`: the cache recorded with the baseline whose SHA-256 is `checked`
+/// (the digest the pin and signature were verified on; `same` confirms the header read here
+/// is from those very bytes).
 pub(super) fn for_check(
     root: &Path,
     baseline: &Path,
-) -> Result<(Option<Arc<OwnedCache>>, Option<String>), Failure> {
+    same: impl FnOnce(&str) -> Result<(), Failure>,
+) -> Result<Option<Arc<OwnedCache>>, Failure> {
     let (header, sha) = match FileReader::verified_header(baseline) {
         Ok(h) => h,
-        Err(BaselineError::NotFound { .. }) => return Ok((None, None)),
+        Err(BaselineError::NotFound { .. }) => return Ok(None),
         Err(e) => {
             eprintln!("quietwire: note: owned-file cache not used: {e}");
-            return Ok((None, None));
+            return Ok(None);
         }
     };
-    let cache = load(root, baseline, header.owned_cache.as_ref())?.map(Arc::new);
-    Ok((cache, Some(sha)))
+    same(&sha)?;
+    Ok(load(root, baseline, header.owned_cache.as_ref())?.map(Arc::new))
 }
 
 /// `build` when `--trust-ctime` asks for the cache and the package database is rpm's: entries are
