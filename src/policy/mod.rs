@@ -17,7 +17,7 @@
 //! walk's fixed exclusions ([`NEVER_ENTERED`]) and the default hashing cap
 //! ([`DEFAULT_MAX_HASH_BYTES`]) are defined here, below the scan that applies them.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -367,7 +367,7 @@ pub struct Policy {
     /// The real globs (each also as `P/**`), in rule order, in sets of at most
     /// [`GLOBS_PER_SET`] so that no single automaton grows past what the glob library builds
     /// quickly; each set comes with the rule of each of its patterns.
-    globs: Vec<(GlobSet, Vec<usize>)>,
+    globs: GlobSets,
     /// Class of each rule, resolved once.
     rule_class: Vec<String>,
     /// [`PROTECTED_PATHS`] and the trusted keys, normalised: always watched, always in
@@ -385,14 +385,66 @@ pub struct Classified<'a> {
     pub spec: &'a ClassSpec,
 }
 
+/// The glob rules' matchers, compiled at load, or on first use for the built-in policy alone.
+///
+/// Compiling them is most of the time a policy takes to load (about 2 ms for the built-in
+/// one), and a check of package files alone never classifies a path. The built-in patterns are
+/// fixed and a test compiles them, so deferring their compilation cannot defer an error; a
+/// policy file's are compiled at once, so that a bad one fails the command before it starts.
+#[derive(Debug, Clone, Default)]
+struct GlobSets {
+    /// The globs of each set with the rule of each, for a deferred compilation.
+    pending: Vec<(Vec<Glob>, Vec<usize>)>,
+    compiled: std::sync::OnceLock<Vec<(GlobSet, Vec<usize>)>>,
+}
+
+fn compile_sets(
+    pending: &[(Vec<Glob>, Vec<usize>)],
+) -> Result<Vec<(GlobSet, Vec<usize>)>, globset::Error> {
+    pending
+        .iter()
+        .map(|(globs, rules)| {
+            let mut builder = GlobSetBuilder::new();
+            for g in globs {
+                builder.add(g.clone());
+            }
+            Ok((builder.build()?, rules.clone()))
+        })
+        .collect()
+}
+
+impl GlobSets {
+    fn new(pending: Vec<(Vec<Glob>, Vec<usize>)>, defer: bool) -> Result<GlobSets, globset::Error> {
+        let sets = GlobSets::default();
+        if defer {
+            return Ok(GlobSets { pending, ..sets });
+        }
+        let _ = sets.compiled.set(compile_sets(&pending)?);
+        Ok(sets)
+    }
+
+    fn get(&self) -> &[(GlobSet, Vec<usize>)] {
+        self.compiled.get_or_init(|| {
+            compile_sets(&self.pending).unwrap_or_else(|e| {
+                // Unreachable while the built-in policy's test passes; never a panic.
+                eprintln!(
+                    "quietwire: error: built-in policy: rules: {e}: its glob rules are not applied"
+                );
+                Vec::new()
+            })
+        })
+    }
+}
+
 impl Policy {
     /// The built-in default policy alone.
     pub fn builtin() -> Result<Policy, PolicyError> {
         let base = parse_file("built-in default policy", DEFAULT_POLICY)?;
-        build(
+        build_deferring(
             "built-in default policy",
             base,
             vec!["built-in default".into()],
+            true,
         )
     }
 
@@ -506,7 +558,7 @@ impl Policy {
             .max();
         // Sets hold ascending rule numbers: from the last set back, the first set that matches
         // holds the winning glob, and a set whose rules all precede the winner so far cannot win.
-        for (set, rules) in self.globs.iter().rev() {
+        for (set, rules) in self.globs.get().iter().rev() {
             if rules.last().copied() <= winner {
                 break;
             }
@@ -669,6 +721,16 @@ fn normal_absolute(p: &str) -> Option<PathBuf> {
 }
 
 fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, PolicyError> {
+    build_deferring(name, f, sources, false)
+}
+
+/// [`build`], compiling the glob rules on first use when `defer_globs` (see [`GlobSets`]).
+fn build_deferring(
+    name: &str,
+    f: PolicyFile,
+    sources: Vec<String>,
+    defer_globs: bool,
+) -> Result<Policy, PolicyError> {
     let invalid = |message: String| PolicyError::Invalid {
         file: name.to_string(),
         message,
@@ -722,8 +784,8 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
         )));
     }
     let mut literals: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut globs = Vec::new();
-    let mut builder = GlobSetBuilder::new();
+    let mut pending = Vec::new();
+    let mut set_globs = Vec::new();
     let mut pattern_rule = Vec::new();
     let mut rule_class = Vec::new();
     for (ri, rule) in f.rule.iter().enumerate() {
@@ -763,23 +825,21 @@ fn build(name: &str, f: PolicyFile, sources: Vec<String>) -> Result<Policy, Poli
                     .backslash_escape(true)
                     .build()
                     .map_err(|e| invalid(format!("rule `{}`: {e}", rule.name)))?;
-                builder.add(glob);
+                set_globs.push(glob);
                 pattern_rule.push(ri);
                 if pattern_rule.len() >= GLOBS_PER_SET {
-                    let set = std::mem::replace(&mut builder, GlobSetBuilder::new())
-                        .build()
-                        .map_err(|e| invalid(format!("rules: {e}")))?;
-                    globs.push((set, std::mem::take(&mut pattern_rule)));
+                    pending.push((
+                        std::mem::take(&mut set_globs),
+                        std::mem::take(&mut pattern_rule),
+                    ));
                 }
             }
         }
     }
     if !pattern_rule.is_empty() {
-        let set = builder
-            .build()
-            .map_err(|e| invalid(format!("rules: {e}")))?;
-        globs.push((set, pattern_rule));
+        pending.push((set_globs, pattern_rule));
     }
+    let globs = GlobSets::new(pending, defer_globs).map_err(|e| invalid(format!("rules: {e}")))?;
     let sig_file = f.signatures.unwrap_or_default();
     let defaults = Signatures::default();
     let signatures = Signatures {
@@ -894,6 +954,39 @@ mod tests {
         // `*` does not cross `/`: /home/*/.ssh is not /home/a/b/.ssh.
         assert_eq!(cls("/home/a/.ssh/authorized_keys"), "credentials");
         assert_eq!(cls("/home/a/b/.ssh/authorized_keys"), "normal");
+    }
+
+    /// The built-in policy's glob rules are compiled on first use: they must compile, and
+    /// classify exactly as when compiled at load.
+    #[test]
+    fn deferred_builtin_globs_compile_and_classify_as_compiled_at_load() {
+        let lazy = Policy::builtin().unwrap();
+        assert!(lazy.globs.compiled.get().is_none(), "compiled at load");
+        let sets = compile_sets(&lazy.globs.pending).unwrap();
+        assert!(!sets.is_empty());
+        let base = parse_file("built-in default policy", DEFAULT_POLICY).unwrap();
+        let eager = build("built-in default policy", base, vec![]).unwrap();
+        assert!(eager
+            .globs
+            .compiled
+            .get()
+            .is_some_and(|s| s.len() == sets.len()));
+        for path in [
+            "/run/x",
+            "/var/log/messages",
+            "/var/log/sa/sa01",
+            "/var/log/journal/x/system.journal",
+            "/root/.viminfo",
+            "/home/a/.ssh/authorized_keys",
+            "/etc/foo.conf.rpmnew",
+            "/var/www/html/wp-content/uploads/x.PHP",
+            "/var/www/html/index.php",
+            "/usr/bin/evil",
+            "/usr/share/doc/x",
+        ] {
+            assert_eq!(class_of(&lazy, path), class_of(&eager, path), "{path}");
+        }
+        assert!(lazy.globs.compiled.get().is_some());
     }
 
     #[test]
