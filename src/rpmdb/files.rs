@@ -117,8 +117,9 @@ pub struct FileListBuilder {
     dir_ends: Vec<u32>,
     dir_index: HashMap<Box<[u8]>, u32>,
     /// The directory of the file pushed last, checked before `dir_index` (a header lists a
-    /// directory's files together).
+    /// directory's files together), and the header's DIRINDEXES value for it when it came with one.
     last_dir: u32,
+    last_dir_key: Option<u32>,
     bases: Vec<u8>,
     attrs: Vec<Attrs>,
     attr_index: HashMap<Attrs, u32>,
@@ -151,6 +152,7 @@ impl FileListBuilder {
             dir_ends: Vec::new(),
             dir_index: HashMap::new(),
             last_dir: u32::MAX,
+            last_dir_key: None,
             bases: Vec::with_capacity(base_bytes),
             attrs: Vec::new(),
             attr_index: HashMap::new(),
@@ -228,15 +230,48 @@ impl FileListBuilder {
 
     /// Add the next file.
     pub fn push(&mut self, f: &NewFile<'_>) -> Result<(), TooLarge> {
-        let index = u32::try_from(self.rows.len()).map_err(|_| TooLarge("files"))?;
         let (dir, base) = split_after_last_slash(f.path);
+        self.last_dir_key = None;
+        let dir = self.dir(dir)?;
+        self.push_row(dir, base, f)
+    }
+
+    /// Add the next file, whose path is `dir` followed by `base` (`f.path` is not read): a
+    /// header's DIRNAMES entry number `key` and BASENAMES entry. Files of one directory come
+    /// together, so the directory is mostly recognised by `key` alone, without comparing or
+    /// joining bytes.
+    pub fn push_in_dir(
+        &mut self,
+        dir: &[u8],
+        key: u32,
+        base: &[u8],
+        f: &NewFile<'_>,
+    ) -> Result<(), TooLarge> {
+        // The stored split must be at the last `/` (lookups inside the root rely on a name
+        // without one): a directory entry without its trailing `/`, or a basename holding one,
+        // takes the general way.
+        if !(dir.is_empty() || dir.ends_with(b"/")) || base.contains(&b'/') {
+            let mut path = Vec::with_capacity(dir.len() + base.len());
+            path.extend_from_slice(dir);
+            path.extend_from_slice(base);
+            return self.push(&NewFile { path: &path, ..*f });
+        }
+        let dir = match self.last_dir_key {
+            Some(k) if k == key => self.last_dir,
+            _ => self.dir(dir)?,
+        };
+        self.last_dir_key = Some(key);
+        self.push_row(dir, base, f)
+    }
+
+    fn push_row(&mut self, dir: u32, base: &[u8], f: &NewFile<'_>) -> Result<(), TooLarge> {
+        let index = u32::try_from(self.rows.len()).map_err(|_| TooLarge("files"))?;
         let base_end = self
             .bases
             .len()
             .checked_add(base.len())
             .and_then(|e| u32::try_from(e).ok())
             .ok_or(TooLarge("paths over 4 GiB"))?;
-        let dir = self.dir(dir)?;
         let attrs = Attrs {
             mode: f.mode,
             rdev: f.rdev,
@@ -758,6 +793,55 @@ mod tests {
         // `/a/` is stored once although `/b/` came between its files.
         let dirs: Vec<&[u8]> = l.iter().map(|f| f.dir_bytes()).collect();
         assert_eq!(l.dir_ends.len(), 5, "{dirs:?}");
+    }
+
+    /// A header's (directory, name) pairs give the same list as the joined paths, whatever
+    /// the pairs look like.
+    #[test]
+    fn files_given_by_directory_entry_equal_files_given_whole() {
+        let parts: [(&[u8], u32, &[u8]); 8] = [
+            (b"/usr/bin/", 0, b"ls"),
+            (b"/usr/bin/", 0, b"cat"),
+            (b"/etc/", 1, b"passwd"),
+            (b"/usr/bin/", 0, b"cp"),
+            // No trailing `/`, a name with one, an OLDFILENAMES path, a top-level name.
+            (b"/usr", 2, b"lib/x"),
+            (b"/a/", 3, b"b/c"),
+            (b"", u32::MAX, b"/old/style/path"),
+            (b"/", 4, b"top"),
+        ];
+        let joined: Vec<Vec<u8>> = parts.iter().map(|(d, _, b)| [*d, *b].concat()).collect();
+        let mut by_dir = FileListBuilder::new(DigestAlgo::Sha256, 0, 0);
+        let mut whole = FileListBuilder::new(DigestAlgo::Sha256, 0, 0);
+        for ((dir, key, base), path) in parts.iter().zip(&joined) {
+            let f = NewFile {
+                path,
+                ..Default::default()
+            };
+            by_dir
+                .push_in_dir(
+                    dir,
+                    *key,
+                    base,
+                    &NewFile {
+                        path: &[],
+                        ..f.clone()
+                    },
+                )
+                .unwrap();
+            whole.push(&f).unwrap();
+        }
+        let (by_dir, whole) = (by_dir.finish(), whole.finish());
+        assert_eq!(by_dir, whole);
+        for (f, path) in by_dir.iter().zip(&joined) {
+            assert_eq!(&f.path_bytes(), path);
+            assert!(!f.parent_and_name().1.contains(&b'/'), "{f:?}");
+        }
+        // `/usr` and `lib/x` join to `/usrlib/x`, byte-exact.
+        assert_eq!(
+            by_dir.get(4).unwrap().parent_and_name(),
+            (&b"/usrlib"[..], &b"x"[..])
+        );
     }
 
     #[test]

@@ -331,10 +331,11 @@ fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, boo
         },
     };
     let n = bases.count_left();
-    let dir_of = |i: usize| -> &'a [u8] {
+    // DIRINDEXES[i] and its DIRNAMES entry; `u32::MAX` and "" without them (OLDFILENAMES).
+    let dir_of = |i: usize| -> (u32, &'a [u8]) {
         idx.and_then(|idx| idx.get(i))
-            .and_then(|d| dirs.get(d as usize).copied())
-            .unwrap_or_default()
+            .and_then(|d| Some((u32::try_from(d).ok()?, *dirs.get(d as usize)?)))
+            .unwrap_or((u32::MAX, &[]))
     };
     let per_file_ints = |t: IndexTag, ty: u32| -> Result<Option<IntArray<'a>>, BlobError> {
         per_file(t, ints(t, ty)?, n)
@@ -377,15 +378,13 @@ fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, boo
         base_bytes = base_bytes.saturating_add(base?.len());
     }
     let mut out = FileListBuilder::new(algo, n, base_bytes);
-    let mut path = Vec::new();
     for i in 0..n {
         let base = bases.next().transpose()?.unwrap_or_default();
-        path.clear();
-        path.extend_from_slice(dir_of(i));
-        path.extend_from_slice(base);
+        let (dir_key, dir) = dir_of(i);
         // Narrowing casts below undo `int_at`'s widening of values read at their own width.
         let file = NewFile {
-            path: &path,
+            // Given as `dir` and `base` to `push_in_dir`.
+            path: &[],
             mode: modes.get(i).unwrap_or(0) as u16,
             size: int_at(sizes32.or(sizes64), i),
             digest: next_string(&mut digests)?,
@@ -403,10 +402,11 @@ fn read_files<'a>(h: &HeaderBlob<'a>, algo: DigestAlgo) -> Result<(FileList, boo
             color: int_at(colors, i) as u32,
             inode: int_at(inodes, i) as u32,
         };
-        out.push(&file).map_err(|e| BlobError::Tag {
-            tag: tag(RPMTAG_BASENAMES),
-            what: e.to_string(),
-        })?;
+        out.push_in_dir(dir, dir_key, base, &file)
+            .map_err(|e| BlobError::Tag {
+                tag: tag(RPMTAG_BASENAMES),
+                what: e.to_string(),
+            })?;
     }
     Ok((out.finish(), has_digests))
 }
