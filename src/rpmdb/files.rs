@@ -136,6 +136,15 @@ pub struct FileListBuilder {
     caps: Vec<(u32, Box<str>)>,
 }
 
+/// Where `arena` ends once `more` is appended, as the 32-bit offset rows keep.
+fn end_after(arena: &[u8], more: &[u8], what: &'static str) -> Result<u32, TooLarge> {
+    arena
+        .len()
+        .checked_add(more.len())
+        .and_then(|e| u32::try_from(e).ok())
+        .ok_or(TooLarge(what))
+}
+
 fn lossy_box(raw: &[u8]) -> Box<str> {
     String::from_utf8_lossy(raw).into()
 }
@@ -202,12 +211,7 @@ impl FileListBuilder {
             Some(&i) => i,
             None => {
                 let i = u32::try_from(self.dir_ends.len()).map_err(|_| TooLarge("directories"))?;
-                let end = self
-                    .dirs
-                    .len()
-                    .checked_add(raw.len())
-                    .and_then(|e| u32::try_from(e).ok())
-                    .ok_or(TooLarge("directories over 4 GiB"))?;
+                let end = end_after(&self.dirs, raw, "directories over 4 GiB")?;
                 self.dirs.extend_from_slice(raw);
                 self.dir_ends.push(end);
                 self.dir_index.insert(raw.into(), i);
@@ -266,12 +270,7 @@ impl FileListBuilder {
 
     fn push_row(&mut self, dir: u32, base: &[u8], f: &NewFile<'_>) -> Result<(), TooLarge> {
         let index = u32::try_from(self.rows.len()).map_err(|_| TooLarge("files"))?;
-        let base_end = self
-            .bases
-            .len()
-            .checked_add(base.len())
-            .and_then(|e| u32::try_from(e).ok())
-            .ok_or(TooLarge("paths over 4 GiB"))?;
+        let base_end = end_after(&self.bases, base, "paths over 4 GiB")?;
         let attrs = Attrs {
             mode: f.mode,
             rdev: f.rdev,
