@@ -116,7 +116,7 @@ impl PackageDb for Database {
                     continue;
                 }
                 idx.insert(
-                    f.path().to_path_buf(),
+                    f.path(),
                     OwnedFile {
                         nevra: nevra.clone(),
                         digest: f.digest_hex().into_owned(),
@@ -141,7 +141,7 @@ impl PackageDb for Database {
             .filter(|p| p.nevra() == nevra)
             .flat_map(|p| p.files.iter())
             .filter(|f| f.flags() & CONFIG != 0)
-            .map(|f| f.path().to_path_buf())
+            .map(|f| f.path())
             .collect()
     }
 
