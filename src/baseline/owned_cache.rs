@@ -88,14 +88,26 @@ pub fn load(
     identity: &RootIdentity,
 ) -> Result<OwnedCache, Unusable> {
     let file = cache_path(baseline);
+    let bytes = read_recorded(&file, reference)?;
+    parse(&file, &bytes, reference, root, identity)
+}
+
+/// The cache in `bytes`, the contents of `file` whose SHA-256 the baseline records
+/// (`reference`), taken on `root` with `identity`. Public for the fuzz target.
+pub fn parse(
+    file: &Path,
+    bytes: &[u8],
+    reference: &CacheRef,
+    root: &Path,
+    identity: &RootIdentity,
+) -> Result<OwnedCache, Unusable> {
     let corrupt = |what: String| {
         Unusable::Refused(BaselineError::Corrupt {
-            file: file.clone(),
+            file: file.to_path_buf(),
             line: 0,
             what,
         })
     };
-    let bytes = read_recorded(&file, reference)?;
     let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
     let head: CacheHeader = lines
         .next()
@@ -302,6 +314,36 @@ mod tests {
             size: 10,
             mtime_ns: -5,
             ctime_ns: 7,
+        }
+    }
+
+    /// What the fuzz target feeds `parse`: a header that passes, then package lines.
+    #[test]
+    fn parse_takes_package_lines_after_a_header_and_names_the_file_otherwise() {
+        let header = br#"{"format":"quietwire-owned-cache","version":1,"root":"/","identity":{"dev":1,"ino":2,"fs_type":3,"fsid":4},"entries":2}"#;
+        let reference = CacheRef {
+            sha256: String::new(),
+            entries: 2,
+        };
+        let file = Path::new("x.owned-cache");
+        let good = [
+            &header[..],
+            b"\n",
+            br#"{"h":"aa","f":[[1,1,1,10,-5,7],[3,1,3,10,-5,7]]}"#,
+        ]
+        .concat();
+        let c = parse(file, &good, &reference, Path::new("/"), &identity()).unwrap();
+        assert_eq!(
+            (c.get("aa", 1), c.get("aa", 3)),
+            (Some(&key(1)), Some(&key(3)))
+        );
+        for bad in [&b"{"[..], &good[..good.len() - 2], b"\n\n"] {
+            match parse(file, bad, &reference, Path::new("/"), &identity()) {
+                Err(Unusable::Refused(e)) => {
+                    assert!(e.to_string().contains("x.owned-cache"), "{e}")
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 
