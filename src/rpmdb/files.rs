@@ -3,14 +3,13 @@
 //! The whole database's file lists stay in memory for a check (the shared-file rule and the
 //! baseline need every package's files), so they dominate the heap: about 270 bytes per file
 //! when every file was a struct with its own path, hex digest, link target and capability
-//! allocations. Here a package keeps one byte buffer for all its paths, its digests as raw bytes
-//! in one buffer of the algorithm's width, the few attribute combinations its files share
-//! (mode, owners, flags, ...) once, and link targets and capabilities (almost always empty) in
-//! sparse tables. Paths are split at their last `/`: each distinct directory is stored once
-//! (a package's files share a few thousand directories; whole paths were a third of the heap of
-//! a check), the names after it in one buffer. A file is a 32-byte row plus its name and digest
-//! bytes. [`FileInfo`] is a borrowed view of one row with accessors that give back the header's
-//! values byte-exact.
+//! allocations. Here a package splits its paths at their last `/` and keeps each distinct
+//! directory once (a package's files share a few thousand directories; whole paths were a third
+//! of the heap of a check) and the names after it in one buffer; its digests as raw bytes in one
+//! buffer of the algorithm's width, the few attribute combinations its files share (mode,
+//! owners, flags, ...) once, and link targets and capabilities (almost always empty) in sparse
+//! tables. A file is a 32-byte row plus its name and digest bytes. [`FileInfo`] is a borrowed
+//! view of one row with accessors that give back the header's values byte-exact.
 
 use super::package::{DigestAlgo, FileState};
 use std::borrow::Cow;
@@ -70,8 +69,8 @@ enum DigestKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Row {
-    /// End of the name (the path after its last `/`) in `FileList::names_after_dir`; it starts
-    /// at the previous row's end.
+    /// End of the name (the path after its last `/`) in `FileList::bases`; it starts at the
+    /// previous row's end.
     base_end: u32,
     /// Index of the directory (the path up to and including its last `/`) in `FileList::dirs`.
     dir: u32,
@@ -194,17 +193,8 @@ impl FileListBuilder {
         Ok(i)
     }
 
-    fn dir_bytes(&self, i: u32) -> Option<&[u8]> {
-        let i = i as usize;
-        let start = match i.checked_sub(1) {
-            Some(prev) => *self.dir_ends.get(prev)? as usize,
-            None => 0,
-        };
-        self.dirs.get(start..*self.dir_ends.get(i)? as usize)
-    }
-
     fn dir(&mut self, raw: &[u8]) -> Result<u32, TooLarge> {
-        if self.dir_bytes(self.last_dir) == Some(raw) {
+        if directory(&self.dirs, &self.dir_ends, self.last_dir) == Some(raw) {
             return Ok(self.last_dir);
         }
         let i = match self.dir_index.get(raw) {
@@ -421,6 +411,16 @@ impl<'a> IntoIterator for &'a FileList {
     }
 }
 
+/// Directory `i` of `dirs`, the directories back to back, directory `i` ending at `ends[i]`.
+fn directory<'a>(dirs: &'a [u8], ends: &[u32], i: u32) -> Option<&'a [u8]> {
+    let i = i as usize;
+    let start = match i.checked_sub(1) {
+        Some(prev) => *ends.get(prev)? as usize,
+        None => 0,
+    };
+    dirs.get(start..*ends.get(i)? as usize)
+}
+
 /// `path` split after its last `/` (the directory keeps it), or `("", path)` without one:
 /// the two parts joined are `path` again, byte for byte.
 fn split_after_last_slash(path: &[u8]) -> (&[u8], &[u8]) {
@@ -498,14 +498,7 @@ impl<'a> FileInfo<'a> {
 
     /// The path up to and including its last `/` (empty when it has none).
     pub fn dir_bytes(&self) -> &'a [u8] {
-        let list = self.list;
-        let i = self.row.dir as usize;
-        let start = match i.checked_sub(1) {
-            Some(prev) => list.dir_ends.get(prev).map_or(0, |&e| e as usize),
-            None => 0,
-        };
-        let end = list.dir_ends.get(i).map_or(0, |&e| e as usize);
-        list.dirs.get(start..end).unwrap_or_default()
+        directory(&self.list.dirs, &self.list.dir_ends, self.row.dir).unwrap_or_default()
     }
 
     /// The path after its last `/`.
