@@ -117,8 +117,8 @@ fn run() -> Result<(), String> {
             }
             let cpu = cpu_seconds();
             let clock = Instant::now();
-            let bytes = in_threads(&dirs, threads, root_fd, |dir, name| {
-                check_one(dir, name, way, proc_dir)
+            let bytes = in_threads(&dirs, threads, root_fd, |dir, name, buf| {
+                check_one(dir, name, way, proc_dir, buf)
             });
             let label = match way {
                 Way::OneOpen => "one-open",
@@ -168,13 +168,15 @@ fn in_threads(
     dirs: &[(CString, Vec<CString>)],
     threads: usize,
     root_fd: libc::c_int,
-    each: impl Fn(libc::c_int, &CString) -> u64 + Sync,
+    each: impl Fn(libc::c_int, &CString, &mut [u8]) -> u64 + Sync,
 ) -> u64 {
     let next = AtomicUsize::new(0);
     let total = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
+                // One read buffer per thread, as quietwire keeps it.
+                let mut buf = vec![0u8; 256 * 1024];
                 while let Some((dir, names)) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
                     // SAFETY: a NUL-terminated relative name; the descriptor is closed below.
                     let fd = unsafe {
@@ -183,7 +185,7 @@ fn in_threads(
                     if fd < 0 {
                         continue;
                     }
-                    let n: u64 = names.iter().map(|name| each(fd, name)).sum();
+                    let n: u64 = names.iter().map(|name| each(fd, name, &mut buf)).sum();
                     // SAFETY: closing the descriptor opened above.
                     unsafe { libc::close(fd) };
                     total.fetch_add(n as usize, Ordering::Relaxed);
@@ -195,7 +197,13 @@ fn in_threads(
 }
 
 /// The per-file work; returns the bytes hashed.
-fn check_one(dir: libc::c_int, name: &CString, way: Way, proc_dir: libc::c_int) -> u64 {
+fn check_one(
+    dir: libc::c_int,
+    name: &CString,
+    way: Way,
+    proc_dir: libc::c_int,
+    buf: &mut [u8],
+) -> u64 {
     // SAFETY (whole function): plain system calls on NUL-terminated names, a zeroed stat buffer
     // and a stack buffer of the length given; every descriptor opened is closed.
     unsafe {
@@ -213,15 +221,12 @@ fn check_one(dir: libc::c_int, name: &CString, way: Way, proc_dir: libc::c_int) 
                 libc::close(pin);
                 return 0;
             }
-            let Ok(number) = CString::new(pin.to_string()) else {
-                libc::close(pin);
-                return 0;
-            };
+            let number = fd_name(pin);
             (
                 libc::openat(
                     proc_dir,
-                    number.as_ptr(),
-                    libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC,
+                    number.as_ptr().cast(),
+                    libc::O_RDONLY | libc::O_NOATIME | libc::O_NOCTTY | libc::O_CLOEXEC,
                 ),
                 pin,
             )
@@ -234,7 +239,11 @@ fn check_one(dir: libc::c_int, name: &CString, way: Way, proc_dir: libc::c_int) 
             let fd = libc::openat(
                 dir,
                 name.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC,
+                libc::O_RDONLY
+                    | libc::O_NOATIME
+                    | libc::O_NOFOLLOW
+                    | libc::O_NOCTTY
+                    | libc::O_CLOEXEC,
             );
             (fd, -1)
         };
@@ -247,7 +256,6 @@ fn check_one(dir: libc::c_int, name: &CString, way: Way, proc_dir: libc::c_int) 
                 cap.as_mut_ptr().cast(),
                 cap.len(),
             );
-            let mut buf = [0u8; 256 * 1024];
             let mut sha = sha2::Sha256::new();
             loop {
                 let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
@@ -271,6 +279,30 @@ fn check_one(dir: libc::c_int, name: &CString, way: Way, proc_dir: libc::c_int) 
         }
         hashed
     }
+}
+
+/// The NUL-terminated decimal name of `fd` in `/proc/self/fd`, without an allocation.
+fn fd_name(fd: libc::c_int) -> [u8; 12] {
+    let mut digits = [0u8; 12];
+    let mut n = fd.unsigned_abs();
+    let mut len = 0;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut name = [0u8; 12];
+    for (i, d) in digits.iter().take(len).rev().enumerate() {
+        if let Some(slot) = name.get_mut(i) {
+            *slot = *d;
+        }
+    }
+    name
 }
 
 fn cpu_seconds() -> f64 {
