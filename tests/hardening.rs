@@ -378,6 +378,78 @@ fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
     }
 }
 
+/// The rpmdb itself is opened inside the root: an absolute symlink planted as `rpmdb.sqlite` is
+/// resolved against the root, never against the host, where it would hand the check a database
+/// of the attacker's choosing (here a valid one, listing a package). A link inside the root, as
+/// images make to /usr/lib/sysimage/rpm, still leads to the database.
+#[test]
+fn an_rpmdb_linked_out_of_the_root_is_not_read_from_the_host() {
+    let root = TestRoot::new();
+    root.install(&["qw-files"]);
+    let db = root.dbpath_dir().join("rpmdb.sqlite");
+    let host = tempfile::tempdir().unwrap();
+    let decoy = host.path().join("rpmdb.sqlite");
+    std::fs::rename(&db, &decoy).unwrap();
+    std::os::unix::fs::symlink(&decoy, &db).unwrap();
+    let out = bounded(cmd(&root, &["packages"]));
+    let err = text(&out.stderr);
+    assert!(
+        !text(&out.stdout).contains("qw-files"),
+        "read the host's file: {err}"
+    );
+    assert!(err.contains("no rpm database found"), "{err}");
+
+    // The same database, linked inside the root with an absolute link, is found.
+    std::fs::create_dir_all(root.join("/usr/lib/sysimage/rpm")).unwrap();
+    std::fs::rename(&decoy, root.join("/usr/lib/sysimage/rpm/rpmdb.sqlite")).unwrap();
+    std::fs::remove_file(&db).unwrap();
+    std::os::unix::fs::symlink("/usr/lib/sysimage/rpm/rpmdb.sqlite", &db).unwrap();
+    let out = bounded(cmd(&root, &["packages"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("qw-files"));
+}
+
+/// A FIFO in place of the trusted keys' directory (the policy's `signatures.trusted_keys`) is a
+/// warning naming it, and the check goes on; it used to wait forever for a writer. A FIFO among
+/// the key files is skipped unopened, and the check still reports the changed file.
+#[test]
+fn a_fifo_for_the_trusted_keys_is_a_warning_not_a_hang() {
+    let root = TestRoot::new();
+    root.install(&["qw-files"]);
+    let (listed, _) = root.rpm_va();
+    assert!(listed.is_empty(), "{listed:?}");
+    let changed = root
+        .rpm_ql("qw-files")
+        .into_iter()
+        .find(|f| std::fs::metadata(root.join(f)).is_ok_and(|m| m.is_file()))
+        .unwrap();
+    std::fs::write(root.join(&changed), "trojaned\n").unwrap();
+    let keys = "/etc/pki/rpm-gpg";
+    std::fs::create_dir_all(root.join("/etc/pki")).unwrap();
+    root.mkfifo(keys, 0o644);
+    let out = bounded(cmd(&root, &["check", "--owned-only", "--format", "text"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("neither a directory nor a regular file") && err.contains(keys),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).contains(&changed),
+        "{}",
+        text(&out.stdout)
+    );
+
+    std::fs::remove_file(root.join(keys)).unwrap();
+    std::fs::create_dir_all(root.join(keys)).unwrap();
+    root.mkfifo(format!("{keys}/RPM-GPG-KEY-planted"), 0o644);
+    let out = bounded(cmd(&root, &["check", "--owned-only", "--format", "text"]));
+    assert!(
+        text(&out.stdout).contains(&changed),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Issue 13 point 4: a root's policy that is a symlink to a host file is not read (nor quoted).
 #[test]
 fn a_symlinked_policy_in_the_root_is_not_followed_nor_quoted() {

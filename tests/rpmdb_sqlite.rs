@@ -258,6 +258,25 @@ fn wal_only_row_is_seen_in_a_copied_image() {
     assert_eq!(hnums(&again.unwrap()), [1, 2, 3]);
 }
 
+/// A `-wal` planted as a symlink (here to the real WAL, outside the image) is refused with an
+/// error naming it: the private copy never reads through a link, which could lead to a file or
+/// a device of the host.
+#[test]
+fn a_symlinked_wal_is_refused_not_followed() {
+    let top = tempfile::tempdir().unwrap();
+    let Some((writer, db, _)) = wal_db(top.path()) else {
+        return;
+    };
+    let img = tempfile::tempdir().unwrap();
+    let idb = img.path().join("rpmdb.sqlite");
+    std::fs::copy(&db, &idb).unwrap();
+    let wal = img.path().join("rpmdb.sqlite-wal");
+    std::os::unix::fs::symlink(top.path().join("rpmdb.sqlite-wal"), &wal).unwrap();
+    let result = read_without_litter(&idb);
+    drop(writer);
+    assert_sqlite_err(result, &wal, "not a regular file");
+}
+
 #[test]
 fn wal_mode_database_with_empty_or_missing_wal() {
     let top = tempfile::tempdir().unwrap();

@@ -21,7 +21,7 @@ pub mod unpack;
 
 use super::{DpkgDb, DpkgPackage, ADMINDIR};
 use crate::finding::{Finding, FindingKind, Severity, Source};
-use crate::scan::fs::{Dir, Root};
+use crate::scan::fs::Root;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -96,30 +96,6 @@ fn read_root_file(root: &Root, rel: &str, max: u64) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-/// The entry names of a directory of the root (`rel` relative to it), symlinks resolved inside
-/// the root; empty when it does not exist.
-fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
-    let resolved = match crate::scan::fs::resolve_in_root(host_root, Path::new(rel), true) {
-        Ok(p) => p,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e.to_string()),
-    };
-    // Entered component by component from the root, refusing symlinks: a link swapped in
-    // after the resolution cannot lead out of the root.
-    let inside = resolved.strip_prefix(host_root).unwrap_or(Path::new(rel));
-    let dir = match Dir::open_root(host_root).and_then(|top| top.open_dir_path(inside)) {
-        Ok(d) => d,
-        Err(e) if e.0 == libc::ENOENT => return Ok(Vec::new()),
-        Err(e) => return Err(e.message()),
-    };
-    Ok(dir
-        .entries()
-        .map_err(|e| e.message())?
-        .into_iter()
-        .filter_map(|n| n.into_string().ok())
-        .collect())
-}
-
 /// Load the trusted keys: `host_keys` (files or directories on the host, given by the
 /// administrator) when any, else apt's keyrings inside the root.
 fn load_keys(
@@ -166,7 +142,7 @@ fn load_keys(
         if root.stat(format!("/{TRUSTED_FILE}").as_bytes()).is_ok() {
             files.push(TRUSTED_FILE.to_string());
         }
-        match list_root_dir(host, TRUSTED_DIR) {
+        match crate::scan::fs::list_root_dir(host, TRUSTED_DIR) {
             Ok(names) => files.extend(
                 names
                     .into_iter()
@@ -414,7 +390,7 @@ pub fn check(
     let mut out = Outcome::default();
     let k = load_keys(host, &root, host_keys, &mut out)?;
     out.keys = k.len();
-    let names = list_root_dir(host, APT_LISTS).unwrap_or_else(|e| {
+    let names = crate::scan::fs::list_root_dir(host, APT_LISTS).unwrap_or_else(|e| {
         out.warnings
             .push(format!("{}: {e}", host.join(APT_LISTS).display()));
         Vec::new()

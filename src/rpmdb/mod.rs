@@ -152,18 +152,15 @@ pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
         Some(d) => vec![d.to_path_buf()],
         None => DB_DIRS.iter().map(PathBuf::from).collect(),
     };
-    // Image roots often link /var/lib/rpm to /usr/lib/sysimage/rpm with an absolute symlink.
-    let dirs: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| {
-            crate::scan::fs::resolve_in_root(root, d, true)
-                .unwrap_or_else(|_| crate::scan::fs::join_in_root(root, d))
-        })
-        .collect();
     let mut tried = Vec::new();
     for dir in &dirs {
         for name in STORE_NAMES {
-            let file = dir.join(name);
+            let inside = dir.join(name);
+            // Every symlink on the way, the file's own included, is resolved inside the root
+            // (image roots often link /var/lib/rpm to /usr/lib/sysimage/rpm with an absolute
+            // symlink): a link planted as the database cannot lead to a file of the host.
+            let file = crate::scan::fs::resolve_in_root(root, &inside, true)
+                .map_err(|e| DbError::io(&crate::scan::fs::join_in_root(root, &inside), e))?;
             tried.push(file.display().to_string());
             let head = match read_head(&file) {
                 Ok(Some(h)) => h,
@@ -185,23 +182,18 @@ pub fn locate(root: &Path, dbpath: Option<&Path>) -> Result<Located, DbError> {
     })
 }
 
-/// Open a database file for reading without blocking: opening a FIFO planted in a checked root
-/// for reading would otherwise wait forever for a writer. Anything but a regular file is refused.
+/// Open a database file (a host path with no symlink left, see [`locate`]) for reading. It is
+/// pinned and checked before it is opened: a FIFO planted in a checked root would block a plain
+/// open, and a device node would be opened on the host. Anything but a regular file is refused,
+/// as is a symlink (one swapped in after [`locate`] resolved the path).
 fn open_regular(file: &Path) -> Result<std::fs::File, DbError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(file)
-        .map_err(|e| DbError::io(file, e))?;
-    let meta = f.metadata().map_err(|e| DbError::io(file, e))?;
-    if !meta.is_file() {
-        return Err(DbError::UnknownFormat {
+    crate::scan::fs::open_regular_file(file, false).map_err(|e| match e.0 {
+        libc::EINVAL | libc::ELOOP => DbError::UnknownFormat {
             path: file.to_path_buf(),
             what: "not a regular file".into(),
-        });
-    }
-    Ok(f)
+        },
+        errno => DbError::io(file, std::io::Error::from_raw_os_error(errno)),
+    })
 }
 
 /// First 512 bytes of a file, `None` if it does not exist.

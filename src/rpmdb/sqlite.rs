@@ -92,8 +92,9 @@ struct FileState {
 
 impl FileState {
     fn of(path: &Path) -> Result<Option<FileState>, DbError> {
-        match std::fs::metadata(path) {
-            // SQLite opens by path and would block on a FIFO planted in a checked root.
+        // Not following a symlink: the database's path has none left (`super::locate`), and a
+        // sidecar that is one (or a FIFO, a device) is nothing rpm writes.
+        match std::fs::symlink_metadata(path) {
             Ok(m) if !m.is_file() => Err(sqlite_err(path, "not a regular file")),
             Ok(m) => Ok(Some(FileState {
                 len: m.len(),
@@ -155,9 +156,12 @@ fn read_once<S: RecordSink>(path: &Path, snap: &Snapshot, sink: S) -> Result<S, 
     }
     check_length(path, snap.db.len)?;
     if !snap.needs_sidecars() {
+        // NOFOLLOW: SQLite opens by path; a symlink swapped into it since it was resolved and
+        // checked is refused instead of followed out of the root.
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let uri = file_uri(path, "mode=ro&immutable=1").map_err(|e| DbError::io(path, e))?;
         let conn = Connection::open_with_flags(uri, flags)
             .map_err(|e| sqlite_err(path, format!("cannot open: {e}")))?;
@@ -201,19 +205,16 @@ fn read_once<S: RecordSink>(path: &Path, snap: &Snapshot, sink: S) -> Result<S, 
 fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
     use std::io::Read;
     let mut header = [0u8; 100];
-    std::fs::File::open(path)
-        .and_then(|f| {
-            // SQLite reads the pages one at a time, most of them in file order: on a cold
-            // cache, queueing the whole file now turns thousands of small waits into one.
-            crate::scan::fs::advise_willneed(&f, 0, len);
-            f.take(100).read_exact(&mut header)
-        })
-        .map_err(|e| {
-            sqlite_err(
-                path,
-                format!("not a database (cannot read a 100-byte header: {e})"),
-            )
-        })?;
+    let f = super::open_regular(path)?;
+    // SQLite reads the pages one at a time, most of them in file order: on a cold cache,
+    // queueing the whole file now turns thousands of small waits into one.
+    crate::scan::fs::advise_willneed(&f, 0, len);
+    f.take(100).read_exact(&mut header).map_err(|e| {
+        sqlite_err(
+            path,
+            format!("not a database (cannot read a 100-byte header: {e})"),
+        )
+    })?;
     if !header.starts_with(b"SQLite format 3\0") {
         return Err(sqlite_err(path, "not a database (no SQLite header)"));
     }
@@ -248,13 +249,23 @@ fn check_length(path: &Path, len: u64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Copy `src` to `dst`, owner-writable whatever the source mode (a read-only copy could not have
-/// its journal rolled back).
+/// Copy `src` to the new file `dst`, owner-writable whatever the source mode (a read-only copy
+/// could not have its journal rolled back). `src` is opened as the database is (regular files
+/// only, no symlink followed): a planted `-wal` cannot make the copy read a FIFO or the host.
 fn copy_private(src: &Path, dst: &Path) -> Result<(), DbError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::copy(src, dst).map_err(|e| DbError::io(src, e))?;
-    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| DbError::io(dst, e))
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut from = super::open_regular(src)?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dst)
+        .map_err(|e| DbError::io(dst, e))?;
+    // Exactly owner-writable, whatever the umask took away at creation.
+    to.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| DbError::io(dst, e))?;
+    std::io::copy(&mut from, &mut to).map_err(|e| DbError::io(src, e))?;
+    Ok(())
 }
 
 /// A `file:` URI for `path` with every byte outside the unreserved set percent-encoded, so that

@@ -12,6 +12,7 @@
 
 use crate::rpmdb::blob::HeaderBlob;
 use crate::rpmdb::HeaderDigest;
+use crate::scan::fs::{Errno, Root};
 use rpm::signature::Verifying;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -140,7 +141,8 @@ impl Keyring {
     }
 
     /// Load a key file, or every regular file of a directory (sorted by name; subdirectories
-    /// are not entered). Unusable files become warnings; an unreadable path is an error.
+    /// are not entered), named on the host by the administrator. Unusable files become
+    /// warnings; an unreadable path is an error.
     pub fn add_path(&mut self, path: &Path) -> Result<usize, KeyError> {
         let io = |source| KeyError::Io {
             path: path.to_path_buf(),
@@ -167,6 +169,64 @@ impl Keyring {
             let text = read_key_file(path)?;
             Ok(self.add_armored(path, &text))
         }
+    }
+
+    /// Load a key file, or every regular file of a directory, at `path` inside the checked
+    /// root (`host_root`, opened as `root`): the policy's `signatures.trusted_keys`. Symlinks
+    /// are resolved inside the root and anything but a regular file is left unopened, so
+    /// nothing planted there (a FIFO, a device node, a link out of the root) can stall the
+    /// check or make it read the host. A missing path yields no keys; one that is neither a
+    /// directory nor a regular file yields a warning.
+    pub fn add_in_root(
+        &mut self,
+        root: &Root,
+        host_root: &Path,
+        path: &str,
+    ) -> Result<usize, KeyError> {
+        let shown = crate::scan::fs::join_in_root(host_root, Path::new(path));
+        let st = match root.stat(path.as_bytes()) {
+            Ok(st) => st,
+            Err(Errno(libc::ENOENT)) => return Ok(0),
+            Err(e) => return Err(errno_error(&shown, e)),
+        };
+        if !st.is_dir() {
+            return match root.open_config(path.as_bytes()) {
+                Ok(f) => {
+                    let text = read_key_from(&shown, f)?;
+                    Ok(self.add_armored(&shown, &text))
+                }
+                Err(Errno(libc::EINVAL)) => {
+                    self.warnings.push(format!(
+                        "{}: neither a directory nor a regular file; no keys read from it",
+                        shown.display()
+                    ));
+                    Ok(0)
+                }
+                Err(e) => Err(errno_error(&shown, e)),
+            };
+        }
+        let mut names =
+            crate::scan::fs::list_root_dir(host_root, path).map_err(|what| KeyError::Invalid {
+                path: shown.clone(),
+                what,
+            })?;
+        names.sort();
+        let mut n = 0;
+        for name in names {
+            let inside = format!("{}/{name}", path.trim_end_matches('/'));
+            let file = shown.join(&name);
+            match root.open_config(inside.as_bytes()) {
+                Ok(f) => match read_key_from(&file, f) {
+                    Ok(text) => n += self.add_armored(&file, &text),
+                    Err(e) => self.warnings.push(e.to_string()),
+                },
+                // A subdirectory (not entered), or a FIFO or device among the keys: not a
+                // key file.
+                Err(Errno(libc::EINVAL)) => {}
+                Err(e) => self.warnings.push(errno_error(&file, e).to_string()),
+            }
+        }
+        Ok(n)
     }
 
     /// Whether the issuer of a signature is one of the trusted keys.
@@ -231,18 +291,35 @@ impl Keyring {
     }
 }
 
-fn read_key_file(path: &Path) -> Result<String, KeyError> {
-    use std::io::Read;
-    let io = |source| KeyError::Io {
+fn errno_error(path: &Path, e: Errno) -> KeyError {
+    KeyError::Io {
         path: path.to_path_buf(),
-        source,
-    };
+        source: std::io::Error::from_raw_os_error(e.0),
+    }
+}
+
+/// A key file named on the host, a final symlink followed; a FIFO or device is refused unopened.
+fn read_key_file(path: &Path) -> Result<String, KeyError> {
+    match crate::scan::fs::open_regular_file(path, true) {
+        Ok(f) => read_key_from(path, f),
+        Err(Errno(libc::EINVAL)) => Err(KeyError::Invalid {
+            path: path.to_path_buf(),
+            what: "not a regular file".into(),
+        }),
+        Err(e) => Err(errno_error(path, e)),
+    }
+}
+
+/// The text of an opened key file (`path` names it in messages), bounded in size.
+fn read_key_from(path: &Path, f: std::fs::File) -> Result<String, KeyError> {
+    use std::io::Read;
     let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_KEY_FILE + 1)
+    f.take(MAX_KEY_FILE + 1)
         .read_to_end(&mut buf)
-        .map_err(io)?;
+        .map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if buf.len() as u64 > MAX_KEY_FILE {
         return Err(KeyError::Invalid {
             path: path.to_path_buf(),

@@ -356,15 +356,14 @@ fn load_keyring(
     policy: &crate::policy::Policy,
 ) -> Result<crate::rpmdb::trust::Keyring, Failure> {
     let mut keys = crate::rpmdb::trust::Keyring::new();
+    let dir = crate::scan::fs::Root::open(root).map_err(|e| {
+        Failure::new(
+            crate::exit::FAILURE,
+            format!("cannot open the root {}: {e}", root.display()),
+        )
+    })?;
     for k in &policy.signatures().trusted_keys {
-        let host = crate::scan::fs::resolve_in_root(root, Path::new(k), true)
-            .unwrap_or_else(|_| crate::scan::fs::join_in_root(root, Path::new(k)));
-        match keys.add_path(&host) {
-            Ok(_) => {}
-            Err(crate::rpmdb::trust::KeyError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(key_failure(e)),
-        }
+        keys.add_in_root(&dir, root, k).map_err(key_failure)?;
     }
     keys.source = format!(
         "signatures.trusted_keys {} inside the root",

@@ -1027,6 +1027,58 @@ fn proc_fd_dir() -> Option<BorrowedFd<'static>> {
         .map(|fd| fd.as_fd())
 }
 
+/// Open the host file `path` for reading only if it is a regular file, following a final
+/// symlink only when `follow_last`. The file is pinned with `O_PATH` and `fstat`ed first, so a
+/// FIFO or device node found there is never opened (no wait for a writer, no device side
+/// effect); anything but a regular file gives `EINVAL`, as [`Root::open_config`] does. For
+/// files a check opens by path: the rpmdb (after [`resolve_in_root`]) and administrator-given
+/// key files.
+pub fn open_regular_file(path: &Path, follow_last: bool) -> Result<File, Errno> {
+    let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
+    let pfd = open_host(path, libc::O_PATH | nofollow)?;
+    let st = fstat_fd(pfd.as_fd())?;
+    if !st.is_reg() {
+        return Err(Errno(libc::EINVAL));
+    }
+    match reopen_regular(pfd.as_fd()) {
+        Err(Errno(libc::ENOENT)) if !proc_available() => {
+            // Without /proc: open by name without blocking, then make sure it is the file
+            // pinned (a swap in between is refused, though a FIFO would have been opened).
+            let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW;
+            let fd = open_host(path, flags)?;
+            match fstat_fd(fd.as_fd())?.same_regular(&st) {
+                true => Ok(File::from(fd)),
+                false => Err(Errno(libc::EINVAL)),
+            }
+        }
+        r => r,
+    }
+}
+
+/// The entry names of a directory of the root (`rel` relative to it), symlinks resolved inside
+/// the root; empty when it does not exist. Names that are not UTF-8 are left out.
+pub fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
+    let resolved = match resolve_in_root(host_root, Path::new(rel), true) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.to_string()),
+    };
+    // Entered component by component from the root, refusing symlinks: a link swapped in
+    // after the resolution cannot lead out of the root.
+    let inside = resolved.strip_prefix(host_root).unwrap_or(Path::new(rel));
+    let dir = match Dir::open_root(host_root).and_then(|top| top.open_dir_path(inside)) {
+        Ok(d) => d,
+        Err(e) if e.0 == libc::ENOENT => return Ok(Vec::new()),
+        Err(e) => return Err(e.message()),
+    };
+    Ok(dir
+        .entries()
+        .map_err(|e| e.message())?
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
+        .collect())
+}
+
 /// Whether `/proc/self/fd` can be used to re-open descriptors.
 fn proc_available() -> bool {
     proc_fd_dir().is_some()
