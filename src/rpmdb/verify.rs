@@ -680,45 +680,43 @@ fn sort_by_inode<'a, T: Copy + Send + Sync>(
     work: &mut Vec<T>,
     parent_and_name: impl Fn(&T) -> (&'a [u8], &'a [u8]) + Sync,
 ) {
-    let mut keyed: Vec<((u64, u64), T)> = work
-        .par_iter()
-        .with_min_len(64)
-        .map(|w| {
-            let (parent, name) = parent_and_name(w);
-            let key = root
-                .entry_in(parent, name)
-                .and_then(|e| e.lstat())
-                .map(|st| (st.dev, st.ino))
-                .unwrap_or((0, 0));
-            (key, *w)
-        })
-        .collect();
-    keyed.par_sort_by_key(|k| k.0);
-    work.clear();
-    work.extend(keyed.into_iter().map(|k| k.1));
+    sort_by_disk_key(root, work, parent_and_name, |e| {
+        e.lstat().ok().map(|st| (st.dev, st.ino))
+    });
 }
 
 /// Sort `work` by the device and physical offset of each item's first data, from a first pass
-/// (in the current order, in parallel) that pins each item and opens it only when it is a
-/// regular file, as verification does. Items without data, or that cannot be opened or mapped,
-/// come first; an error is found again when the item is verified.
+/// that pins each item and opens it only when it is a regular file, as verification does.
+/// Items without data, or that cannot be opened or mapped, come first; an error is found again
+/// when the item is verified.
 fn sort_by_extent<'a, T: Copy + Send + Sync>(
     root: &Root,
     work: &mut Vec<T>,
     parent_and_name: impl Fn(&T) -> (&'a [u8], &'a [u8]) + Sync,
+) {
+    sort_by_disk_key(root, work, parent_and_name, |e| {
+        let pinned = e.pin().ok()?;
+        let file = pinned.open_regular().ok()?;
+        let offset = crate::scan::fs::first_physical_offset(&file)?;
+        Some((pinned.stat.dev, offset))
+    });
+}
+
+/// Sort `work` by a key read from the disk for each item (in the current order, in parallel:
+/// as many reads in flight as the pool has threads); items without a key come first.
+fn sort_by_disk_key<'a, T: Copy + Send + Sync>(
+    root: &Root,
+    work: &mut Vec<T>,
+    parent_and_name: impl Fn(&T) -> (&'a [u8], &'a [u8]) + Sync,
+    key: impl Fn(&crate::scan::fs::Entry) -> Option<(u64, u64)> + Sync,
 ) {
     let mut keyed: Vec<((u64, u64), T)> = work
         .par_iter()
         .with_min_len(64)
         .map(|w| {
             let (parent, name) = parent_and_name(w);
-            let key = root.entry_in(parent, name).ok().and_then(|e| {
-                let pinned = e.pin().ok()?;
-                let file = pinned.open_regular().ok()?;
-                let offset = crate::scan::fs::first_physical_offset(&file)?;
-                Some((pinned.stat.dev, offset))
-            });
-            (key.unwrap_or((0, 0)), *w)
+            let k = root.entry_in(parent, name).ok().and_then(|e| key(&e));
+            (k.unwrap_or((0, 0)), *w)
         })
         .collect();
     keyed.par_sort_by_key(|k| k.0);
