@@ -8,7 +8,12 @@ use quietwire::dpkg::anchor::{deb, index};
 fuzz_target!(|data: &[u8]| {
     let _ = deb::scan(data);
     let _ = deb::tar_member(data, "md5sums");
-    for name in ["control.tar", "control.tar.gz", "control.tar.xz", "control.tar.zst"] {
+    for name in [
+        "control.tar",
+        "control.tar.gz",
+        "control.tar.xz",
+        "control.tar.zst",
+    ] {
         let _ = deb::md5sums_of_control(name, data);
     }
     if let Ok(text) = std::str::from_utf8(data) {
