@@ -407,6 +407,13 @@ fn an_rpmdb_linked_out_of_the_root_is_not_read_from_the_host() {
     let out = bounded(cmd(&root, &["packages"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("qw-files"));
+
+    // A --root reached through a host symlink is the administrator's choice and works.
+    let link = host.path().join("root-link");
+    std::os::unix::fs::symlink(root.path(), &link).unwrap();
+    let out = bounded(cmd(&link, &["packages"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("qw-files"));
 }
 
 /// A FIFO in place of the trusted keys' directory (the policy's `signatures.trusted_keys`) is a

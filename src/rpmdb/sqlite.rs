@@ -156,13 +156,16 @@ fn read_once<S: RecordSink>(path: &Path, snap: &Snapshot, sink: S) -> Result<S, 
     }
     check_length(path, snap.db.len)?;
     if !snap.needs_sidecars() {
-        // NOFOLLOW: SQLite opens by path; a symlink swapped into it since it was resolved and
-        // checked is refused instead of followed out of the root.
+        // SQLite opens by path. With NOFOLLOW it refuses a symbolic link anywhere in the path,
+        // so a link swapped in since the path was resolved inside the root is refused instead
+        // of followed out of it; the directory is given with the host's own links (a --root
+        // reached through a symlink) already resolved, since those are the administrator's.
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let uri = file_uri(path, "mode=ro&immutable=1").map_err(|e| DbError::io(path, e))?;
+        let real = real_directory(path).map_err(|e| DbError::io(path, e))?;
+        let uri = file_uri(&real, "mode=ro&immutable=1").map_err(|e| DbError::io(path, e))?;
         let conn = Connection::open_with_flags(uri, flags)
             .map_err(|e| sqlite_err(path, format!("cannot open: {e}")))?;
         return query(&conn, path, sink);
@@ -196,6 +199,19 @@ fn read_once<S: RecordSink>(path: &Path, snap: &Snapshot, sink: S) -> Result<S, 
     drop(conn);
     // `dir` is removed when it goes out of scope; a failure to remove it is not the caller's problem.
     result
+}
+
+/// `path` with its directory's symbolic links resolved on the host; the file name is kept as it is.
+fn real_directory(path: &Path) -> std::io::Result<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(path.to_path_buf());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    Ok(std::fs::canonicalize(dir)?.join(name))
 }
 
 /// SQLite reads a truncated file without complaint as long as the pages it needs are there, so a
