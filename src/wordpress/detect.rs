@@ -180,8 +180,13 @@ pub fn header_field(head: &[u8], name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(head);
     for line in text.split(['\n', '\r']) {
         let mut l = line.trim_start_matches([' ', '\t']);
-        if l.len() >= 5 && l[..5].eq_ignore_ascii_case("<?php") {
-            l = &l[5..];
+        // `get`, not slicing: byte 5 may fall inside a multibyte character of the file.
+        if let Some(rest) = l
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("<?php"))
+            .and_then(|_| l.get(5..))
+        {
+            l = rest;
         }
         let l = l.trim_start_matches([' ', '\t', '/', '*', '#', '@']);
         let Some(head) = l.get(..name.len()) else {
@@ -342,5 +347,32 @@ mod tests {
         let h = b"<?php\n/*\n * Plugin Name: Akismet\n * Version: 5.3 */\n";
         assert_eq!(header_field(h, "plugin name").as_deref(), Some("Akismet"));
         assert_eq!(header_field(h, "Version").as_deref(), Some("5.3"));
+    }
+
+    /// A line whose fifth byte is inside a multibyte character (a plugin's own text) used to
+    /// panic the whole check; every cut of such lines is read without one.
+    #[test]
+    fn multibyte_text_never_panics() {
+        let h = "<?php
+abcdé x
+/* Plugin Name: Evil
+ * Version: 1.0 */
+<?phé
+";
+        assert_eq!(
+            header_field(h.as_bytes(), "Plugin Name").as_deref(),
+            Some("Evil")
+        );
+        assert_eq!(
+            header_field(h.as_bytes(), "Version").as_deref(),
+            Some("1.0")
+        );
+        for end in 0..=h.len() {
+            let _ = header_field(&h.as_bytes()[..end], "Version");
+        }
+        assert_eq!(
+            header_field("<?PHP Version: 2".as_bytes(), "version").as_deref(),
+            Some("2")
+        );
     }
 }
