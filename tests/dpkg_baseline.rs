@@ -147,6 +147,33 @@ fn init_then_tamper_binary_is_high_and_chmod_is_reported() {
     assert!(out.contains("/usr/lib/qwnosums/data"), "{out}");
 }
 
+/// The baseline records a dpkg file's metadata, not its content (dpkg's md5sums vouches for
+/// that). A binary rewritten with the same size and its mtime put back matches that record, which
+/// used to turn dpkg's md5 verdict into an "accepted edit" note: a trojan with a silent check.
+#[test]
+fn tamper_with_size_and_mtime_kept_is_still_high() {
+    let f = fixture();
+    let r = f.t.path();
+    init(r);
+    let bin = r.join("usr/bin/qwdemo");
+    let mtime = std::fs::metadata(&bin).unwrap().modified().unwrap();
+    // "echo one" before: the same size.
+    std::fs::write(&bin, b"#!/bin/sh\necho 666\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&bin)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let (code, out) = check(r);
+    assert_ne!(code & 4, 0, "changed bit: {out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("high") && l.contains("/usr/bin/qwdemo")),
+        "tampered binary is high, not an accepted edit: {out}"
+    );
+}
+
 #[test]
 fn edited_conffile_reported_then_accepted() {
     let f = fixture();

@@ -535,7 +535,9 @@ impl Merge<'_> {
                     log(&n.path, Some(&o), Some(&rec));
                     match judge(&n.path, Some(&o), Some(&rec), policy, owned, &probe) {
                         Some(f) => self.found(Some(f), Some(rec)),
-                        None if rec.package.is_some() => self.owned_unchanged.push(n.path.clone()),
+                        None if rec.accepts_package_verdict() => {
+                            self.owned_unchanged.push(n.path.clone())
+                        }
                         None => {}
                     }
                 }

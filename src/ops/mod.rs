@@ -68,7 +68,7 @@ pub fn note_accepted_edits(
             continue;
         }
         let path = PathBuf::from(std::ffi::OsStr::from_bytes(&f.path));
-        let Some(old) = baselined.get(&path) else {
+        let Some(old) = baselined.get(&path).filter(|r| r.accepts_package_verdict()) else {
             continue;
         };
         let Some(mut now) = capture_one(&dir, &path, old.sha256.is_some()) else {

@@ -90,6 +90,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// Whether a package file still matching this record is an accepted edit, so that the
+    /// package source's verdict on it is only worth a note. The record must hold what that
+    /// verdict is about: a dpkg file's record (`Metadata`) holds no content, while dpkg judges
+    /// nothing but the content, so matching it says nothing about a changed md5.
+    pub fn accepts_package_verdict(&self) -> bool {
+        self.package.is_some() && self.reason != Some(OwnedReason::Metadata)
+    }
+
     pub fn path(&self) -> PathBuf {
         PathBuf::from(OsString::from_vec(self.path.0.clone()))
     }
