@@ -378,6 +378,85 @@ fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
     }
 }
 
+/// `check --unowned-only` does nothing but compare with the baseline: without one (deleted by
+/// an intruder, say) it must fail, not exit 0 with "0 findings". A full check still verifies
+/// the package files and only says how to create the baseline.
+#[test]
+fn unowned_only_without_a_baseline_is_an_error() {
+    let root = TestRoot::new();
+    write(
+        &root,
+        "/var/www/html/shell.php",
+        "<?php system($_GET['c']);\n",
+    );
+    let out = bounded(cmd(&root, &["check", "--unowned-only"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(18), "{err}");
+    assert!(err.contains("/var/lib/quietwire/baseline"), "{err}");
+    let out = bounded(cmd(&root, &["check"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("quietwire init"), "{err}");
+}
+
+/// A character device in place of one of quietwire's own files is refused without being
+/// opened: in an offline image a node can name any device of the host (a watchdog arms when it is
+/// opened, a tape rewinds). The node here names a device number nothing registers, whose open
+/// fails with "No such device or address": that message would show that it was opened.
+#[test]
+fn device_nodes_in_place_of_quietwires_own_files_are_never_opened() {
+    let node = |root: &TestRoot, file: &str| {
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&p);
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // Major 60: reserved for local and experimental use, never registered here.
+        // SAFETY: a NUL-terminated path; the tests run as root.
+        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(60, 7)) };
+        assert_eq!(rc, 0, "mknod {}", p.display());
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let prefix = keys.path().join("k");
+    let mut keygen = Command::new(support::quietwire_bin());
+    keygen.args(["keygen", "--out"]).arg(&prefix);
+    let out = bounded(keygen);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let public = format!("{}.pub", prefix.display());
+    let secret = format!("{}.key", prefix.display());
+    let cases: [(&str, &[&str]); 6] = [
+        ("/etc/quietwire/policy.toml", &["policy"]),
+        ("/var/lib/rpm/rpmdb.sqlite", &["packages"]),
+        ("/var/lib/quietwire/baseline.lock", &["init"]),
+        ("/var/lib/quietwire/baseline", &["check", "--unowned-only"]),
+        (
+            "/var/lib/quietwire/baseline.owned-cache",
+            &["check", "--owned-only", "--trust-ctime"],
+        ),
+        (
+            "/var/lib/quietwire/baseline.sig",
+            &["check", "--unowned-only", "--verify-key", &public],
+        ),
+    ];
+    for (file, args) in cases {
+        let root = TestRoot::new();
+        if file.ends_with("baseline.owned-cache") || file.ends_with("baseline.sig") {
+            let out = bounded(cmd(
+                &root,
+                &["init", "--trust-ctime", "--sign-key", &secret],
+            ));
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        }
+        node(&root, file);
+        let out = bounded(cmd(&root, args));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("not a regular file") && err.contains(file),
+            "{file}: {args:?}: {err}"
+        );
+        assert!(!err.contains("No such device"), "{file} was opened: {err}");
+    }
+}
+
 /// The rpmdb itself is opened inside the root: an absolute symlink planted as `rpmdb.sqlite` is
 /// resolved against the root, never against the host, where it would hand the check a database
 /// of the attacker's choosing (here a valid one, listing a package). A link inside the root, as

@@ -153,26 +153,18 @@ impl Read for HashingFile {
 /// Open a baseline for reading like any untrusted file: not through a symlink, not blocking (a
 /// FIFO), a regular file only. A missing file is [`BaselineError::NotFound`].
 fn open_baseline(file: &Path) -> Result<File, BaselineError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(file)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => BaselineError::NotFound {
-                file: file.to_path_buf(),
-            },
-            _ => BaselineError::io(file, e),
-        })?;
-    let meta = f.metadata().map_err(|e| BaselineError::io(file, e))?;
-    if !meta.is_file() {
-        return Err(BaselineError::Corrupt {
+    // Pinned and checked before it is opened: a device node planted there is never opened.
+    crate::scan::fs::open_regular_file(file, false).map_err(|e| match e.0 {
+        libc::ENOENT => BaselineError::NotFound {
+            file: file.to_path_buf(),
+        },
+        libc::EINVAL => BaselineError::Corrupt {
             file: file.to_path_buf(),
             line: 0,
             what: "not a regular file".into(),
-        });
-    }
-    Ok(f)
+        },
+        errno => BaselineError::io(file, io::Error::from_raw_os_error(errno)),
+    })
 }
 
 /// The SHA-256 (hex) of a baseline file, opened as [`Reader::open`] does.

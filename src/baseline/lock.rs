@@ -50,21 +50,7 @@ fn timeout() -> Duration {
 /// writer up to the timeout; then remove the temp files killed writers left behind.
 pub fn lock_for_write(file: &Path) -> Result<WriteLock, BaselineError> {
     let path = lock_path(file);
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| BaselineError::io(&path, e))?;
-    let meta = f.metadata().map_err(|e| BaselineError::io(&path, e))?;
-    if !meta.is_file() {
-        return Err(BaselineError::io(
-            &path,
-            io::Error::other("not a regular file"),
-        ));
-    }
+    let f = open_lock_file(&path)?;
     let limit = timeout();
     let start = Instant::now();
     loop {
@@ -94,6 +80,42 @@ pub fn lock_for_write(file: &Path) -> Result<WriteLock, BaselineError> {
     }
     clean_stale_temps(file);
     Ok(WriteLock { _file: f })
+}
+
+/// The lock file, created when missing. An existing one is pinned and checked before it is
+/// opened (read-only is enough for `flock`), so a device node planted in its place is never
+/// opened, let alone read-write; a missing one is created exclusively, never through a symlink.
+fn open_lock_file(path: &Path) -> Result<std::fs::File, BaselineError> {
+    // A name that keeps appearing and vanishing between the two steps is someone's game.
+    for _ in 0..8 {
+        match crate::scan::fs::open_regular_file(path, false) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.0 == libc::ENOENT => {}
+            Err(e) if e.0 == libc::EINVAL => {
+                return Err(BaselineError::io(
+                    path,
+                    io::Error::other("not a regular file"),
+                ))
+            }
+            Err(e) => return Err(BaselineError::io(path, io::Error::from_raw_os_error(e.0))),
+        }
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(path)
+        {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(BaselineError::io(path, e)),
+        }
+    }
+    Err(BaselineError::io(
+        path,
+        io::Error::other("kept appearing and vanishing while being opened"),
+    ))
 }
 
 /// Remove `.baseline.*.tmp` regular files beside `file`. Only a writer makes them and only while

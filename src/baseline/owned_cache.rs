@@ -275,15 +275,11 @@ fn read_recorded(file: &Path, reference: &CacheRef) -> Result<Vec<u8>, Unusable>
 /// Read a whole cache file opened like the baseline: no symlink, no FIFO, a regular file of at
 /// most [`MAX_FILE`] bytes.
 fn read_bounded(file: &Path) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(file)?;
+    let f = crate::scan::fs::open_regular_file(file, false).map_err(|e| match e.0 {
+        libc::EINVAL => io::Error::other("not a regular file"),
+        errno => io::Error::from_raw_os_error(errno),
+    })?;
     let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
     if meta.len() > MAX_FILE {
         return Err(io::Error::other(format!("larger than {MAX_FILE} bytes")));
     }

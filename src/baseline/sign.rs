@@ -71,7 +71,7 @@ fn format_err(path: &Path, what: impl Into<String>) -> SignError {
 
 /// SHA-256 of a whole file, hex.
 pub fn file_sha256(path: &Path) -> Result<String, SignError> {
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut f = open_regular(path, false)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 128 << 10];
     loop {
@@ -91,10 +91,19 @@ pub fn signature_path(baseline: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn read_small(path: &Path) -> Result<String, SignError> {
+/// Open `path` only if it is a regular file (pinned first: a FIFO or device node is never
+/// opened), following a final symlink only when `follow_last`: key files are the
+/// administrator's, the signature lies beside a baseline that may be inside the checked root.
+fn open_regular(path: &Path, follow_last: bool) -> Result<std::fs::File, SignError> {
+    crate::scan::fs::open_regular_file(path, follow_last).map_err(|e| match e.0 {
+        libc::EINVAL => format_err(path, "not a regular file"),
+        errno => io(path)(std::io::Error::from_raw_os_error(errno)),
+    })
+}
+
+fn read_small(path: &Path, follow_last: bool) -> Result<String, SignError> {
     let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io(path))?
+    open_regular(path, follow_last)?
         .take(MAX_SMALL_FILE + 1)
         .read_to_end(&mut buf)
         .map_err(io(path))?;
@@ -112,7 +121,7 @@ fn hex_array<const N: usize>(path: &Path, s: &str, what: &str) -> Result<[u8; N]
 
 /// `MAGIC\nHEX\n` key files.
 fn read_key_file<const N: usize>(path: &Path, magic: &str) -> Result<[u8; N], SignError> {
-    let text = read_small(path)?;
+    let text = read_small(path, true)?;
     let mut lines = text.lines();
     if lines.next() != Some(magic) {
         return Err(format_err(path, format!("not a `{magic}` file")));
@@ -225,7 +234,7 @@ pub fn verify_baseline(
 ) -> Result<(), SignError> {
     let key = read_verifying_key(key_file)?;
     let path = signature_path(baseline);
-    let text = read_small(&path)?;
+    let text = read_small(&path, false)?;
     let mut lines = text.lines();
     if lines.next() != Some(SIG_MAGIC) {
         return Err(format_err(&path, format!("not a `{SIG_MAGIC}` file")));

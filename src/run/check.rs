@@ -262,8 +262,10 @@ fn check_in_pool(
                 changes = Some(c);
                 issues = outcome.issues;
             }
+            // `--unowned-only` checks nothing else: without a baseline it would be a silent
+            // no-op with exit 0, which is all an attacker gains by deleting the baseline.
             Err(crate::baseline::BaselineError::NotFound { file })
-                if a.state.baseline.is_none() =>
+                if a.state.baseline.is_none() && a.scope != Scope::UnownedOnly =>
             {
                 eprintln!(
                     "quietwire: no baseline at {}: unowned files were not checked; create one with `quietwire init`",

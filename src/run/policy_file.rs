@@ -39,21 +39,14 @@ pub(super) fn load(root: &Path, override_file: Option<&Path>) -> Result<Policy, 
 /// Either must be a regular file: a FIFO must not hang the run.
 fn read_policy_file(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) if !follow => {
-                std::io::Error::other("is a symbolic link (not followed inside the root)")
-            }
-            _ => e,
-        })?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
+    // Pinned and checked before it is opened: a FIFO or device node is never opened.
+    let f = crate::scan::fs::open_regular_file(path, follow).map_err(|e| match e.0 {
+        libc::ELOOP if !follow => {
+            std::io::Error::other("is a symbolic link (not followed inside the root)")
+        }
+        libc::EINVAL => std::io::Error::other("not a regular file"),
+        errno => std::io::Error::from_raw_os_error(errno),
+    })?;
     let mut buf = Vec::new();
     f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut buf)?;
     Ok(buf)

@@ -1030,13 +1030,18 @@ fn proc_fd_dir() -> Option<BorrowedFd<'static>> {
 /// Open the host file `path` for reading only if it is a regular file, following a final
 /// symlink only when `follow_last`. The file is pinned with `O_PATH` and `fstat`ed first, so a
 /// FIFO or device node found there is never opened (no wait for a writer, no device side
-/// effect); anything but a regular file gives `EINVAL`, as [`Root::open_config`] does. For
-/// files a check opens by path: the rpmdb (after [`resolve_in_root`]) and administrator-given
-/// key files.
+/// effect); anything but a regular file gives `EINVAL`, as [`Root::open_config`] does, except a
+/// final symlink not followed, which gives `ELOOP` as `O_NOFOLLOW` would. For files opened by
+/// path: the rpmdb (after [`resolve_in_root`]), quietwire's state files (baseline, cache,
+/// lock, signature, policy) and administrator-given key files.
 pub fn open_regular_file(path: &Path, follow_last: bool) -> Result<File, Errno> {
     let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
     let pfd = open_host(path, libc::O_PATH | nofollow)?;
     let st = fstat_fd(pfd.as_fd())?;
+    if st.is_lnk() {
+        // What an open with O_NOFOLLOW says of a final symlink.
+        return Err(Errno(libc::ELOOP));
+    }
     if !st.is_reg() {
         return Err(Errno(libc::EINVAL));
     }
