@@ -143,7 +143,8 @@ pub enum Attr {
     Type,
     /// SELinux label (baseline comparisons).
     Label,
-    /// Inode number (baseline comparisons of logs: a log replaced rather than appended to).
+    /// Inode number (baseline comparisons: a log replaced rather than appended to, a directory
+    /// replaced by another, such as a mount point).
     Inode,
 }
 

@@ -268,16 +268,21 @@ fn merge_family_findings(
     }
 }
 
-/// A directory the walk did not enter because the tree is deeper than it descends. Always
-/// reported, whatever the baseline holds, since nothing below it is ever compared: high,
-/// because no legitimate tree is that deep and anything can hide in it.
+/// A directory the walk did not enter because the tree is deeper than it descends, or because it
+/// is another file system the policy does not mention. Always reported, whatever the baseline
+/// holds, since nothing below it is ever compared: high, because anything can hide in it (a
+/// file system mounted over a watched directory hides what is under it from the walk).
 /// When the directory has a finding of its own (new since the baseline), that one is raised
 /// and explained rather than doubled: one path, one state for `accept --report`.
-fn too_deep(findings: &mut Vec<Finding>, current: &mut Current, issue: &Issue, policy: &Policy) {
-    let why = format!(
-        "directory tree deeper than {} levels; not checked below here",
-        crate::scan::walk::MAX_DEPTH
-    );
+fn not_walked(findings: &mut Vec<Finding>, current: &mut Current, issue: &Issue, policy: &Policy) {
+    let why = if issue.is_other_fs() {
+        "another file system (mount point or btrfs subvolume) not in the policy's watch or expected_mounts; not checked below here".to_string()
+    } else {
+        format!(
+            "directory tree deeper than {} levels; not checked below here",
+            crate::scan::walk::MAX_DEPTH
+        )
+    };
     let path = issue.path.as_os_str().as_bytes();
     if let Some(f) = findings.iter_mut().find(|f| f.path == path) {
         f.severity = f.severity.max(crate::policy::Severity::High);
@@ -605,8 +610,8 @@ pub fn compare_with(
     let mut issues = m.walker.take_issues();
     let mut findings = m.findings;
     let mut current = m.current;
-    for i in issues.iter().filter(|i| i.is_too_deep()) {
-        too_deep(&mut findings, &mut current, i, policy);
+    for i in issues.iter().filter(|i| i.is_too_deep() || i.is_other_fs()) {
+        not_walked(&mut findings, &mut current, i, policy);
     }
     let mut families = logfamily::judge_families(
         std::mem::take(&mut m.logs),

@@ -218,6 +218,7 @@ struct PolicyFile {
     version: u32,
     inherit: Option<bool>,
     watch: Option<Vec<String>>,
+    expected_mounts: Option<Vec<String>>,
     setuid: Option<Level>,
     max_hash_bytes: Option<ByteSize>,
     #[serde(default)]
@@ -313,6 +314,9 @@ struct PolicyOut<'a> {
     version: u32,
     inherit: bool,
     watch: Vec<String>,
+    /// Only when some are listed, so that policies written before the setting keep their digest.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    expected_mounts: &'a [String],
     setuid: Level,
     /// Only when not the default, so that policies written before the setting keep their digest.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -349,6 +353,10 @@ pub enum PolicyError {
 pub struct Policy {
     /// Watched trees, absolute, normalised, sorted in path order, without duplicates.
     watch: Vec<PathBuf>,
+    /// `expected_mounts` as written (for the rendering) and compiled: directories under a watched
+    /// tree that may be another file system and are then not entered, without an issue.
+    expected_mounts: Vec<String>,
+    mounts: GlobSet,
     setuid: Option<Severity>,
     /// Bytes of a file's content hashed at most (`max_hash_bytes`); the rest is not checked.
     max_hash_bytes: u64,
@@ -588,6 +596,12 @@ impl Policy {
         Classified { rule, class, spec }
     }
 
+    /// Whether the policy expects `path` (a directory under a watched tree) to be another file
+    /// system that the walk does not enter (`expected_mounts`).
+    pub fn expected_mount(&self, path: &Path) -> bool {
+        self.mounts.is_match(path)
+    }
+
     /// Whether `path` is inside a watched tree (the tree's top included).
     pub fn is_watched(&self, path: &Path) -> bool {
         self.watch.iter().any(|w| path.starts_with(w))
@@ -617,6 +631,7 @@ impl Policy {
                 .iter()
                 .map(|w| w.to_string_lossy().into_owned())
                 .collect(),
+            expected_mounts: &self.expected_mounts,
             setuid: Level::of(self.setuid),
             max_hash_bytes: (self.max_hash_bytes != DEFAULT_MAX_HASH_BYTES)
                 .then_some(self.max_hash_bytes),
@@ -676,6 +691,9 @@ fn parse_file(name: &str, text: &str) -> Result<PolicyFile, PolicyError> {
 fn merge(mut base: PolicyFile, over: PolicyFile) -> PolicyFile {
     if let Some(w) = over.watch {
         base.watch.get_or_insert_with(Vec::new).extend(w);
+    }
+    if let Some(m) = over.expected_mounts {
+        base.expected_mounts.get_or_insert_with(Vec::new).extend(m);
     }
     if over.setuid.is_some() {
         base.setuid = over.setuid;
@@ -757,6 +775,27 @@ fn build_deferring(
     }
     watch.sort();
     watch.dedup();
+    let mut expected_mounts = f.expected_mounts.unwrap_or_default();
+    expected_mounts.sort();
+    expected_mounts.dedup();
+    let mut mounts = GlobSetBuilder::new();
+    for m in &expected_mounts {
+        if !m.starts_with('/') {
+            return Err(invalid(format!(
+                "expected_mounts: {m:?} must be an absolute path or glob"
+            )));
+        }
+        let trimmed = m.trim_end_matches('/');
+        let glob = GlobBuilder::new(if trimmed.is_empty() { "/" } else { trimmed })
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| invalid(format!("expected_mounts: {e}")))?;
+        mounts.add(glob);
+    }
+    let mounts = mounts
+        .build()
+        .map_err(|e| invalid(format!("expected_mounts: {e}")))?;
     let mut classes: BTreeMap<String, ClassSpec> = f
         .class
         .into_iter()
@@ -881,6 +920,8 @@ fn build_deferring(
     Ok(Policy {
         signatures,
         watch,
+        expected_mounts,
+        mounts,
         setuid: f.setuid.map_or(Some(Severity::High), Level::severity),
         max_hash_bytes,
         classes,

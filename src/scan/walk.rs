@@ -5,9 +5,11 @@
 //! Rules it keeps:
 //! - Never follows symlinks (a directory is entered with `O_NOFOLLOW` relative to its parent's
 //!   descriptor), so symlink loops cannot hang it and nothing outside the root is reached.
-//! - Stays on the file system of each watched tree's top; a mount point below is recorded but not
-//!   entered unless it is itself a watched tree. Never enters /proc, /sys, /dev or any pseudo file
-//!   system, whatever the policy says.
+//! - Stays on the file system of each watched tree's top; a mount point (or btrfs subvolume)
+//!   below is recorded but not entered unless it is itself a watched tree. Not entering one is an
+//!   [`Issue`] ([`OTHER_FS`]) unless the policy lists it in `expected_mounts`: a file system
+//!   mounted over a watched directory would otherwise hide everything in it. Never enters /proc,
+//!   /sys, /dev or any pseudo file system, whatever the policy says.
 //! - Skips volatile paths (a volatile directory is not entered) and package-owned paths, except
 //!   owned files the baseline records (see `crate::pkgdb::OwnedReason`); owned directories are entered.
 //! - Never opens FIFOs, sockets or devices. A path that vanishes during the walk or cannot be read
@@ -90,7 +92,18 @@ pub const VANISHED: &str = "vanished during the walk";
 /// it is also a finding (an intruder can hide anything below it).
 pub const TOO_DEEP: &str = "deeper than 256 directories; not entered";
 
+/// What an [`Issue`] says of a directory under a watched tree that is another file system (a
+/// mount point, a btrfs subvolume) the policy neither watches nor expects. Nothing under it is
+/// checked, so it is also a finding: mounting over a watched directory must not blind the check.
+pub const OTHER_FS: &str = "another file system (mount point or btrfs subvolume) that the policy neither watches nor expects; not entered";
+
 impl Issue {
+    /// Whether this is a directory the walk did not enter because it is another file system
+    /// the policy does not mention.
+    pub fn is_other_fs(&self) -> bool {
+        self.what == OTHER_FS
+    }
+
     /// Whether the path only vanished while being walked (the run checked everything there was).
     pub fn is_vanished(&self) -> bool {
         self.what == VANISHED
@@ -467,11 +480,14 @@ impl<'a, O: Owners> Walker<'a, O> {
         })
     }
 
-    /// Why a directory is not entered: `None` to enter it, `Some("")` to skip silently (another
-    /// file system), `Some(reason)` to skip and say why.
+    /// Why a directory is not entered: `None` to enter it, `Some("")` to skip silently (a mount
+    /// the policy expects), `Some(reason)` to skip and say why.
     fn why_not_enter(&self, path: &Path, st: &Stat, tree_dev: u64, dir: &Dir) -> Option<String> {
         if st.dev != tree_dev && !self.nested.iter().any(|n| n == path) {
-            return Some(String::new());
+            if self.policy.expected_mount(path) {
+                return Some(String::new());
+            }
+            return Some(OTHER_FS.into());
         }
         if dir.is_pseudo_fs() {
             return Some("pseudo file system (proc, sysfs, ...); not entered".into());

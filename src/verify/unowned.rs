@@ -67,6 +67,12 @@ fn metadata_changes(old: &Record, new: &Record) -> Vec<Change> {
     push(Attr::Group, int(old.gid), int(new.gid));
     if old.ftype == new.ftype {
         push(Attr::LinkTo, opt_bytes(&old.target), opt_bytes(&new.target));
+        // A directory replaced by another (a mount, a btrfs subvolume, or removed and made
+        // again) has another inode; its mode and owner may be the same, and what was under it
+        // may now be out of the walk's reach.
+        if new.ftype == FileType::Dir {
+            push(Attr::Inode, int(old.ino), int(new.ino));
+        }
         if matches!(new.ftype, FileType::Char | FileType::Block) {
             push(
                 Attr::Rdev,
