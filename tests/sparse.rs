@@ -192,3 +192,46 @@ fn a_package_file_made_huge_is_reported_not_hashed_for_ever() {
     );
     assert_ne!(code & 4, 0, "{doc}");
 }
+
+/// A sparse file's digest is over an encoding of its extent map and data; a dense file whose
+/// bytes are exactly that encoding (same size, same mtime, same inode) has the same SHA-256.
+/// The recorded digests must still differ, or the swap goes unseen.
+#[test]
+fn a_dense_file_holding_a_sparse_files_encoding_is_a_content_change() {
+    use std::os::unix::fs::MetadataExt;
+    let root = root_with("");
+    let data = vec![b'x'; 4096];
+    // 4096 bytes of data and a 49-byte trailing hole: the encoding below is as long.
+    let mut encoding = b"quietwire sparse file v1\0".to_vec();
+    let size = encoding.len() as u64 + 8 + 16 + data.len() as u64;
+    assert_eq!(size, 4145);
+    encoding.extend_from_slice(&size.to_le_bytes());
+    encoding.extend_from_slice(&0u64.to_le_bytes());
+    encoding.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    encoding.extend_from_slice(&data);
+    sparse(&root, "/srv/upload/s", size, 0, &data);
+    let md = std::fs::metadata(root.join("/srv/upload/s")).unwrap();
+    assert!(
+        md.blocks() * 512 < size,
+        "the test file system made no hole"
+    );
+    let out = qw(&root, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", text(&out.stderr));
+    let (doc, code) = check_json(&root);
+    assert_eq!((code, finding_paths(&doc)), (0, vec![]), "{doc}");
+
+    sparse(&root, "/srv/upload/s", size, 0, &encoding);
+    let md2 = std::fs::metadata(root.join("/srv/upload/s")).unwrap();
+    assert_eq!(
+        (md2.ino(), md2.size(), md2.mtime()),
+        (md.ino(), size, md.mtime())
+    );
+    let (doc, code) = check_json(&root);
+    assert_eq!(
+        finding_paths(&doc),
+        vec!["/srv/upload/s".to_string()],
+        "{doc}"
+    );
+    assert!(doc["findings"][0].to_string().contains("sha256"), "{doc}");
+    assert_eq!(code & 4, 4, "{doc}");
+}

@@ -404,7 +404,7 @@ struct Slot {
 }
 
 /// The baselined digest of `old` when `--trust-ctime` may use it for `new`.
-fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
+fn trusted_digest(old: &Record, new: &Pending) -> Option<([u8; 32], bool)> {
     let st = &new.stat;
     if old.ftype != FileType::File
         || st.ftype != FileType::File
@@ -415,9 +415,7 @@ fn trusted_digest(old: &Record, new: &Pending) -> Option<[u8; 32]> {
     {
         return None;
     }
-    let mut d = [0u8; 32];
-    hex::decode_to_slice(old.sha256.as_deref()?, &mut d).ok()?;
-    Some(d)
+    crate::scan::record::parse_digest(old.sha256.as_deref()?)
 }
 
 /// The two cursors of the merge-join (baseline records, walk entries) and what judging the
@@ -467,7 +465,7 @@ impl Merge<'_> {
             if let (Some(o), Some(n)) = (&slot.old, &mut slot.new) {
                 if self.opts.trust_ctime && n.wants_hash() {
                     if let Some(d) = trusted_digest(o, n) {
-                        n.trust_digest(d);
+                        n.trust_digest(d.0, d.1);
                         self.trusted += 1;
                     }
                 }

@@ -21,6 +21,9 @@ pub struct Capture {
     /// SHA-256 of a regular file's content; `None` when not hashed (not a regular file, a class
     /// whose content is not compared) or when reading failed (then `issue` says why).
     pub sha256: Option<[u8; 32]>,
+    /// Whether `sha256` is a sparse file's digest (see [`hash::FileDigest::sparse`]); the record
+    /// marks it so that no plain digest can equal it.
+    pub sparse: bool,
     /// Symlink target, byte-exact.
     pub target: Option<Vec<u8>>,
     /// `security.selinux` value as stored (usually NUL-terminated).
@@ -34,6 +37,7 @@ pub struct Capture {
 /// What could be read of an open regular file: SHA-256 when asked, and both xattrs.
 struct FileRead {
     sha256: Option<[u8; 32]>,
+    sparse: bool,
     selinux: Option<Vec<u8>>,
     caps: Option<Vec<u8>>,
     /// Set when the file is larger than the hashing cap: what was not checked.
@@ -53,6 +57,7 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
     let selinux = fs::file_xattr(&f, XATTR_SELINUX)?;
     let caps = fs::file_xattr(&f, XATTR_CAPS)?;
     let mut capped = None;
+    let mut sparse = false;
     let sha256 = if let Some(cap) = hash {
         // The per-thread 256 KiB buffer of `hash`: no allocation per file, no dup of the fd.
         // Holes are skipped and data is hashed only up to the cap: a `truncate -s 16T` file
@@ -64,6 +69,7 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
             ));
         }
         let d = r.digest;
+        sparse = r.sparse;
         let after = fs::fstat(&f)?;
         if after.size != now.size || after.mtime != now.mtime {
             return Err(io::Error::other("content changed while it was being read"));
@@ -79,6 +85,7 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
     };
     Ok(FileRead {
         sha256,
+        sparse,
         selinux,
         caps,
         capped,
@@ -106,6 +113,7 @@ pub fn capture_entry_capped(
     let mut cap = Capture {
         stat: *seen,
         sha256: None,
+        sparse: false,
         target: None,
         selinux: None,
         caps: None,
@@ -121,6 +129,7 @@ pub fn capture_entry_capped(
             Ok((f, now)) => match read_open_file(f, now, hash.then_some(max_hash)) {
                 Ok(r) => {
                     cap.sha256 = r.sha256;
+                    cap.sparse = r.sparse;
                     cap.selinux = r.selinux;
                     cap.caps = r.caps;
                     if let Some(what) = r.capped {

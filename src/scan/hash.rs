@@ -137,6 +137,10 @@ pub struct FileDigest {
     pub digest: Digest,
     /// False when the file holds more than the cap: only its first `cap` bytes were hashed.
     pub complete: bool,
+    /// True when the digest is over the sparse encoding (extent map and data), not the plain
+    /// content: the encoding's bytes could be some other file's content, so whoever stores the
+    /// digest must keep the two apart.
+    pub sparse: bool,
 }
 
 /// Domain separators: a sparse or a capped digest can never equal a plain digest of some other
@@ -302,6 +306,7 @@ pub fn hash_file(
         Ok(FileDigest {
             digest: h.finish(),
             complete,
+            sparse: !(dense || holes == Holes::Zeros),
         })
     })
 }

@@ -54,6 +54,30 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// What starts the recorded digest of a sparse file. Its digest is over an encoding of the
+/// extent map and data, and a dense file whose bytes are that encoding has the same SHA-256: the
+/// marker keeps the two from comparing equal, while a dense file's digest stays the plain SHA-256
+/// (compared with package digests). Baselines written before the marker hold a sparse file's
+/// digest without it; that file is reported once as a digest change.
+pub const SPARSE_DIGEST: &str = "sparse:";
+
+/// A recorded digest as bytes, and whether it is a sparse file's; `None` if malformed.
+pub fn parse_digest(s: &str) -> Option<([u8; 32], bool)> {
+    let (hex, sparse) = match s.strip_prefix(SPARSE_DIGEST) {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
+    if !hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut d = [0u8; 32];
+    hex::decode_to_slice(hex, &mut d).ok()?;
+    Some((d, sparse))
+}
+
 /// One recorded path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,7 +141,14 @@ impl Record {
             ino: st.ino,
             ctime: Some(st.ctime_ns),
             rdev: matches!(st.ftype, FileType::Char | FileType::Block).then_some(st.rdev),
-            sha256: c.sha256.map(hex::encode),
+            sha256: c.sha256.map(|d| {
+                let hex = hex::encode(d);
+                if c.sparse {
+                    format!("{SPARSE_DIGEST}{hex}")
+                } else {
+                    hex
+                }
+            }),
             target: c.target.clone().map(Bytes),
             selinux: c.selinux.clone().map(Bytes),
             caps: c.caps.as_ref().map(hex::encode),
@@ -143,12 +174,10 @@ impl Record {
             return Err(format!("mode {:o} has bits beyond 07777", self.mode));
         }
         if let Some(s) = &self.sha256 {
-            if s.len() != 64
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
-                return Err("sha256 is not 64 lower-case hex digits".into());
+            if parse_digest(s).is_none() {
+                return Err(format!(
+                    "sha256 is not 64 lower-case hex digits (after {SPARSE_DIGEST:?} for a sparse file)"
+                ));
             }
             if self.ftype != FileType::File {
                 return Err("sha256 on something that is not a regular file".into());

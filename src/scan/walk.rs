@@ -138,7 +138,8 @@ pub struct Pending<R> {
     hash: bool,
     /// The policy's `max_hash_bytes`.
     max_hash: u64,
-    trusted: Option<[u8; 32]>,
+    /// A digest taken over from the baseline, and whether it is a sparse file's.
+    trusted: Option<([u8; 32], bool)>,
     /// The parent directory and name still to be read; `None` once read or for directories.
     todo: Option<(Arc<Dir>, OsString)>,
     capture: Option<Capture>,
@@ -155,10 +156,10 @@ impl<R> Pending<R> {
 
     /// Use `digest` as the content's SHA-256 instead of hashing it (`--trust-ctime`: the caller
     /// has seen that inode, size, mtime and ctime are unchanged since the digest was taken).
-    pub fn trust_digest(&mut self, digest: [u8; 32]) {
+    pub fn trust_digest(&mut self, digest: [u8; 32], sparse: bool) {
         if self.hash {
             self.hash = false;
-            self.trusted = Some(digest);
+            self.trusted = Some((digest, sparse));
         }
     }
 
@@ -180,8 +181,9 @@ impl<R> Pending<R> {
         let mut c = capture_entry_capped(&dir, &name, &self.stat, self.hash, self.max_hash);
         self.hashed = c.sha256.is_some();
         if c.issue.is_none() && c.stat.ftype == FileType::File {
-            if let Some(t) = self.trusted {
+            if let Some((t, sparse)) = self.trusted {
                 c.sha256 = Some(t);
+                c.sparse = sparse;
             }
         }
         self.read_issue = c.issue.is_some();
@@ -193,6 +195,7 @@ impl<R> Pending<R> {
         let capture = self.capture.unwrap_or(Capture {
             stat: self.stat,
             sha256: None,
+            sparse: false,
             target: None,
             selinux: None,
             caps: None,
@@ -418,6 +421,7 @@ impl<'a, O: Owners> Walker<'a, O> {
         let capture_dir = |issue: Option<String>| Capture {
             stat: item.stat,
             sha256: None,
+            sparse: false,
             target: None,
             selinux: None,
             caps: None,
