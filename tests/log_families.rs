@@ -507,3 +507,64 @@ fn xz_bzip2_and_zstd_archives_are_followed() {
         assert_loud(&r, &format!("/var/log/maillog.1.{ext}"));
     }
 }
+
+/// The size of a sparse file the temporary file system takes (1 TiB; less where it stops
+/// short): reading it whole, as zeros, takes hours.
+fn make_sparse(r: &Root, rel: &str) {
+    let f = fs::File::create(r.p(rel)).unwrap();
+    let mut size = 1u64 << 40;
+    while f.set_len(size).is_err() {
+        size /= 2;
+    }
+    assert!(size >= 16 << 30, "no large sparse file here ({size} bytes)");
+}
+
+#[test]
+fn huge_sparse_log_is_loud_and_not_read() {
+    // A new family: nothing baselined to look for in it.
+    let r = Root::new();
+    r.numbered("var/log/messages");
+    r.init();
+    make_sparse(&r, "var/log/evil.log");
+    assert_loud(&r, "/var/log/evil.log");
+    // A baselined log grown by a hole: its baselined prefix is all that could be looked for.
+    let r = Root::new();
+    r.numbered("var/log/secure");
+    r.init();
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(r.p("var/log/secure"))
+        .unwrap();
+    f.set_len(1 << 40).unwrap();
+    assert_loud(&r, "/var/log/secure");
+}
+
+#[test]
+fn an_undecodable_archive_does_not_hide_a_doctored_log() {
+    let r = Root::new();
+    r.put(
+        "var/log/auth.log",
+        b"sshd: accepted from 10.0.0.1\nsshd: accepted from 6.6.6.6\n",
+        5,
+    );
+    r.init();
+    r.put("var/log/auth.log", b"sshd: accepted from 10.0.0.1\n", 5);
+    r.put("var/log/auth.log.9.gz", b"garbage\n", 1);
+    assert_loud(&r, "/var/log/auth.log");
+    assert_loud(&r, "/var/log/auth.log.9.gz");
+}
+
+#[test]
+fn a_large_rotated_log_is_read_only_as_far_as_needed() {
+    // 8 MiB baselined, rotated, compressed and then grown: found in the archive, quiet.
+    let r = Root::new();
+    let l = "var/log/big";
+    let line = b"a line of a busy log, long enough to take some room\n";
+    let content: Vec<u8> = line.iter().copied().cycle().take(8 << 20).collect();
+    r.put(l, &content, 4);
+    r.init();
+    r.mv(l, &format!("{l}.1"));
+    r.gzip(&format!("{l}.1"), &format!("{l}.1.gz"));
+    r.put(l, b"fresh\n", 5);
+    assert_quiet(&r);
+}

@@ -181,15 +181,20 @@ impl Probe for DiskProbe<'_> {
 /// Reads log family members inside the root for [`logfamily::judge_families`].
 struct FamilyReader<'w> {
     root: &'w Dir,
+    /// What a file already read gave, by its identity and the question asked: hard links (or
+    /// one archive asked about twice) are read once per run, not once per name.
+    done: std::cell::RefCell<std::collections::HashMap<FamilyKey, FamilyRead>>,
 }
 
-impl logfamily::Reader for FamilyReader<'_> {
-    fn content(
-        &self,
-        path: &Path,
-        compression: Option<logfamily::Compression>,
-        prefixes: &std::collections::BTreeSet<u64>,
-    ) -> Result<logfamily::Content, String> {
+/// A regular file's identity as `fstat` gives it (any write moves `ctime`), and what was asked.
+type FamilyKey = (u64, u64, u64, i64, i64, Option<&'static str>, u64, Vec<u64>);
+type FamilyRead = Result<logfamily::Content, logfamily::ReadFail>;
+
+/// Most answers kept by [`FamilyReader`]: each is small, and past this a name is just read.
+const FAMILY_MEMO: usize = 1 << 16;
+
+impl FamilyReader<'_> {
+    fn open(&self, path: &Path) -> Result<(std::fs::File, crate::scan::Stat), String> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err("not a file path".into());
         };
@@ -199,35 +204,85 @@ impl logfamily::Reader for FamilyReader<'_> {
         if seen.ftype != FileType::File {
             return Err("not a regular file".into());
         }
-        let (f, _) = dir.open_regular(name, &seen).map_err(|e| match e {
+        dir.open_regular(name, &seen).map_err(|e| match e {
             crate::scan::OpenError::Sys(e) => os(e),
             crate::scan::OpenError::Swapped => "replaced while being read".to_string(),
-        })?;
-        let cap = logfamily::DECOMPRESS_CAP;
-        let input = std::io::BufReader::new(f);
-        let Some(c) = compression else {
-            return logfamily::digest_stream(input, prefixes, u64::MAX);
-        };
-        let decoded = match c {
-            logfamily::Compression::Gzip => {
-                logfamily::digest_stream(flate2::read::MultiGzDecoder::new(input), prefixes, cap)
+        })
+    }
+}
+
+fn family_read(
+    f: std::fs::File,
+    compression: Option<logfamily::Compression>,
+    prefixes: &std::collections::BTreeSet<u64>,
+    need: u64,
+) -> FamilyRead {
+    let input = std::io::BufReader::new(f);
+    let Some(c) = compression else {
+        return logfamily::digest_stream(input, prefixes, need).map_err(logfamily::ReadFail::io);
+    };
+    let decoded = match c {
+        logfamily::Compression::Gzip => {
+            logfamily::digest_stream(flate2::read::MultiGzDecoder::new(input), prefixes, need)
+        }
+        logfamily::Compression::Bzip2 => {
+            logfamily::digest_stream(bzip2::read::MultiBzDecoder::new(input), prefixes, need)
+        }
+        logfamily::Compression::Zstd => ruzstd::decoding::StreamingDecoder::new(input)
+            .map_err(|e| e.to_string())
+            .and_then(|d| logfamily::digest_stream(d, prefixes, need)),
+        logfamily::Compression::Xz => {
+            // lzma-rs decodes xz only into a writer; the digest is one. It stops the decoder
+            // with an error once it has what it needs.
+            let mut input = input;
+            let mut sink = logfamily::StreamDigest::new(prefixes, need);
+            match lzma_rs::xz_decompress(&mut input, &mut sink) {
+                Ok(()) => Ok(sink.finish()),
+                Err(_) if sink.over() => Ok(sink.finish()),
+                Err(e) => Err(e.to_string()),
             }
-            logfamily::Compression::Bzip2 => {
-                logfamily::digest_stream(bzip2::read::MultiBzDecoder::new(input), prefixes, cap)
-            }
-            logfamily::Compression::Zstd => ruzstd::decoding::StreamingDecoder::new(input)
-                .map_err(|e| e.to_string())
-                .and_then(|d| logfamily::digest_stream(d, prefixes, cap)),
-            logfamily::Compression::Xz => {
-                // lzma-rs decodes xz only into a writer; the digest is one.
-                let mut input = input;
-                let mut sink = logfamily::StreamDigest::new(prefixes, cap);
-                lzma_rs::xz_decompress(&mut input, &mut sink)
-                    .map(|()| sink.finish())
-                    .map_err(|e| e.to_string())
-            }
-        };
-        decoded.map_err(|e| format!("cannot decompress ({}): {e}", c.name()))
+        }
+    };
+    // The file itself was opened; what fails now is its content as this compression.
+    decoded.map_err(|e| logfamily::ReadFail {
+        why: format!("cannot decompress ({}): {e}", c.name()),
+        undecodable: true,
+    })
+}
+
+impl logfamily::Reader for FamilyReader<'_> {
+    fn content(
+        &self,
+        path: &Path,
+        compression: Option<logfamily::Compression>,
+        prefixes: &std::collections::BTreeSet<u64>,
+        need: u64,
+    ) -> Result<logfamily::Content, logfamily::ReadFail> {
+        let (f, st) = self.open(path).map_err(logfamily::ReadFail::io)?;
+        let key: FamilyKey = (
+            st.dev,
+            st.ino,
+            st.size,
+            st.mtime_ns,
+            st.ctime_ns,
+            compression.map(|c| c.name()),
+            need,
+            prefixes.iter().copied().collect(),
+        );
+        if let Some(r) = self.done.borrow().get(&key) {
+            return r.clone();
+        }
+        let r = family_read(f, compression, prefixes, need);
+        let mut done = self.done.borrow_mut();
+        if done.len() < FAMILY_MEMO {
+            done.insert(key, r.clone());
+        }
+        r
+    }
+
+    fn holes(&self, path: &Path, limit: u64) -> Result<u64, String> {
+        let (f, st) = self.open(path)?;
+        crate::scan::fs::hole_bytes(&f, st.size, limit).map_err(|e| e.to_string())
     }
 }
 
@@ -613,7 +668,11 @@ pub fn compare_with(
     }
     let mut families = logfamily::judge_families(
         std::mem::take(&mut m.logs),
-        &FamilyReader { root: &m.root_dir },
+        &FamilyReader {
+            root: &m.root_dir,
+            done: Default::default(),
+        },
+        policy.max_hash_bytes(),
     );
     let family_issues = std::mem::take(&mut families.issues);
     merge_family_findings(&mut findings, &mut current, families, policy);

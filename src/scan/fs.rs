@@ -475,6 +475,36 @@ pub fn seek(f: &File, from: u64, whence: libc::c_int) -> io::Result<Option<u64>>
     Ok(Some(r as u64))
 }
 
+/// Most holes [`hole_bytes`] maps before it gives up: each costs two `lseek`s.
+const MAX_HOLES: u32 = 1 << 16;
+
+/// Bytes of holes in the first `size` bytes of `f`, counted until past `limit`; `u64::MAX` when
+/// the file has more than [`MAX_HOLES`] holes (no log does). Moves `f`'s offset.
+pub fn hole_bytes(f: &File, size: u64, limit: u64) -> io::Result<u64> {
+    let mut holes = 0u64;
+    let mut pos = 0u64;
+    let mut n = 0u32;
+    while pos < size && holes <= limit {
+        n += 1;
+        if n > MAX_HOLES {
+            return Ok(u64::MAX);
+        }
+        let data = seek(f, pos, libc::SEEK_DATA)?.unwrap_or(size).min(size);
+        holes = holes.saturating_add(data.saturating_sub(pos));
+        if data >= size {
+            break;
+        }
+        let end = seek(f, data, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
+        if end <= data {
+            return Err(io::Error::other(
+                "inconsistent hole map (changed while read)",
+            ));
+        }
+        pos = end;
+    }
+    Ok(holes)
+}
+
 /// Where on its device the first data of `f` lies (`FS_IOC_FIEMAP`, one extent asked for), in
 /// bytes; `None` when the file has no data, or the file system keeps it inline or cannot tell.
 /// For ordering reads only (a cold-cache experiment): nothing is judged by it.

@@ -19,9 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Most decompressed bytes read from one archive: beyond this it is reported as not fully checked
-/// rather than followed (a decompression bomb costs a bounded amount of time).
-pub const DECOMPRESS_CAP: u64 = 1 << 30;
+/// Most bytes of holes a member may hold and still be read: holes read as zeros, and a log is
+/// written sequentially, so a file with more is not a plausible log (`truncate -s 15T`). It is
+/// reported, never read.
+pub const HOLE_LIMIT: u64 = 1 << 30;
 
 /// The compressions logrotate and sysstat use, by file suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,36 +127,68 @@ pub struct Seen {
 /// Digests of a file's content as read now: the whole stream and some prefixes of it.
 #[derive(Debug, Clone, Default)]
 pub struct Content {
-    pub digest: String,
+    /// SHA-256 of the whole stream; `None` when it is longer than what was asked for (then it
+    /// equals no baselined content the caller could compare it with).
+    pub digest: Option<String>,
+    /// Bytes read (at most what was asked for).
     pub len: u64,
     /// Prefix length to SHA-256 of the first that many bytes.
     pub prefixes: BTreeMap<u64, String>,
 }
 
+/// Why a member could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadFail {
+    /// One-line reason.
+    pub why: String,
+    /// The bytes were read but are not valid data of the archive's compression: a member that
+    /// could carry anything, so it is reported rather than given the benefit of the doubt.
+    pub undecodable: bool,
+}
+
+impl ReadFail {
+    pub fn io(why: impl Into<String>) -> ReadFail {
+        ReadFail {
+            why: why.into(),
+            undecodable: false,
+        }
+    }
+}
+
 /// Reads members from the disk (the compare's root).
 pub trait Reader {
     /// The content of the regular file `path` (decompressed when `compression` is given), with
-    /// digests of the prefixes of the given lengths. `Err` is a one-line reason.
+    /// digests of the prefixes of the given lengths, reading at most `need` bytes of it.
     fn content(
         &self,
         path: &Path,
         compression: Option<Compression>,
         prefixes: &BTreeSet<u64>,
-    ) -> Result<Content, String>;
+        need: u64,
+    ) -> Result<Content, ReadFail>;
+
+    /// Bytes of holes in the regular file `path`, counted until past `limit` (a larger answer
+    /// only says "more than `limit`").
+    fn holes(&self, path: &Path, limit: u64) -> Result<u64, String>;
 }
 
-/// Digests of a stream as it is written: the whole and each requested prefix, at most `cap`
-/// bytes. A `Write` so that decoders that only write (xz) feed it as readers do.
+/// Digests of a stream as it is written: the whole and each requested prefix, of at most
+/// `need` bytes. A `Write` so that decoders that only write (xz) feed it as readers do.
 pub struct StreamDigest<'p> {
     h: Sha256,
     out: Content,
     pos: u64,
     prefixes: &'p BTreeSet<u64>,
-    cap: u64,
+    need: u64,
+    /// The stream went on past `need`.
+    over: bool,
 }
 
+/// What a write past `need` fails with (the decoder then stops; not an error of the member).
+const ENOUGH: &str = "read as far as needed";
+
 impl<'p> StreamDigest<'p> {
-    pub fn new(prefixes: &'p BTreeSet<u64>, cap: u64) -> StreamDigest<'p> {
+    pub fn new(prefixes: &'p BTreeSet<u64>, need: u64) -> StreamDigest<'p> {
         let mut out = Content::default();
         if prefixes.contains(&0) {
             out.prefixes
@@ -166,16 +199,28 @@ impl<'p> StreamDigest<'p> {
             out,
             pos: 0,
             prefixes,
-            cap,
+            need,
+            over: false,
         }
     }
 
-    fn update(&mut self, chunk: &[u8]) -> Result<(), String> {
+    /// Whether the stream went on past `need` (then [`StreamDigest::finish`] has no digest).
+    pub fn over(&self) -> bool {
+        self.over
+    }
+
+    /// Take `chunk`; false once `need` bytes are in (the rest is not looked at).
+    fn update(&mut self, chunk: &[u8]) -> bool {
+        let room = usize::try_from(self.need.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let chunk = match chunk.get(..room) {
+            Some(c) if c.len() < chunk.len() => {
+                self.over = true;
+                c
+            }
+            _ => chunk,
+        };
         let n = chunk.len();
         let end = self.pos + n as u64;
-        if end > self.cap {
-            return Err(format!("more than {} bytes (not followed)", self.cap));
-        }
         let pos = self.pos;
         let mut at = pos;
         for &p in self.prefixes.range(pos + 1..=end) {
@@ -190,19 +235,22 @@ impl<'p> StreamDigest<'p> {
         let start = usize::try_from(at - pos).unwrap_or(n);
         self.h.update(chunk.get(start..).unwrap_or_default());
         self.pos = end;
-        Ok(())
+        !self.over
     }
 
     pub fn finish(mut self) -> Content {
         self.out.len = self.pos;
-        self.out.digest = hex::encode(self.h.finalize());
+        let d = hex::encode(self.h.finalize());
+        self.out.digest = (!self.over).then_some(d);
         self.out
     }
 }
 
 impl std::io::Write for StreamDigest<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.update(buf).map_err(std::io::Error::other)?;
+        if !self.update(buf) {
+            return Err(std::io::Error::other(ENOUGH));
+        }
         Ok(buf.len())
     }
 
@@ -211,22 +259,28 @@ impl std::io::Write for StreamDigest<'_> {
     }
 }
 
-/// Hash a stream, also recording digests of the requested prefixes; at most `cap` bytes.
+/// Hash a stream, also recording digests of the requested prefixes; at most `need` bytes.
 pub fn digest_stream<R: Read>(
     mut r: R,
     prefixes: &BTreeSet<u64>,
-    cap: u64,
+    need: u64,
 ) -> Result<Content, String> {
-    let mut d = StreamDigest::new(prefixes, cap);
+    let mut d = StreamDigest::new(prefixes, need);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match r.read(&mut buf) {
+        // One byte past `need` is enough to know the stream is longer.
+        let want = usize::try_from(need.saturating_sub(d.pos).saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = match r.read(buf.get_mut(..want).unwrap_or_default()) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.to_string()),
         };
-        d.update(buf.get(..n).unwrap_or_default())?;
+        if !d.update(buf.get(..n).unwrap_or_default()) {
+            break;
+        }
     }
     Ok(d.finish())
 }
@@ -274,8 +328,10 @@ fn family_keys(seen: &[Seen]) -> Vec<(PathBuf, String)> {
 
 /// Judge every log family among `seen` (all log-class paths of the comparison). Families with a
 /// member whose baselined record has no digest (a baseline written before logs were hashed, or
-/// a log unreadable then) are left to the per-path rule and produce nothing here.
-pub fn judge_families(seen: Vec<Seen>, reader: &dyn Reader) -> Outcome {
+/// a log unreadable then) are left to the per-path rule and produce nothing here. No member is
+/// read past `max_hash` bytes (the policy's `max_hash_bytes`): a baselined digest of more is a
+/// capped one, which no content read here can equal.
+pub fn judge_families(seen: Vec<Seen>, reader: &dyn Reader, max_hash: u64) -> Outcome {
     let keys = family_keys(&seen);
     let mut families: BTreeMap<(PathBuf, String), Vec<Seen>> = BTreeMap::new();
     for (k, s) in keys.into_iter().zip(seen) {
@@ -283,7 +339,7 @@ pub fn judge_families(seen: Vec<Seen>, reader: &dyn Reader) -> Outcome {
     }
     let mut out = Outcome::default();
     for members in families.into_values() {
-        judge_family(members, reader, &mut out);
+        judge_family(members, reader, max_hash, &mut out);
     }
     out.findings.sort_by(|a, b| a.fs_path().cmp(b.fs_path()));
     out
@@ -301,7 +357,7 @@ fn unchanged(o: &Record, n: &Record) -> bool {
     o.ino == n.ino && o.size == n.size && o.mtime == n.mtime && o.sha256 == n.sha256
 }
 
-fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
+fn judge_family(members: Vec<Seen>, reader: &dyn Reader, max_hash: u64, out: &mut Outcome) {
     let olds: Vec<(&Seen, &Record, Member)> = members
         .iter()
         .filter_map(|s| Some((s, is_file(&s.old)?, name_member(&s.path))))
@@ -311,7 +367,24 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
     }
     // Baselined content -> index in `olds`; active logs may be carried as a prefix.
     let mut carried = vec![false; olds.len()];
+    // Some member could not be read: it may carry older content that seems to have expired.
     let mut uncertain = false;
+    // What a member must be read for: an archive may be a whole baselined content decompressed,
+    // a plain member only the grown continuation of an active log. Reading further can match
+    // nothing, so a member of a family new since the baseline is not read at all.
+    let matchable = |o: &Record| o.size <= max_hash;
+    let need_archive = olds
+        .iter()
+        .map(|(_, o, _)| o)
+        .filter(|o| matchable(o))
+        .map(|o| o.size)
+        .max();
+    let need_plain = |now: u64| {
+        olds.iter()
+            .filter(|(_, o, m)| m.active && matchable(o) && o.size <= now)
+            .map(|(_, o, _)| o.size)
+            .max()
+    };
     let prefixes: BTreeSet<u64> = olds
         .iter()
         .filter(|(_, _, m)| m.active)
@@ -341,6 +414,28 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
             }
         }
         let mut explained = false;
+        match reader.holes(&s.path, HOLE_LIMIT) {
+            Ok(h) if h > HOLE_LIMIT => {
+                loud.push((
+                    s.path.clone(),
+                    s.old.clone(),
+                    s.new.clone(),
+                    format!(
+                        "more than {HOLE_LIMIT} bytes of holes, or too many to map: not a plausible log (not read)"
+                    ),
+                ));
+                continue;
+            }
+            Ok(_) => {}
+            Err(why) => {
+                out.issues.push((
+                    s.path.clone(),
+                    format!("log member not fully checked: {why}"),
+                ));
+                uncertain = true;
+                continue;
+            }
+        }
         if let Some(d) = &n.sha256 {
             for (i, (x, o, _)) in olds.iter().enumerate() {
                 if o.sha256.as_ref() == Some(d) && !(x.path == s.path && o.ino != n.ino) {
@@ -353,13 +448,15 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                     }
                 }
             }
-        } else {
-            // Unreadable now: the walk reported it; it may hold anything.
-            uncertain = true;
-            continue;
         }
-        if !explained {
-            match reader.content(&s.path, m.compression, &prefixes) {
+        // Not hashed by the walk (it reported why: often a live log written to meanwhile) is
+        // read here too: the prefix that has to match stays put while a log grows.
+        let need = match m.compression {
+            Some(_) => need_archive,
+            None => need_plain(n.size),
+        };
+        if let (false, Some(need)) = (explained, need) {
+            match reader.content(&s.path, m.compression, &prefixes, need) {
                 Ok(c) => {
                     for (i, (x, o, om)) in olds.iter().enumerate() {
                         // A live log may grow in place; at its own path under a new inode it
@@ -367,7 +464,8 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                         if x.path == s.path && o.ino != n.ino {
                             continue;
                         }
-                        let whole = m.compression.is_some() && o.sha256.as_ref() == Some(&c.digest);
+                        let whole =
+                            m.compression.is_some() && c.digest.is_some() && o.sha256 == c.digest;
                         let prefix = om.active
                             && o.sha256.as_ref() == c.prefixes.get(&o.size)
                             && c.len >= o.size;
@@ -382,7 +480,21 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
                         }
                     }
                 }
-                Err(why) => {
+                Err(ReadFail {
+                    why,
+                    undecodable: true,
+                }) => {
+                    // Garbage named like an archive is no rotation's work, and taking it as
+                    // "may hold anything" would excuse whatever vanished from the family.
+                    loud.push((
+                        s.path.clone(),
+                        s.old.clone(),
+                        s.new.clone(),
+                        format!("log archive cannot be read as what its name says: {why}"),
+                    ));
+                    continue;
+                }
+                Err(ReadFail { why, .. }) => {
                     out.issues.push((
                         s.path.clone(),
                         format!("log archive not fully checked: {why}"),
@@ -407,23 +519,24 @@ fn judge_family(members: Vec<Seen>, reader: &dyn Reader, out: &mut Outcome) {
             "log archive holds content its log family never had in the baseline".into(),
         ));
     }
-    if !uncertain {
-        for (i, (s, o, m)) in olds.iter().enumerate() {
-            if carried.get(i).copied().unwrap_or(true) {
-                continue;
-            }
-            let older_survives = olds.iter().enumerate().any(|(j, (_, p, _))| {
-                carried.get(j).copied().unwrap_or(false) && p.mtime < o.mtime
-            });
-            let why = if m.active && m.base != "sa" && m.base != "sar" {
-                "its baselined content is in no member of its family (no rotation)"
-            } else if older_survives {
-                "log content gone while older members of its family remain (not an expiry)"
-            } else {
-                continue;
-            };
-            loud.push((s.path.clone(), s.old.clone(), s.new.clone(), why.into()));
+    for (i, (s, o, m)) in olds.iter().enumerate() {
+        if carried.get(i).copied().unwrap_or(true) {
+            continue;
         }
+        let older_survives = olds
+            .iter()
+            .enumerate()
+            .any(|(j, (_, p, _))| carried.get(j).copied().unwrap_or(false) && p.mtime < o.mtime);
+        // An unreadable member excuses no more than an expiry could: a rotation leaves the base
+        // log's content in a member that reads, and one that does not is reported on its own.
+        let why = if m.active && m.base != "sa" && m.base != "sar" {
+            "its baselined content is in no readable member of its family (no rotation)"
+        } else if older_survives && !uncertain {
+            "log content gone while older members of its family remain (not an expiry)"
+        } else {
+            continue;
+        };
+        loud.push((s.path.clone(), s.old.clone(), s.new.clone(), why.into()));
     }
     for (path, old, new, why) in loud {
         if out.findings.iter().any(|f| f.fs_path() == path) {
@@ -516,8 +629,13 @@ mod tests {
             c.prefixes.get(&5),
             Some(&hex::encode(Sha256::digest(b"hello")))
         );
-        assert_eq!(c.prefixes.get(&11), Some(&c.digest));
+        assert_eq!(c.prefixes.get(&11), c.digest.as_ref());
         assert!(!c.prefixes.contains_key(&40));
-        assert!(digest_stream(&data[..], &p, 4).is_err());
+        // Exactly as long as asked: whole. Longer: prefixes up to there, no whole digest.
+        let c = digest_stream(&data[..], &p, 11).unwrap();
+        assert_eq!(c.digest, Some(hex::encode(Sha256::digest(data))));
+        let c = digest_stream(&data[..], &p, 5).unwrap();
+        assert_eq!((c.len, c.digest), (5, None));
+        assert!(c.prefixes.contains_key(&5) && !c.prefixes.contains_key(&11));
     }
 }
