@@ -568,3 +568,22 @@ fn a_large_rotated_log_is_read_only_as_far_as_needed() {
     r.put(l, b"fresh\n", 5);
     assert_quiet(&r);
 }
+
+#[test]
+fn hard_links_are_hashed_once() {
+    let r = Root::new();
+    r.init();
+    fs::create_dir_all(r.p("var/log/x")).unwrap();
+    r.put("var/log/x/f", &vec![b'x'; 1 << 20], 3);
+    for i in 0..50 {
+        fs::hard_link(r.p("var/log/x/f"), r.p(&format!("var/log/x/l{i}"))).unwrap();
+    }
+    let out = baseline::compare(
+        &r.root,
+        &r.policy,
+        &r.owned,
+        &baseline::default_location(&r.root).unwrap(),
+    )
+    .unwrap();
+    assert!(out.hashed < 5, "hashed {} files", out.hashed);
+}

@@ -13,6 +13,7 @@ use crate::pkgdb::DigestAlgo;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// Everything recorded about one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,42 @@ struct FileRead {
     caps: Option<Vec<u8>>,
     /// Set when the file is larger than the hashing cap: what was not checked.
     capped: Option<String>,
+    /// The digest is another name's (see [`LinkMemo`]): nothing was read.
+    reused: bool,
+}
+
+/// A regular file as `fstat` shows it: device, inode, size, mtime and ctime (nanoseconds).
+/// Any write moves `ctime`, which no one can set back, so two names with the same identity
+/// hold the same bytes.
+type Identity = (u64, u64, u64, i64, i64);
+
+/// What hashing a file gave: its digest and, when capped, what was not checked.
+type Hashed = Result<([u8; 32], Option<String>, bool), String>;
+
+/// Most files [`LinkMemo`] remembers: one entry per hard-linked file, small each.
+const LINK_MEMO: usize = 1 << 16;
+
+/// Digests of hard-linked files already hashed in this run, so that a file with many names
+/// (`ln` costs no disk) is read once, not once per name. Shared by the walk's threads: one
+/// thread hashes, the others asking for the same file wait for its answer.
+#[derive(Debug, Default)]
+pub struct LinkMemo {
+    done: std::sync::Mutex<std::collections::HashMap<Identity, Arc<OnceLock<Hashed>>>>,
+}
+
+impl LinkMemo {
+    /// The slot for `now`, `None` when the memo is full (then the file is simply hashed).
+    fn slot(&self, now: &Stat) -> Option<Arc<OnceLock<Hashed>>> {
+        let key = (now.dev, now.ino, now.size, now.mtime_ns, now.ctime_ns);
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = done.get(&key) {
+            return Some(s.clone());
+        }
+        if done.len() >= LINK_MEMO {
+            return None;
+        }
+        Some(done.entry(key).or_default().clone())
+    }
 }
 
 /// An errno as the issue texts have always shown it (`Permission denied (os error 13)`).
@@ -53,16 +90,58 @@ fn os(e: fs::Errno) -> io::Error {
 const REPLACED: &str = "replaced between lstat and open (not the file that was listed)";
 
 /// Read `f`, opened as the regular file `now` (its `fstat`).
-fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<FileRead> {
+fn read_open_file(
+    f: std::fs::File,
+    now: Stat,
+    hash: Option<u64>,
+    memo: Option<&LinkMemo>,
+) -> io::Result<FileRead> {
     let selinux = fs::file_xattr(&f, XATTR_SELINUX)?;
     let caps = fs::file_xattr(&f, XATTR_CAPS)?;
+    let slot = memo.filter(|_| now.nlink > 1).and_then(|m| m.slot(&now));
+    let mut reused = false;
+    let (sha256, capped, sparse) = match (hash, slot) {
+        (None, _) => (None, None, false),
+        (Some(cap), None) => {
+            let (d, c, sparse) = hash_open_file(&f, now, cap)?;
+            (Some(d), c, sparse)
+        }
+        (Some(cap), Some(slot)) => {
+            reused = true;
+            let (d, c, sparse) = slot
+                .get_or_init(|| {
+                    reused = false;
+                    hash_open_file(&f, now, cap).map_err(|e| e.to_string())
+                })
+                .clone()
+                .map_err(io::Error::other)?;
+            (Some(d), c, sparse)
+        }
+    };
+    Ok(FileRead {
+        sha256,
+        sparse,
+        selinux,
+        caps,
+        capped,
+        reused,
+    })
+}
+
+/// The SHA-256 of `f`, opened as the regular file `now`, hashing at most `cap` bytes of data;
+/// with what was not checked when capped, and whether the digest is a sparse file's.
+fn hash_open_file(
+    f: &std::fs::File,
+    now: Stat,
+    cap: u64,
+) -> io::Result<([u8; 32], Option<String>, bool)> {
     let mut capped = None;
-    let mut sparse = false;
-    let sha256 = if let Some(cap) = hash {
+    let sparse;
+    let sha256 = {
         // The per-thread 256 KiB buffer of `hash`: no allocation per file, no dup of the fd.
         // Holes are skipped and data is hashed only up to the cap: a `truncate -s 16T` file
         // must not stall the run. The size is the `fstat` one, so a growing file ends too.
-        let r = hash::hash_file(DigestAlgo::Sha256, &f, now.size, cap, hash::Holes::Skip)?;
+        let r = hash::hash_file(DigestAlgo::Sha256, f, now.size, cap, hash::Holes::Skip)?;
         if !r.complete {
             capped = Some(format!(
                 "not fully checked: holds more data than max_hash_bytes ({cap} bytes); only the first {cap} bytes were compared"
@@ -70,7 +149,7 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
         }
         let d = r.digest;
         sparse = r.sparse;
-        let after = fs::fstat(&f)?;
+        let after = fs::fstat(f)?;
         if after.size != now.size || after.mtime != now.mtime {
             return Err(io::Error::other("content changed while it was being read"));
         }
@@ -79,17 +158,9 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
             return Err(io::Error::other("internal error: SHA-256 digest length"));
         }
         out.copy_from_slice(d.as_bytes());
-        Some(out)
-    } else {
-        None
+        out
     };
-    Ok(FileRead {
-        sha256,
-        sparse,
-        selinux,
-        caps,
-        capped,
-    })
+    Ok((sha256, capped, sparse))
 }
 
 /// Capture the entry `name` of `dir`, whose `lstat` result is `seen`. Regular files are hashed
@@ -98,18 +169,22 @@ fn read_open_file(f: std::fs::File, now: Stat, hash: Option<u64>) -> io::Result<
 /// A failure after the `lstat` (unreadable, replaced, changing) does not lose the entry: the
 /// capture keeps the `lstat` data and says in `issue` what is unknown.
 pub fn capture_entry(dir: &Dir, name: &OsStr, seen: &Stat, hash: bool) -> Capture {
-    capture_entry_capped(dir, name, seen, hash, hash::DEFAULT_MAX_HASH_BYTES)
+    capture_entry_capped(dir, name, seen, hash, hash::DEFAULT_MAX_HASH_BYTES, None).0
 }
 
 /// [`capture_entry`] hashing at most `max_hash` bytes of data (the policy's `max_hash_bytes`);
 /// a larger file keeps the digest of what was hashed and says in `issue` that it is partial.
+/// A file with several names is hashed once per `memo`; true with the capture when its digest
+/// is another name's (nothing was read).
 pub fn capture_entry_capped(
     dir: &Dir,
     name: &OsStr,
     seen: &Stat,
     hash: bool,
     max_hash: u64,
-) -> Capture {
+    memo: Option<&LinkMemo>,
+) -> (Capture, bool) {
+    let mut reused = false;
     let mut cap = Capture {
         stat: *seen,
         sha256: None,
@@ -126,8 +201,9 @@ pub fn capture_entry_capped(
     };
     match seen.ftype {
         FileType::File => match dir.open_regular(name, seen) {
-            Ok((f, now)) => match read_open_file(f, now, hash.then_some(max_hash)) {
+            Ok((f, now)) => match read_open_file(f, now, hash.then_some(max_hash), memo) {
                 Ok(r) => {
+                    reused = r.reused;
                     cap.sha256 = r.sha256;
                     cap.sparse = r.sparse;
                     cap.selinux = r.selinux;
@@ -172,7 +248,7 @@ pub fn capture_entry_capped(
             }
         }
     }
-    cap
+    (cap, reused)
 }
 
 /// The package's digest of a regular file at an absolute `path` inside the root, in the package's

@@ -24,7 +24,7 @@
 //! entry (`--trust-ctime`) before anything is read. Entries still come out in path order.
 
 use crate::policy::Policy;
-use crate::scan::capture::{capture_entry, capture_entry_capped, Capture};
+use crate::scan::capture::{capture_entry, capture_entry_capped, Capture, LinkMemo};
 use crate::scan::fs::{self, Dir, Errno, FileType, Stat};
 use rayon::prelude::*;
 use std::ffi::{OsStr, OsString};
@@ -138,6 +138,8 @@ pub struct Pending<R> {
     hash: bool,
     /// The policy's `max_hash_bytes`.
     max_hash: u64,
+    /// The run's digests of hard-linked files.
+    memo: Arc<LinkMemo>,
     /// A digest taken over from the baseline, and whether it is a sparse file's.
     trusted: Option<([u8; 32], bool)>,
     /// The parent directory and name still to be read; `None` once read or for directories.
@@ -178,8 +180,15 @@ impl<R> Pending<R> {
         let Some((dir, name)) = self.todo.take() else {
             return;
         };
-        let mut c = capture_entry_capped(&dir, &name, &self.stat, self.hash, self.max_hash);
-        self.hashed = c.sha256.is_some();
+        let (mut c, reused) = capture_entry_capped(
+            &dir,
+            &name,
+            &self.stat,
+            self.hash,
+            self.max_hash,
+            Some(&self.memo),
+        );
+        self.hashed = c.sha256.is_some() && !reused;
         if c.issue.is_none() && c.stat.ftype == FileType::File {
             if let Some((t, sparse)) = self.trusted {
                 c.sha256 = Some(t);
@@ -238,6 +247,7 @@ pub struct Walker<'a, O: Owners> {
     extras: Vec<PathBuf>,
     peeked: Option<Pending<O::Reason>>,
     issues: Vec<Issue>,
+    memo: Arc<LinkMemo>,
 }
 
 fn never_entered(path: &Path) -> bool {
@@ -281,6 +291,7 @@ impl<'a, O: Owners> Walker<'a, O> {
             extras,
             peeked: None,
             issues: Vec::new(),
+            memo: Arc::default(),
         })
     }
 
@@ -411,6 +422,7 @@ impl<'a, O: Owners> Walker<'a, O> {
                 owner: item.owner,
                 hash: item.hash,
                 max_hash: self.policy.max_hash_bytes(),
+                memo: self.memo.clone(),
                 trusted: None,
                 todo: Some((parent.clone(), item.name)),
                 capture: None,
@@ -476,6 +488,7 @@ impl<'a, O: Owners> Walker<'a, O> {
             owner: item.owner,
             hash: false,
             max_hash: self.policy.max_hash_bytes(),
+            memo: self.memo.clone(),
             trusted: None,
             todo: None,
             capture: Some(entry_capture),
@@ -631,6 +644,7 @@ impl<'a, O: Owners> Walker<'a, O> {
                 owner: item.owner.take(),
                 hash: false,
                 max_hash: self.policy.max_hash_bytes(),
+                memo: self.memo.clone(),
                 trusted: None,
                 todo: None,
                 capture: Some(cap),
