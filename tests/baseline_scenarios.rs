@@ -332,8 +332,12 @@ fn quiet_log_rotation_and_growth() {
     // Rotation by rename, then compression of the rotated file with a date extension.
     fs::rename(s.p("var/log/messages"), s.p("var/log/messages-20240102")).unwrap();
     s.write("var/log/messages", "Jan 2 new\n");
+    // Really gzip'd: bytes that do not decompress are themselves reported since an archive
+    // that cannot be read could otherwise hide what vanished from the live log.
     let old = fs::read(s.p("var/log/messages-20240102")).unwrap();
-    fs::write(s.p("var/log/messages-20240102.gz"), &old).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &old).unwrap();
+    fs::write(s.p("var/log/messages-20240102.gz"), gz.finish().unwrap()).unwrap();
     fs::remove_file(s.p("var/log/messages-20240102")).unwrap();
     // sysstat: a new day appears, an old one expires.
     s.write("var/log/sa/sa02", "sysstat day 2");
