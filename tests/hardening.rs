@@ -378,6 +378,35 @@ fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
     }
 }
 
+/// A root with both an rpmdb and a dpkg status file is refused until `--package-manager`
+/// chooses: reading rpm's (the old default) let an empty rpmdb planted in a Debian image switch
+/// dpkg's verification off. A status file linked out of the root does not count.
+#[test]
+fn both_package_databases_need_a_choice() {
+    let root = TestRoot::new();
+    root.install(&["qw-files"]);
+    write(&root, "/var/lib/dpkg/status", "");
+    let out = bounded(cmd(&root, &["check", "--owned-only"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(17), "{err}");
+    assert!(err.contains("--package-manager"), "{err}");
+    let out = bounded(cmd(&root, &["packages", "--package-manager", "rpm"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("qw-files"));
+
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("status"), "").unwrap();
+    std::fs::remove_file(root.join("/var/lib/dpkg/status")).unwrap();
+    std::os::unix::fs::symlink(
+        host.path().join("status"),
+        root.join("/var/lib/dpkg/status"),
+    )
+    .unwrap();
+    let out = bounded(cmd(&root, &["packages"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("qw-files"));
+}
+
 /// `check --unowned-only` does nothing but compare with the baseline: without one (deleted by
 /// an intruder, say) it must fail, not exit 0 with "0 findings". A full check still verifies
 /// the package files and only says how to create the baseline.

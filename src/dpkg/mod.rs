@@ -104,7 +104,10 @@ pub struct DpkgDb {
 
 /// Whether `root` holds a dpkg database.
 pub fn present(root: &Path) -> bool {
-    root.join(ADMINDIR).join("status").is_file()
+    // Resolved inside the root: a link planted in an image never makes a host file decide.
+    crate::scan::fs::resolve_in_root(root, &Path::new(ADMINDIR).join("status"), true)
+        .and_then(std::fs::symlink_metadata)
+        .is_ok_and(|m| m.is_file())
 }
 
 /// Read a file inside the root (symlinks resolved inside it, regular files only), at most `max`

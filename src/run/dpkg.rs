@@ -10,31 +10,37 @@ use crate::exit;
 use std::io::Write;
 use std::path::Path;
 
-/// rpmdb files, in the locations `rpmdb::open` looks at.
+/// Whether the root holds an rpmdb where `rpmdb::open` looks, found inside the root (a link
+/// planted in an image is resolved there: a host file never decides). A file there that is not
+/// a database counts: reading it says what is wrong.
 fn has_rpmdb(root: &Path) -> bool {
-    ["var/lib/rpm", "usr/lib/sysimage/rpm"].iter().any(|d| {
-        ["rpmdb.sqlite", "Packages", "Packages.db"]
-            .iter()
-            .any(|f| root.join(d).join(f).is_file())
-    })
+    !matches!(
+        crate::rpmdb::locate(root, None),
+        Err(crate::rpmdb::DbError::NotFound { .. })
+    )
 }
 
 /// The package manager whose database is read: forced with `--package-manager`, else dpkg
-/// when the root has a dpkg status file and no rpmdb (`--dbpath` means rpm).
+/// when the root has a dpkg status file and no rpmdb (`--dbpath` means rpm). With both, rpm;
+/// [`both_present`] makes `open_db` refuse that case.
 pub(super) fn choose(r: &Target) -> PackageManager {
     if let Some(m) = r.package_manager {
         return m;
     }
-    if r.dbpath.is_none() && crate::dpkg::present(&r.root) {
-        if !has_rpmdb(&r.root) {
-            return PackageManager::Dpkg;
-        }
-        eprintln!(
-            "quietwire: warning: {} holds both an rpm and a dpkg database; reading rpm's (--package-manager dpkg to choose dpkg's)",
-            r.root.display()
-        );
+    if r.dbpath.is_none() && crate::dpkg::present(&r.root) && !has_rpmdb(&r.root) {
+        return PackageManager::Dpkg;
     }
     PackageManager::Rpm
+}
+
+/// Both databases, and nothing chose between them. Reading either leaves the other's files
+/// unverified, and an intruder could plant an empty rpmdb in a Debian image to switch dpkg's
+/// verification off: the run is refused until `--package-manager` says which.
+pub(super) fn both_present(r: &Target) -> bool {
+    r.package_manager.is_none()
+        && r.dbpath.is_none()
+        && crate::dpkg::present(&r.root)
+        && has_rpmdb(&r.root)
 }
 
 /// Open the dpkg database of `root`, printing what does not stop verification.

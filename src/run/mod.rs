@@ -106,6 +106,15 @@ fn open_db(
     root: &Target,
     keys: Option<&crate::rpmdb::trust::Keyring>,
 ) -> Result<(PkgDb, u8), Failure> {
+    if dpkg::both_present(root) {
+        return Err(Failure::new(
+            exit::RPMDB,
+            format!(
+                "{} holds both an rpm and a dpkg database: choose one with --package-manager rpm or dpkg",
+                root.root.display()
+            ),
+        ));
+    }
     match dpkg::choose(root) {
         config::PackageManager::Rpm => {
             let db = match keys {
