@@ -362,3 +362,111 @@ fn hostile_database_is_a_one_line_error_naming_the_file() {
         "{e}"
     );
 }
+
+/// A root with one small package `qwz` (built with dpkg-deb, installed with `dpkg --root`)
+/// owning `/usr/bin/qwz`; returns the root and the package's `.list` and `.md5sums`.
+fn small_root() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let t = common::dpkg::empty_root();
+    let build = tempfile::tempdir().unwrap();
+    let deb = common::dpkg::build_deb(
+        build.path(),
+        "qwz",
+        "1.0",
+        &[common::dpkg::DebFile {
+            path: "usr/bin/qwz",
+            content: b"#!/bin/sh\n",
+            mode: 0o755,
+            conffile: false,
+        }],
+        true,
+    );
+    common::dpkg::install(t.path(), &deb);
+    let info = t.path().join("var/lib/dpkg/info");
+    (t, info.join("qwz.list"), info.join("qwz.md5sums"))
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Package files truncated to 4 GiB - 1 (a few KiB on disk), each listed twice, with the real
+/// MD5 of that many zeros: hashing each costs seconds, so a root of thousands would take days.
+/// A package file is never sparse: it is reported unverified at once, once per path, and the
+/// check fails. (Before, each was hashed at every listing and the check passed.)
+#[test]
+fn sparse_package_files_are_reported_not_hashed() {
+    use std::io::Read;
+    const ZEROS_MD5: &str = "c654ebc4b3472cfa01ade24bbbbc6d3e";
+    let (t, list, md5sums) = small_root();
+    let r = t.path();
+    for i in 0..2 {
+        let f = std::fs::File::create(r.join(format!("usr/bin/z{i}"))).unwrap();
+        f.set_len((4 << 30) - 1).unwrap();
+        append(&list, &format!("/usr/bin/z{i}\n/usr/bin/z{i}\n"));
+        append(&md5sums, &format!("{ZEROS_MD5}  usr/bin/z{i}\n"));
+    }
+    let (lines, code) = binary_check(r, &["--format", "dpkg"]);
+    assert_eq!(
+        lines,
+        vec!["??5??????   /usr/bin/z0", "??5??????   /usr/bin/z1"],
+        "each listed path once"
+    );
+    assert_ne!(code & 4, 0, "exit {code}");
+    let (text, _) = binary_check(r, &[]);
+    assert!(
+        text.iter().all(|l| l.starts_with("high: /usr/bin/z")
+            && l.contains("content not verified: sparse file")),
+        "{text:#?}"
+    );
+
+    // Holes up to the margin are hashed as zeros, as dpkg does: the right digest passes.
+    let size = 32u64 << 20;
+    let f = std::fs::File::create(r.join("usr/bin/z0")).unwrap();
+    f.set_len(size).unwrap();
+    let md5 = quietwire::scan::hash::hash_reader(
+        quietwire::pkgdb::DigestAlgo::Md5,
+        std::io::repeat(0).take(size),
+    )
+    .unwrap()
+    .to_hex();
+    std::fs::write(
+        &md5sums,
+        std::fs::read_to_string(&md5sums).unwrap().replace(
+            &format!("{ZEROS_MD5}  usr/bin/z0"),
+            &format!("{md5}  usr/bin/z0"),
+        ),
+    )
+    .unwrap();
+    let (lines, _) = binary_check(r, &["--format", "dpkg"]);
+    assert_eq!(lines, vec!["??5??????   /usr/bin/z1"]);
+}
+
+/// A file hard-linked under many listed names is hashed once, and the shared digest never hides
+/// anything: every name is checked against its own md5sums line.
+#[test]
+fn hard_linked_package_files_are_each_judged() {
+    let (t, list, md5sums) = small_root();
+    let r = t.path();
+    let content = b"shared content\n";
+    std::fs::write(r.join("usr/bin/l0"), content).unwrap();
+    let md5 = quietwire::scan::hash::hash_reader(quietwire::pkgdb::DigestAlgo::Md5, &content[..])
+        .unwrap()
+        .to_hex();
+    for i in 0..50 {
+        if i > 0 {
+            std::fs::hard_link(r.join("usr/bin/l0"), r.join(format!("usr/bin/l{i}"))).unwrap();
+        }
+        append(&list, &format!("/usr/bin/l{i}\n"));
+        // One name vouched for with another digest: it alone fails.
+        let want = if i == 7 { "0".repeat(32) } else { md5.clone() };
+        append(&md5sums, &format!("{want}  usr/bin/l{i}\n"));
+    }
+    let (lines, code) = binary_check(r, &["--format", "dpkg"]);
+    assert_eq!(lines, vec!["??5??????   /usr/bin/l7"]);
+    assert_ne!(code & 4, 0);
+    std::fs::write(r.join("usr/bin/l0"), b"trojan content\n").unwrap();
+    let (lines, _) = binary_check(r, &["--format", "dpkg"]);
+    assert_eq!(lines.len(), 50, "{lines:#?}");
+}

@@ -44,6 +44,16 @@ pub fn owned(db: &DpkgDb, results: &[DpkgResult]) -> Vec<Finding> {
                     }],
                     Some(why.clone()),
                 ),
+                Problem::NotVerified(why) => (
+                    FindingKind::Changed,
+                    vec![Change {
+                        attr: Attr::Digest,
+                        expected: Value::Text(r.expected.clone()),
+                        actual: Value::Text(format!("not verified: {why}")),
+                        unreadable: true,
+                    }],
+                    Some(format!("content not verified: {why}")),
+                ),
             };
             // As for rpm: an edited or missing conffile is medium, a changed package file high.
             let severity = match kind {

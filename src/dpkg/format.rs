@@ -10,7 +10,9 @@ pub fn line(r: &DpkgResult) -> String {
     let (cols, err) = match &r.problem {
         Problem::Missing(e) if e.0 == libc::ENOENT => ("missing  ", String::new()),
         Problem::Missing(e) => ("missing  ", format!(" ({})", e.message())),
-        Problem::Digest { .. } | Problem::Unreadable(_) => ("??5??????", String::new()),
+        Problem::Digest { .. } | Problem::Unreadable(_) | Problem::NotVerified(_) => {
+            ("??5??????", String::new())
+        }
     };
     let attr = if r.conffile { 'c' } else { ' ' };
     format!("{cols} {attr} {}{err}", String::from_utf8_lossy(&r.path))

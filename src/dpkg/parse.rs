@@ -196,16 +196,21 @@ fn parse_conffile(line: &str) -> Result<Conffile, String> {
     }
 }
 
-/// Parse a `.list` file: one absolute path a line. dpkg's `/.` (the root directory) is left out.
+/// Parse a `.list` file: one absolute path a line. dpkg's `/.` (the root directory) is left out,
+/// and so is a path listed again: dpkg never writes one twice, and each repeat would have the
+/// same file hashed once more (a list repeating a 4 GiB file is hours of hashing).
 pub fn parse_list(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     check_lines(data)?;
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, line) in data.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() || line == b"/." {
             continue;
         }
         check_path(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        out.push(line.to_vec());
+        if seen.insert(line) {
+            out.push(line.to_vec());
+        }
     }
     Ok(out)
 }
@@ -309,6 +314,19 @@ mod tests {
         let long = vec![b'a'; MAX_LINE + 1];
         assert!(parse_list(&long).unwrap_err().contains("longer than"));
         assert!(parse_diversions(b"/a\n/b\n").is_err());
+    }
+
+    #[test]
+    fn a_path_listed_twice_is_kept_once() {
+        let v = parse_list(b"/.\n/usr\n/usr/bin/z\n/usr\n/usr/bin/z\n/usr/bin/y\n").unwrap();
+        assert_eq!(
+            v,
+            vec![
+                b"/usr".to_vec(),
+                b"/usr/bin/z".to_vec(),
+                b"/usr/bin/y".to_vec()
+            ]
+        );
     }
 
     #[test]

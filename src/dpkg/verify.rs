@@ -12,13 +12,34 @@
 //! Unlike dpkg, nothing outside the root is followed (the lookup resolves as after `chroot`),
 //! and nothing but a regular file is opened: a FIFO or device in place of a package file is a
 //! digest mismatch, not a hang.
+//!
+//! The time a check takes is bounded by the data the package files really hold, not by what
+//! the (root-writable) database says: a path listed twice is checked once ([`super::parse`]),
+//! a hard-linked file is hashed once, a sparse file is reported instead of having its holes
+//! hashed as zeros, and the run hashes at most [`MAX_RUN_HASH_BYTES`]. What is not hashed for
+//! these reasons is a failure ([`Problem::NotVerified`]), never a pass.
 
 use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::DpkgDb;
 use crate::pkgdb::DigestAlgo;
-use crate::scan::fs::{Errno, Root};
+use crate::scan::fs::{Errno, Root, Stat};
 use crate::scan::hash;
+
+/// A package file with more bytes of holes than this is not hashed. dpkg writes every byte it
+/// unpacks, so an installed package file has no holes; MD5 over a hole costs as much as over
+/// data, so without this bound a `truncate -s 4G` file listed in a `.list` costs seconds of
+/// hashing for 4 KiB of disk, and a hundred thousand of them days. The margin leaves room for
+/// a file system or tool that punches holes into long runs of zeros.
+pub const MAX_HOLE_BYTES: u64 = 64 << 20;
+
+/// Bytes of package file content hashed at most in one run. The largest real installations
+/// (TeX Live, CUDA, ROCm, game data) hold well under 100 GiB of package files; past this the
+/// database is not describing a real system, and every file not hashed is reported.
+pub const MAX_RUN_HASH_BYTES: u64 = 256 << 30;
 
 /// What is wrong with one package file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +50,9 @@ pub enum Problem {
     Digest { found: String },
     /// Could not be read (not a regular file, or a read error): counted as a digest mismatch.
     Unreadable(String),
+    /// Deliberately not hashed (a sparse file, the run's hashing budget spent), with the reason:
+    /// counted as a digest mismatch, since nothing vouches for the content.
+    NotVerified(String),
 }
 
 /// One failed file.
@@ -106,10 +130,11 @@ pub fn verify_with_threads(
             });
         }
     }
+    let budget = Budget::default();
     let run = || -> Vec<DpkgResult> {
         work.par_iter()
             .filter_map(|w| {
-                check(&r, w).map(|problem| DpkgResult {
+                check(&r, w, &budget).map(|problem| DpkgResult {
                     path: w.path.to_vec(),
                     package: w.package.to_string(),
                     pkg_index: w.pkg_index,
@@ -131,7 +156,70 @@ pub fn verify_with_threads(
     Ok(pool.install(run))
 }
 
-fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
+/// What the hashing of one run shares across its threads.
+#[derive(Default)]
+struct Budget {
+    /// Logical bytes hashed so far (or about to be).
+    hashed: AtomicU64,
+    /// Digests of the files with more than one link, by inode and the attributes a rewrite
+    /// changes: one 4 GiB file hard-linked under a hundred thousand listed names is hashed
+    /// once. The cell makes the threads that meet the same inode meanwhile wait for that one
+    /// hash instead of each starting its own.
+    linked: Mutex<HashMap<InodeKey, Arc<OnceLock<Digested>>>>,
+}
+
+type InodeKey = (u64, u64, u64, i64, i64);
+type Digested = Result<String, Problem>;
+
+impl Budget {
+    /// The MD5 (lower-case hex) of the open regular file `f`, whose `fstat` is `st`.
+    fn digest(&self, f: &std::fs::File, st: &Stat) -> Result<String, Problem> {
+        if st.nlink <= 1 {
+            return self.hash(f, st.size);
+        }
+        let key = (st.dev, st.ino, st.size, st.mtime_ns, st.ctime_ns);
+        let cell = self
+            .linked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| self.hash(f, st.size)).clone()
+    }
+
+    fn hash(&self, f: &std::fs::File, size: u64) -> Result<String, Problem> {
+        let unreadable = |e: std::io::Error| Problem::Unreadable(e.to_string());
+        if size > hash::DEFAULT_MAX_HASH_BYTES {
+            return Err(unreadable(std::io::Error::from_raw_os_error(libc::EFBIG)));
+        }
+        // Holes of a smaller file cost less than this check would.
+        if size > MAX_HOLE_BYTES {
+            let holes = hash::hole_bytes(f, size).map_err(unreadable)?;
+            if holes > MAX_HOLE_BYTES {
+                return Err(Problem::NotVerified(format!(
+                    "sparse file: {holes} of its {size} bytes are holes, which no package installs"
+                )));
+            }
+        }
+        let before = self
+            .hashed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(size))
+            })
+            .unwrap_or(u64::MAX);
+        if before.saturating_add(size) > MAX_RUN_HASH_BYTES {
+            return Err(Problem::NotVerified(format!(
+                "this run already hashed {MAX_RUN_HASH_BYTES} bytes of package files, more than a real system holds"
+            )));
+        }
+        hash::hash_logical_sized(DigestAlgo::Md5, f, size, hash::DEFAULT_MAX_HASH_BYTES)
+            .map(|d| d.to_hex())
+            .map_err(unreadable)
+    }
+}
+
+fn check(r: &Root, w: &Work<'_>, budget: &Budget) -> Option<Problem> {
     let entry = match r.entry(w.path) {
         Ok(e) => e,
         Err(e) => return Some(Problem::Missing(e)),
@@ -145,29 +233,27 @@ fn check(r: &Root, w: &Work<'_>) -> Option<Problem> {
         Ok(p) => p,
         Err(e) => return Some(Problem::Missing(e)),
     };
-    let digest = if pinned.stat.is_reg() {
+    let (f, st) = if pinned.stat.is_reg() {
         match pinned.open_regular() {
-            Ok(f) => hash::hash_logical_sized(
-                DigestAlgo::Md5,
-                &f,
-                pinned.stat.size,
-                hash::DEFAULT_MAX_HASH_BYTES,
-            ),
+            Ok(f) => (f, pinned.stat),
             Err(e) => return Some(Problem::Unreadable(e.to_string())),
         }
     } else if pinned.stat.is_lnk() {
         // dpkg opens the path (following a symlink); open_config does too, inside the root, and
         // refuses anything but a regular file without opening it.
-        match r.open_config(w.path) {
-            Ok(f) => hash::hash_logical(DigestAlgo::Md5, &f, hash::DEFAULT_MAX_HASH_BYTES),
+        let opened = r
+            .open_config(w.path)
+            .and_then(|f| crate::scan::fs::fstat(&f).map(|st| (f, st)));
+        match opened {
+            Ok(o) => o,
             Err(e) => return Some(Problem::Unreadable(e.message())),
         }
     } else {
         return Some(Problem::Unreadable(Errno(libc::EINVAL).message()));
     };
-    match digest {
-        Ok(d) if d.to_hex() == want => None,
-        Ok(d) => Some(Problem::Digest { found: d.to_hex() }),
-        Err(e) => Some(Problem::Unreadable(e.to_string())),
+    match budget.digest(&f, &st) {
+        Ok(d) if d == want => None,
+        Ok(d) => Some(Problem::Digest { found: d }),
+        Err(p) => Some(p),
     }
 }

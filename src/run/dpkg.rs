@@ -204,6 +204,7 @@ fn text_line(r: &crate::dpkg::verify::DpkgResult) -> String {
         Problem::Missing(e) => format!("missing ({})", e.message()),
         Problem::Digest { found } => format!("content changed (md5 now {found})"),
         Problem::Unreadable(why) => format!("not readable as a regular file: {why}"),
+        Problem::NotVerified(why) => format!("content not verified: {why}"),
     };
     let conf = if r.conffile { " (conffile)" } else { "" };
     format!("high: {path}{conf}: {what} [package {}]", r.package)

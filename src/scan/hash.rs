@@ -181,6 +181,34 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
     Ok(out)
 }
 
+/// How many of the first `size` bytes of `f` are holes (read as zeros, no data on disk). Holes
+/// unwritten on the file system (fallocate's) count as holes, as `SEEK_HOLE` reports them. Two
+/// `lseek`s for a file without holes; one more pair per extent, so the cost is bounded by the
+/// data the file really holds.
+pub fn hole_bytes(f: &std::fs::File, size: u64) -> std::io::Result<u64> {
+    let mut pos = 0u64;
+    let mut data = 0u64;
+    while pos < size {
+        let Some(start) = fs::seek(f, pos, libc::SEEK_DATA)? else {
+            break;
+        };
+        if start >= size {
+            break;
+        }
+        let end = fs::seek(f, start, libc::SEEK_HOLE)?
+            .unwrap_or(size)
+            .min(size);
+        if end <= start {
+            return Err(std::io::Error::other(
+                "inconsistent hole map (changed while read)",
+            ));
+        }
+        data = data.saturating_add(end - start);
+        pos = end;
+    }
+    Ok(size.saturating_sub(data))
+}
+
 /// Feed `[start, end)` of `f` to `h` by positioned reads; a short file is an error (it shrank
 /// while being read).
 fn feed(
@@ -468,6 +496,19 @@ mod tests {
         assert_ne!(skip(&a), skip(&c));
         let (a2, _) = file_with(8 * M, &[(2 * M, b"data")]);
         assert_eq!(skip(&a), skip(&a2));
+    }
+
+    #[test]
+    fn hole_bytes_counts_what_has_no_data() {
+        const M: u64 = 1 << 20;
+        let (dense, _) = file_with(0, &[(0, &[1u8; 10_000])]);
+        assert_eq!(hole_bytes(dense.as_file(), 10_000).unwrap(), 0);
+        let (sparse, _) = file_with(64 * M, &[(8 * M, &[1u8; 4096])]);
+        let holes = hole_bytes(sparse.as_file(), 64 * M).unwrap();
+        // File systems allocate in blocks: the data may cover a little more than was written.
+        assert!(holes > 63 * M && holes <= 64 * M - 4096, "{holes}");
+        let (empty, _) = file_with(0, &[]);
+        assert_eq!(hole_bytes(empty.as_file(), 0).unwrap(), 0);
     }
 
     #[test]
