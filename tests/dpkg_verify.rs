@@ -470,3 +470,69 @@ fn hard_linked_package_files_are_each_judged() {
     let (lines, _) = binary_check(r, &["--format", "dpkg"]);
     assert_eq!(lines.len(), 50, "{lines:#?}");
 }
+
+/// The `.list` files of many packages, hard links to one file (each within the per-file bound),
+/// are bounded together: once their total passes what a real system holds, the database read
+/// fails with one line naming the file at which it did, instead of holding gigabytes of paths.
+#[test]
+fn info_files_are_bounded_in_total() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let info = r.join("var/lib/dpkg/info");
+    std::fs::create_dir_all(&info).unwrap();
+    let with_lists = |packages: usize, line: &dyn Fn(usize) -> String, lines: usize| {
+        let _ = std::fs::remove_dir_all(&info);
+        std::fs::create_dir_all(&info).unwrap();
+        let mut status = String::new();
+        let shared = r.join("shared.list");
+        std::fs::write(&shared, (0..lines).map(line).collect::<String>()).unwrap();
+        for i in 0..packages {
+            status.push_str(&format!(
+                "Package: p{i}\nStatus: install ok installed\nVersion: 1\n\n"
+            ));
+            std::fs::hard_link(&shared, info.join(format!("p{i}.list"))).unwrap();
+        }
+        std::fs::write(r.join("var/lib/dpkg/status"), status).unwrap();
+    };
+    // Not unwrap_err: its message would print every path read.
+    let open_err = || match DpkgDb::open(r) {
+        Ok(db) => panic!(
+            "read {} packages, {} paths",
+            db.packages.len(),
+            db.packages.iter().map(|p| p.files.len()).sum::<usize>()
+        ),
+        Err(e) => e.to_string(),
+    };
+
+    // Bytes: nine packages sharing a 60 MiB list of long paths (15,000 lines each).
+    let long = |i: usize| format!("/{i:0>4000}\n");
+    with_lists(9, &long, 15_000);
+    let e = open_err();
+    assert!(
+        e.contains("/var/lib/dpkg/info/p")
+            && e.contains(".list: ")
+            && e.contains("536870912 bytes"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+    let out = common::qw(r, &["check", "--no-progress", "--owned-only"]);
+    assert_eq!(
+        out.status.code(),
+        Some(17),
+        "exit status of an unreadable database"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".list: with this file"), "{stderr}");
+
+    // Lines: three packages sharing a list of 1.5 million short paths.
+    let short = |i: usize| format!("/x/{i}\n");
+    with_lists(3, &short, 1_500_000);
+    let e = open_err();
+    assert!(e.contains(".list: ") && e.contains("4194304 lines"), "{e}");
+
+    // A real system's worth is read: two packages of 400,000 paths.
+    with_lists(2, &short, 400_000);
+    let db = DpkgDb::open(r).unwrap();
+    assert_eq!(db.packages.len(), 2);
+    assert_eq!(db.packages[0].files.len(), 400_000);
+}

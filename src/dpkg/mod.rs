@@ -20,6 +20,7 @@ pub mod verify;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::pkgdb::{
     DigestAlgo, InstalledPackage, OwnedFile, OwnedIndex, OwnedReason, PackageDb, PackageSnapshot,
@@ -37,6 +38,12 @@ pub const ADMINDIR: &str = "var/lib/dpkg";
 pub const MAX_STATUS_BYTES: u64 = 256 << 20;
 pub const MAX_INFO_BYTES: u64 = 64 << 20;
 pub const MAX_DIVERSIONS_BYTES: u64 = 16 << 20;
+/// Bounds on all `.list` and `.md5sums` files together, in bytes and in lines (each line
+/// becomes a path in memory, about a hundred bytes with its digest). A large Ubuntu desktop
+/// (3,000 packages, 400,000 listed paths) has about 70 MiB and 750,000 lines of them; without
+/// a total, packages hard-linking one 64 MiB list each cost gigabytes.
+pub const MAX_TOTAL_INFO_BYTES: u64 = 512 << 20;
+pub const MAX_TOTAL_INFO_LINES: u64 = 4 << 20;
 
 /// A dpkg database that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -137,18 +144,61 @@ fn read_in_root(
     Ok(Some(buf))
 }
 
+/// What the info files read so far add up to, shared by the threads reading them.
+#[derive(Default)]
+struct InfoBudget {
+    bytes: AtomicU64,
+    lines: AtomicU64,
+}
+
+impl InfoBudget {
+    /// Count `data`, read from `path`, before it is parsed: the error names the file at which
+    /// the totals ran out.
+    fn charge(&self, path: &Path, data: &[u8]) -> Result<(), DpkgError> {
+        let add = |total: &AtomicU64, n: u64| {
+            total
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                    Some(t.saturating_add(n))
+                })
+                .unwrap_or(u64::MAX)
+                .saturating_add(n)
+        };
+        let bytes = add(&self.bytes, data.len() as u64);
+        let lines = add(
+            &self.lines,
+            data.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
+        );
+        let over = if bytes > MAX_TOTAL_INFO_BYTES {
+            format!("{MAX_TOTAL_INFO_BYTES} bytes")
+        } else if lines > MAX_TOTAL_INFO_LINES {
+            format!("{MAX_TOTAL_INFO_LINES} lines")
+        } else {
+            return Ok(());
+        };
+        Err(DpkgError::bad(
+            path,
+            format!("with this file the packages' .list and .md5sums files add up to more than {over}, far more than a real system's"),
+        ))
+    }
+}
+
 /// One installed package's file list and digests from `info/`; the warning dpkg prints when the
 /// list is missing.
 fn read_package(
     r: &Root,
     root: &Path,
     entry: parse::StatusEntry,
+    budget: &InfoBudget,
 ) -> Result<(DpkgPackage, Option<String>), DpkgError> {
     let info = entry.info_name();
     let list_rel = format!("{ADMINDIR}/info/{info}.list");
     let mut warning = None;
     let files = match read_in_root(r, root, &list_rel, MAX_INFO_BYTES)? {
-        Some(b) => parse::parse_list(&b).map_err(|e| DpkgError::bad(&root.join(&list_rel), e))?,
+        Some(b) => {
+            let path = root.join(&list_rel);
+            budget.charge(&path, &b)?;
+            parse::parse_list(&b).map_err(|e| DpkgError::bad(&path, e))?
+        }
         None => {
             warning = Some(format!(
                 "files list file for package '{}' missing; assuming package has no files currently installed",
@@ -160,8 +210,9 @@ fn read_package(
     let sums_rel = format!("{ADMINDIR}/info/{info}.md5sums");
     let (md5sums, md5sums_digest) = match read_in_root(r, root, &sums_rel, MAX_INFO_BYTES)? {
         Some(b) => {
-            let m =
-                parse::parse_md5sums(&b).map_err(|e| DpkgError::bad(&root.join(&sums_rel), e))?;
+            let path = root.join(&sums_rel);
+            budget.charge(&path, &b)?;
+            let m = parse::parse_md5sums(&b).map_err(|e| DpkgError::bad(&path, e))?;
             let d = crate::scan::hash::hash_reader(DigestAlgo::Sha256, &b[..])
                 .map(|d| d.to_hex())
                 .ok();
@@ -202,10 +253,11 @@ impl DpkgDb {
         // Reading and parsing ~900 .list/.md5sums pairs is the single-threaded start of every
         // check; spread over the pool it overlaps with nothing else, so it is that much shorter.
         use rayon::prelude::*;
+        let budget = InfoBudget::default();
         let read: Vec<(DpkgPackage, Option<String>)> = entries
             .into_par_iter()
             .filter(|e| e.is_verified())
-            .map(|entry| read_package(&r, root, entry))
+            .map(|entry| read_package(&r, root, entry, &budget))
             .collect::<Result<_, _>>()?;
         let mut packages = Vec::with_capacity(read.len());
         let mut warnings = Vec::new();
