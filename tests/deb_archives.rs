@@ -177,7 +177,11 @@ impl Repo {
     /// Write the Packages index (lz4, as apt stores it on Debian 12) for `listed` and an
     /// InRelease vouching for it, signed with the throwaway key.
     fn write_index(&self, listed: &[(String, String, Vec<u8>)]) {
-        let text = Self::packages_text(listed);
+        self.write_index_text(&Self::packages_text(listed));
+    }
+
+    /// Write `text` as the Packages index, with an InRelease vouching for it.
+    fn write_index_text(&self, text: &str) {
         let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());
         enc.write_all(text.as_bytes()).unwrap();
         std::fs::write(
@@ -494,6 +498,49 @@ fn hostile_debs_are_error_findings_naming_the_file() {
     list_hostile_deb(&r, b"<html>404</html>\n".to_vec());
     let (doc, _, _) = r.check(&[]);
     assert!(notes(&doc, "dpkg.deb_unreadable").contains("not an ar archive"));
+}
+
+/// A `.deb` the signed index lists with a huge size (a key in the root's own keyrings signs
+/// anything): a sparse file of that size holds its first bytes only, and hashing the rest as
+/// zeros took minutes per package. Over 4 GiB, or sparse, it is refused unread as an unusable
+/// archive; never anchored, never silent.
+#[test]
+fn huge_or_sparse_debs_are_refused_unread() {
+    let r = Repo::new();
+    let good = std::fs::read(&r.debs[0].2).unwrap();
+    let cached = r.root.join(r.cache_name("qwa", "1.0-1"));
+    for (size, reason) in [
+        (
+            (4u64 << 30) + 1,
+            "more than the 4294967296 a .deb is read up to",
+        ),
+        (1 << 30, "sparse file: "),
+    ] {
+        // The real archive's bytes first (a valid ar and control member), then holes.
+        std::fs::write(&cached, &good).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&cached)
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        let mut listed = r.listed();
+        listed.remove(0);
+        let mut text = Repo::packages_text(&listed);
+        text.push_str(&format!(
+            "Package: qwa\nVersion: 1.0-1\nArchitecture: all\nMaintainer: t <t@example.org>\nFilename: pool/main/qwa.deb\nSize: {size}\nSHA256: {}\nDescription: test\n\n",
+            "0".repeat(64)
+        ));
+        r.write_index_text(&text);
+        let (doc, stderr, code) = r.check(&[]);
+        let bad = with_rule(&doc, "dpkg.deb_unreadable");
+        assert_eq!(bad.len(), 1, "{size}: {stderr}\n{doc}");
+        assert_eq!(bad[0]["path"], "/var/cache/apt/archives/qwa_1.0-1_all.deb");
+        let note = bad[0]["note"].as_str().unwrap();
+        assert!(note.contains(reason), "{note}");
+        assert_eq!(counts(&doc), (1, 0, 1));
+        assert_ne!(code & 8, 0);
+    }
 }
 
 /// This machine's own apt lists and keys (read-only): each InRelease verifies with the keys of

@@ -40,6 +40,10 @@ const MAX_INRELEASE: u64 = 64 << 20;
 const MAX_INDEX_FILE: u64 = 512 << 20;
 const MAX_INDEX_TEXT: usize = 1 << 30;
 const MAX_KEYRING: u64 = 4 << 20;
+/// Largest `.deb` read. Debian 12's largest is about 1.4 GiB (qgis-api-doc, 1,535,845,016
+/// bytes); every byte of a `.deb` is hashed, so a file the signed index lists at 16 TiB (a key
+/// of the root's own keyrings can sign anything) must not be read whole.
+const MAX_DEB: u64 = 4 << 30;
 /// Paths named in one forged finding; the rest are counted.
 const MAX_NAMED_PATHS: usize = 10;
 
@@ -325,14 +329,40 @@ fn judge(
             "{shown}: its size ({size} bytes) is not the one the signed index lists"
         ));
     }
+    if size > MAX_DEB {
+        return Verdict::BadDeb {
+            deb: shown,
+            why: format!("{size} bytes, more than the {MAX_DEB} a .deb is read up to"),
+        };
+    }
+    // A .deb is compressed data, never sparse; its holes would be hashed as zeros for nothing.
+    match crate::scan::hash::hole_bytes(&f, size) {
+        Ok(holes) if holes > super::verify::MAX_HOLE_BYTES => {
+            return Verdict::BadDeb {
+                deb: shown,
+                why: format!("sparse file: {holes} of its {size} bytes are holes"),
+            }
+        }
+        Ok(_) => {}
+        Err(e) => return Verdict::Unanchored(format!("{shown}: {e}")),
+    }
+    // The hole map moved the offset; the archive is read as a stream from its start.
+    if let Err(e) = std::io::Seek::rewind(&mut &f) {
+        return Verdict::Unanchored(format!("{shown}: {e}"));
+    }
     let scanned = match deb::scan(std::io::BufReader::new(f)) {
         Ok(s) => s,
         Err(e) => return Verdict::Unanchored(format!("{shown}: {e}")),
     };
-    if !stanzas.iter().any(|s| s.sha256 == scanned.sha256) {
+    let Some(sha256) = scanned.sha256 else {
+        return Verdict::BadDeb {
+            deb: shown,
+            why: scanned.md5sums.err().unwrap_or_default(),
+        };
+    };
+    if !stanzas.iter().any(|s| s.sha256 == sha256) {
         return Verdict::Unanchored(format!(
-            "{shown}: its SHA-256 {} is not the one the signed index lists",
-            scanned.sha256
+            "{shown}: its SHA-256 {sha256} is not the one the signed index lists"
         ));
     }
     let signed = match scanned.md5sums {

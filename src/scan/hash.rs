@@ -184,7 +184,7 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
 /// How many of the first `size` bytes of `f` are holes (read as zeros, no data on disk). Holes
 /// unwritten on the file system (fallocate's) count as holes, as `SEEK_HOLE` reports them. Two
 /// `lseek`s for a file without holes; one more pair per extent, so the cost is bounded by the
-/// data the file really holds.
+/// data the file really holds. Moves the file offset (positioned reads are unaffected).
 pub fn hole_bytes(f: &std::fs::File, size: u64) -> std::io::Result<u64> {
     let mut pos = 0u64;
     let mut data = 0u64;

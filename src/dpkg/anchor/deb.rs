@@ -19,11 +19,13 @@ pub const MAX_MD5SUMS: u64 = crate::dpkg::MAX_INFO_BYTES;
 /// which dpkg-deb allows there.
 const MAX_MEMBERS_BEFORE_CONTROL: usize = 8;
 
-/// What reading a `.deb` gave: the SHA-256 of every byte read, and the control area's
+/// What reading a `.deb` gave: the SHA-256 of the whole file, and the control area's
 /// `md5sums` (`Ok(None)`: the package ships none) or why the archive is bad.
 #[derive(Debug)]
 pub struct Scanned {
-    pub sha256: String,
+    /// `None` when the ar structure before the control member is already invalid: the rest of
+    /// the file is then not read, since no digest can make it a usable `.deb`.
+    pub sha256: Option<String>,
     pub md5sums: Result<Option<Vec<u8>>, String>,
 }
 
@@ -48,17 +50,21 @@ pub fn scan(r: impl Read) -> std::io::Result<Scanned> {
         inner: r,
         hash: Sha256::new(),
     };
-    let control = read_control(&mut h);
+    let (name, body) = match read_control(&mut h) {
+        Ok(c) => c,
+        Err(Bad::Io(e)) => return Err(e),
+        Err(Bad::Format(why)) => {
+            return Ok(Scanned {
+                sha256: None,
+                md5sums: Err(why),
+            })
+        }
+    };
     // The rest (data.tar) only feeds the hash.
     std::io::copy(&mut h, &mut std::io::sink())?;
-    let md5sums = match control {
-        Ok((name, body)) => md5sums_of_control(&name, &body),
-        Err(Bad::Io(e)) => return Err(e),
-        Err(Bad::Format(why)) => Err(why),
-    };
     Ok(Scanned {
-        sha256: hex::encode(h.hash.finalize()),
-        md5sums,
+        sha256: Some(hex::encode(h.hash.finalize())),
+        md5sums: md5sums_of_control(&name, &body),
     })
 }
 
@@ -299,7 +305,7 @@ mod tests {
         let d = deb(&tar_with("./md5sums", sums));
         let s = scan(&d[..]).unwrap();
         assert_eq!(s.md5sums.unwrap().unwrap(), sums);
-        assert_eq!(s.sha256, hex::encode(Sha256::digest(&d)));
+        assert_eq!(s.sha256, Some(hex::encode(Sha256::digest(&d))));
         let none = scan(&deb(&tar_with("./control", b"Package: x\n"))[..]).unwrap();
         assert_eq!(none.md5sums.unwrap(), None);
     }
@@ -355,6 +361,11 @@ mod tests {
         assert!(err.contains("more than"), "{err}");
         let err = scan(&b"junk"[..]).unwrap().md5sums.unwrap_err();
         assert!(err.contains("not an ar archive"), "{err}");
+        // Nothing past a bad ar structure is read: a huge file of junk costs nothing.
+        let mut junk = std::io::repeat(b'x').take(1 << 30);
+        let s = scan(&mut junk).unwrap();
+        assert!(s.sha256.is_none() && s.md5sums.is_err());
+        assert!(junk.limit() > (1 << 30) - 4096, "{} left", junk.limit());
         // A tar member claiming more bytes than the image holds.
         let mut t = tar_with("./md5sums", b"abc");
         t[124..136].copy_from_slice(b"77777777777\0");
