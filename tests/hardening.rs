@@ -378,6 +378,39 @@ fn fifos_in_place_of_quietwires_own_files_do_not_hang() {
     }
 }
 
+/// A deep tree of long names made of control bytes (six bytes each in JSON) gives baseline
+/// lines of several hundred KB. The reader refused lines over 256 KiB that the writer wrote,
+/// so one planted tree broke every later check (exit 18) until someone found it.
+#[test]
+fn a_deep_tree_of_escaped_names_keeps_the_baseline_readable() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let root = TestRoot::new();
+    let top = root.join("/var/www/html");
+    std::fs::create_dir_all(&top).unwrap();
+    let name = std::ffi::CString::new(vec![1u8; 255]).unwrap();
+    let mut dir = std::fs::File::open(&top).map(OwnedFd::from).unwrap();
+    // Past PATH_MAX: made one level at a time, relative to the last.
+    for _ in 0..180 {
+        // SAFETY: a NUL-terminated name, relative to an open directory.
+        let rc = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: as above; the result is checked and owned.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: a fresh descriptor owned by nobody else.
+        dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    }
+    init(&root);
+    let out = bounded(cmd(&root, &["check", "--unowned-only"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
 /// A root with both an rpmdb and a dpkg status file is refused until `--package-manager`
 /// chooses: reading rpm's (the old default) let an empty rpmdb planted in a Debian image switch
 /// dpkg's verification off. A status file linked out of the root does not count.

@@ -32,8 +32,12 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Oldest format version this build still reads.
 pub const MIN_FORMAT_VERSION: u32 = 1;
 
-/// Longest entry or trailer line accepted (a path is at most 4 KiB, hex doubles it).
-pub const MAX_LINE: usize = 256 * 1024;
+/// Longest entry or trailer line accepted. The walk descends 256 levels by `openat`, past
+/// PATH_MAX, so a path can be 256 names of 255 bytes (65 KiB), and JSON writes a control byte
+/// as six (`\u0001`): about 400 KB; a link target and an SELinux label add at most as much
+/// again. A bound below that let a planted tree make the writer emit a line the reader then
+/// refused, breaking every later check. The writer refuses a longer line.
+pub const MAX_LINE: usize = 2 << 20;
 /// Longest header line accepted (the package snapshot: ~150 bytes per package).
 pub const MAX_HEADER_LINE: usize = 64 << 20;
 
@@ -434,16 +438,28 @@ impl Writer {
             entries: 0,
             last: None,
         };
-        w.line(header)?;
+        w.line(header, MAX_HEADER_LINE)?;
         Ok(w)
     }
 
-    fn line<T: Serialize>(&mut self, v: &T) -> Result<(), BaselineError> {
+    /// Write `v` as one line of at most `limit` bytes (the reader's limit for that line).
+    fn line<T: Serialize>(&mut self, v: &T, limit: usize) -> Result<(), BaselineError> {
         let file = self.file.clone();
-        serde_json::to_writer(&mut self.out, v)
-            .map_err(|e| BaselineError::io(&file, io::Error::other(e)))?;
+        let mut text =
+            serde_json::to_vec(v).map_err(|e| BaselineError::io(&file, io::Error::other(e)))?;
+        // Never write what `Reader` would refuse: the baseline would be unreadable for good.
+        if text.len() > limit {
+            return Err(BaselineError::io(
+                &file,
+                io::Error::other(format!(
+                    "internal error: a line of {} bytes, over the {limit}-byte limit",
+                    text.len()
+                )),
+            ));
+        }
+        text.push(b'\n');
         self.out
-            .write_all(b"\n")
+            .write_all(&text)
             .map_err(|e| BaselineError::io(&file, e))
     }
 
@@ -459,7 +475,7 @@ impl Writer {
                 )),
             ));
         }
-        self.line(r)?;
+        self.line(r, MAX_LINE)?;
         self.last = Some(path);
         self.entries += 1;
         Ok(())
