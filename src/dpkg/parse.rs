@@ -139,6 +139,9 @@ pub fn parse_status(data: &[u8]) -> Result<Vec<StatusEntry>, String> {
             return Err(format!("package {name}: malformed Status {status:?}"));
         };
         let version = para.get_single("Version").unwrap_or("").trim().to_string();
+        if !valid_version(&version) {
+            return Err(format!("package {name}: invalid Version {version:?}"));
+        }
         let arch = match para.get_single("Architecture").map(str::trim) {
             Some(a) if valid_arch(a) => Some(a.to_string()),
             Some(a) => return Err(format!("package {name}: invalid Architecture {a:?}")),
@@ -163,6 +166,16 @@ pub fn parse_status(data: &[u8]) -> Result<Vec<StatusEntry>, String> {
         });
     }
     Ok(out)
+}
+
+/// dpkg's own version characters (deb-version(7): alphanumerics and `.+-~` in the upstream
+/// part, `:` after an epoch). dpkg refuses anything else in its status file, so such a version
+/// was written by someone else; it would also reach the reports as it is (control bytes,
+/// terminal escapes), since versions are printed unescaped.
+fn valid_version(v: &str) -> bool {
+    v.len() <= 256
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+-~:".contains(&b))
 }
 
 /// One `Conffiles:` line: `/path hash [obsolete] [remove-on-upgrade]` (the path may hold
@@ -314,6 +327,16 @@ mod tests {
         let long = vec![b'a'; MAX_LINE + 1];
         assert!(parse_list(&long).unwrap_err().contains("longer than"));
         assert!(parse_diversions(b"/a\n/b\n").is_err());
+        let escape =
+            b"Package: hello\nStatus: install ok installed\nVersion: 1.0\x1b[2K\rhigh: FAKE\n";
+        let e = parse_status(escape).unwrap_err();
+        assert!(e.contains("invalid Version") && !e.contains('\x1b'), "{e}");
+        let real =
+            b"Package: x\nStatus: install ok installed\nVersion: 1:2.3.4+dfsg~rc1-0+deb12u1\n";
+        assert_eq!(
+            parse_status(real).unwrap()[0].version,
+            "1:2.3.4+dfsg~rc1-0+deb12u1"
+        );
     }
 
     #[test]
