@@ -148,13 +148,15 @@ pub struct FileDigest {
 const SPARSE_TAG: &[u8] = b"quietwire sparse file v1\0";
 const CAPPED_TAG: &[u8] = b"quietwire capped digest v1\0";
 
-/// The data extents of `f` within its first `size` bytes, in order, as `(start, end)`.
-/// Ends at `size` however the file grows meanwhile, so a file being written cannot keep the
-/// caller reading; the caller compares `fstat` before and after.
-fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u64, u64)>> {
-    let mut out = Vec::new();
+/// Call `each(start, end)` for the data extents of `f` within its first `size` bytes, in order,
+/// until it returns false. Ends at `size` however the file grows meanwhile, so a file being
+/// written cannot keep the caller reading; the caller compares `fstat` before and after.
+fn walk_extents(
+    f: &std::fs::File,
+    size: u64,
+    mut each: impl FnMut(u64, u64) -> bool,
+) -> std::io::Result<()> {
     let mut pos = 0u64;
-    let mut data = 0u64;
     while pos < size {
         let Some(start) = fs::seek(f, pos, libc::SEEK_DATA)? else {
             break;
@@ -170,14 +172,24 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
                 "inconsistent hole map (changed while read)",
             ));
         }
-        out.push((start, end));
-        data = data.saturating_add(end - start);
         pos = end;
-        // Past the cap the rest is not hashed: no need to map it (an extent costs a syscall).
-        if data > budget {
+        if !each(start, end) {
             break;
         }
     }
+    Ok(())
+}
+
+/// The data extents of `f` within its first `size` bytes, in order, as `(start, end)`.
+fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut data = 0u64;
+    walk_extents(f, size, |start, end| {
+        out.push((start, end));
+        data = data.saturating_add(end - start);
+        // Past the cap the rest is not hashed: no need to map it (an extent costs a syscall).
+        data <= budget
+    })?;
     Ok(out)
 }
 
@@ -186,26 +198,11 @@ fn extents(f: &std::fs::File, size: u64, budget: u64) -> std::io::Result<Vec<(u6
 /// `lseek`s for a file without holes; one more pair per extent, so the cost is bounded by the
 /// data the file really holds. Moves the file offset (positioned reads are unaffected).
 pub fn hole_bytes(f: &std::fs::File, size: u64) -> std::io::Result<u64> {
-    let mut pos = 0u64;
     let mut data = 0u64;
-    while pos < size {
-        let Some(start) = fs::seek(f, pos, libc::SEEK_DATA)? else {
-            break;
-        };
-        if start >= size {
-            break;
-        }
-        let end = fs::seek(f, start, libc::SEEK_HOLE)?
-            .unwrap_or(size)
-            .min(size);
-        if end <= start {
-            return Err(std::io::Error::other(
-                "inconsistent hole map (changed while read)",
-            ));
-        }
+    walk_extents(f, size, |start, end| {
         data = data.saturating_add(end - start);
-        pos = end;
-    }
+        true
+    })?;
     Ok(size.saturating_sub(data))
 }
 
