@@ -356,7 +356,7 @@ pub struct Policy {
     /// `expected_mounts` as written (for the rendering) and compiled: directories under a watched
     /// tree that may be another file system and are then not entered, without an issue.
     expected_mounts: Vec<String>,
-    mounts: GlobSet,
+    mounts: GlobSets,
     setuid: Option<Severity>,
     /// Bytes of a file's content hashed at most (`max_hash_bytes`); the rest is not checked.
     max_hash_bytes: u64,
@@ -599,7 +599,7 @@ impl Policy {
     /// Whether the policy expects `path` (a directory under a watched tree) to be another file
     /// system that the walk does not enter (`expected_mounts`).
     pub fn expected_mount(&self, path: &Path) -> bool {
-        self.mounts.is_match(path)
+        self.mounts.get().iter().any(|(set, _)| set.is_match(path))
     }
 
     /// Whether `path` is inside a watched tree (the tree's top included).
@@ -778,7 +778,7 @@ fn build_deferring(
     let mut expected_mounts = f.expected_mounts.unwrap_or_default();
     expected_mounts.sort();
     expected_mounts.dedup();
-    let mut mounts = GlobSetBuilder::new();
+    let mut mount_globs = Vec::new();
     for m in &expected_mounts {
         if !m.starts_with('/') {
             return Err(invalid(format!(
@@ -791,10 +791,10 @@ fn build_deferring(
             .backslash_escape(true)
             .build()
             .map_err(|e| invalid(format!("expected_mounts: {e}")))?;
-        mounts.add(glob);
+        mount_globs.push(glob);
     }
-    let mounts = mounts
-        .build()
+    // Deferred like the rules' globs: a check of package files never asks.
+    let mounts = GlobSets::new(vec![(mount_globs, Vec::new())], defer_globs)
         .map_err(|e| invalid(format!("expected_mounts: {e}")))?;
     let mut classes: BTreeMap<String, ClassSpec> = f
         .class
