@@ -20,14 +20,13 @@
 //! these reasons is a failure ([`Problem::NotVerified`]), never a pass.
 
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 
 use super::DpkgDb;
 use crate::pkgdb::DigestAlgo;
 use crate::scan::fs::{Errno, Root, Stat};
 use crate::scan::hash;
+use crate::scan::inode_memo::InodeMemo;
 
 /// A package file with more bytes of holes than this is not hashed. dpkg writes every byte it
 /// unpacks, so an installed package file has no holes; MD5 over a hole costs as much as over
@@ -161,31 +160,15 @@ pub fn verify_with_threads(
 struct Budget {
     /// Logical bytes hashed so far (or about to be).
     hashed: AtomicU64,
-    /// Digests of the files with more than one link, by inode and the attributes a rewrite
-    /// changes: one 4 GiB file hard-linked under a hundred thousand listed names is hashed
-    /// once. The cell makes the threads that meet the same inode meanwhile wait for that one
-    /// hash instead of each starting its own.
-    linked: Mutex<HashMap<InodeKey, Arc<OnceLock<Digested>>>>,
+    /// Digests of the files with more than one link: one 4 GiB file hard-linked under a
+    /// hundred thousand listed names is hashed once.
+    linked: InodeMemo<Result<String, Problem>>,
 }
-
-type InodeKey = (u64, u64, u64, i64, i64);
-type Digested = Result<String, Problem>;
 
 impl Budget {
     /// The MD5 (lower-case hex) of the open regular file `f`, whose `fstat` is `st`.
     fn digest(&self, f: &std::fs::File, st: &Stat) -> Result<String, Problem> {
-        if st.nlink <= 1 {
-            return self.hash(f, st.size);
-        }
-        let key = (st.dev, st.ino, st.size, st.mtime_ns, st.ctime_ns);
-        let cell = self
-            .linked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .clone();
-        cell.get_or_init(|| self.hash(f, st.size)).clone()
+        self.linked.get_or_compute(st, || self.hash(f, st.size)).0
     }
 
     fn hash(&self, f: &std::fs::File, size: u64) -> Result<String, Problem> {

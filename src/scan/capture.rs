@@ -13,7 +13,6 @@ use crate::pkgdb::DigestAlgo;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 /// Everything recorded about one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,39 +46,12 @@ struct FileRead {
     reused: bool,
 }
 
-/// A regular file as `fstat` shows it: device, inode, size, mtime and ctime (nanoseconds).
-/// Any write moves `ctime`, which no one can set back, so two names with the same identity
-/// hold the same bytes.
-type Identity = (u64, u64, u64, i64, i64);
-
-/// What hashing a file gave: its digest and, when capped, what was not checked.
+/// What hashing a file gave: its digest, what was not checked when capped, whether the digest
+/// is a sparse file's.
 type Hashed = Result<([u8; 32], Option<String>, bool), String>;
 
-/// Most files [`LinkMemo`] remembers: one entry per hard-linked file, small each.
-const LINK_MEMO: usize = 1 << 16;
-
-/// Digests of hard-linked files already hashed in this run, so that a file with many names
-/// (`ln` costs no disk) is read once, not once per name. Shared by the walk's threads: one
-/// thread hashes, the others asking for the same file wait for its answer.
-#[derive(Debug, Default)]
-pub struct LinkMemo {
-    done: std::sync::Mutex<std::collections::HashMap<Identity, Arc<OnceLock<Hashed>>>>,
-}
-
-impl LinkMemo {
-    /// The slot for `now`, `None` when the memo is full (then the file is simply hashed).
-    fn slot(&self, now: &Stat) -> Option<Arc<OnceLock<Hashed>>> {
-        let key = (now.dev, now.ino, now.size, now.mtime_ns, now.ctime_ns);
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = done.get(&key) {
-            return Some(s.clone());
-        }
-        if done.len() >= LINK_MEMO {
-            return None;
-        }
-        Some(done.entry(key).or_default().clone())
-    }
-}
+/// The walk's digests of hard-linked files, so that a file with many names is read once.
+pub type LinkMemo = super::inode_memo::InodeMemo<Hashed>;
 
 /// An errno as the issue texts have always shown it (`Permission denied (os error 13)`).
 fn os(e: fs::Errno) -> io::Error {
@@ -98,23 +70,19 @@ fn read_open_file(
 ) -> io::Result<FileRead> {
     let selinux = fs::file_xattr(&f, XATTR_SELINUX)?;
     let caps = fs::file_xattr(&f, XATTR_CAPS)?;
-    let slot = memo.filter(|_| now.nlink > 1).and_then(|m| m.slot(&now));
     let mut reused = false;
-    let (sha256, capped, sparse) = match (hash, slot) {
+    let (sha256, capped, sparse) = match (hash, memo) {
         (None, _) => (None, None, false),
         (Some(cap), None) => {
             let (d, c, sparse) = hash_open_file(&f, now, cap)?;
             (Some(d), c, sparse)
         }
-        (Some(cap), Some(slot)) => {
-            reused = true;
-            let (d, c, sparse) = slot
-                .get_or_init(|| {
-                    reused = false;
-                    hash_open_file(&f, now, cap).map_err(|e| e.to_string())
-                })
-                .clone()
-                .map_err(io::Error::other)?;
+        (Some(cap), Some(memo)) => {
+            let (hashed, from_memo) = memo.get_or_compute(&now, || {
+                hash_open_file(&f, now, cap).map_err(|e| e.to_string())
+            });
+            reused = from_memo;
+            let (d, c, sparse) = hashed.map_err(io::Error::other)?;
             (Some(d), c, sparse)
         }
     };
