@@ -21,26 +21,33 @@ fn has_rpmdb(root: &Path) -> bool {
 }
 
 /// The package manager whose database is read: forced with `--package-manager`, else dpkg
-/// when the root has a dpkg status file and no rpmdb (`--dbpath` means rpm). With both, rpm;
-/// [`both_present`] makes `open_db` refuse that case.
-pub(super) fn choose(r: &Target) -> PackageManager {
+/// when the root has a dpkg status file and no rpmdb (`--dbpath` means rpm). With both, `Err`:
+/// reading either leaves the other's files unverified, and an intruder could plant an empty
+/// rpmdb in a Debian image to switch dpkg's verification off, so `open_db` refuses the run
+/// until `--package-manager` says which.
+pub(super) fn decide(r: &Target) -> Result<PackageManager, Failure> {
     if let Some(m) = r.package_manager {
-        return m;
+        return Ok(m);
     }
-    if r.dbpath.is_none() && crate::dpkg::present(&r.root) && !has_rpmdb(&r.root) {
-        return PackageManager::Dpkg;
+    if r.dbpath.is_some() || !crate::dpkg::present(&r.root) {
+        return Ok(PackageManager::Rpm);
     }
-    PackageManager::Rpm
+    if !has_rpmdb(&r.root) {
+        return Ok(PackageManager::Dpkg);
+    }
+    Err(Failure::new(
+        exit::RPMDB,
+        format!(
+            "{} holds both an rpm and a dpkg database: choose one with --package-manager rpm or dpkg",
+            r.root.display()
+        ),
+    ))
 }
 
-/// Both databases, and nothing chose between them. Reading either leaves the other's files
-/// unverified, and an intruder could plant an empty rpmdb in a Debian image to switch dpkg's
-/// verification off: the run is refused until `--package-manager` says which.
-pub(super) fn both_present(r: &Target) -> bool {
-    r.package_manager.is_none()
-        && r.dbpath.is_none()
-        && crate::dpkg::present(&r.root)
-        && has_rpmdb(&r.root)
+/// [`decide`], taking rpm when both databases are there: for the callers that only route to
+/// dpkg's own code, whose database is then opened (and the run refused) by `open_db`.
+pub(super) fn choose(r: &Target) -> PackageManager {
+    decide(r).unwrap_or(PackageManager::Rpm)
 }
 
 /// Open the dpkg database of `root`, printing what does not stop verification.

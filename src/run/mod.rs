@@ -106,16 +106,7 @@ fn open_db(
     root: &Target,
     keys: Option<&crate::rpmdb::trust::Keyring>,
 ) -> Result<(PkgDb, u8), Failure> {
-    if dpkg::both_present(root) {
-        return Err(Failure::new(
-            exit::RPMDB,
-            format!(
-                "{} holds both an rpm and a dpkg database: choose one with --package-manager rpm or dpkg",
-                root.root.display()
-            ),
-        ));
-    }
-    match dpkg::choose(root) {
+    match dpkg::decide(root)? {
         config::PackageManager::Rpm => {
             let db = match keys {
                 Some(k) => rpmdb::open_with_keys(&root.root, root.dbpath.as_deref(), k)?,
