@@ -88,16 +88,10 @@ pub fn lock_for_write(file: &Path) -> Result<WriteLock, BaselineError> {
 fn open_lock_file(path: &Path) -> Result<std::fs::File, BaselineError> {
     // A name that keeps appearing and vanishing between the two steps is someone's game.
     for _ in 0..8 {
-        match crate::scan::fs::open_regular_file(path, false) {
+        match crate::scan::fs::open_regular_path(path, false) {
             Ok(f) => return Ok(f),
-            Err(e) if e.0 == libc::ENOENT => {}
-            Err(e) if e.0 == libc::EINVAL => {
-                return Err(BaselineError::io(
-                    path,
-                    io::Error::other("not a regular file"),
-                ))
-            }
-            Err(e) => return Err(BaselineError::io(path, io::Error::from_raw_os_error(e.0))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(BaselineError::io(path, e)),
         }
         match std::fs::OpenOptions::new()
             .read(true)

@@ -275,10 +275,7 @@ fn read_recorded(file: &Path, reference: &CacheRef) -> Result<Vec<u8>, Unusable>
 /// Read a whole cache file opened like the baseline: no symlink, no FIFO, a regular file of at
 /// most [`MAX_FILE`] bytes.
 fn read_bounded(file: &Path) -> io::Result<Vec<u8>> {
-    let f = crate::scan::fs::open_regular_file(file, false).map_err(|e| match e.0 {
-        libc::EINVAL => io::Error::other("not a regular file"),
-        errno => io::Error::from_raw_os_error(errno),
-    })?;
+    let f = crate::scan::fs::open_regular_path(file, false)?;
     let meta = f.metadata()?;
     if meta.len() > MAX_FILE {
         return Err(io::Error::other(format!("larger than {MAX_FILE} bytes")));

@@ -40,13 +40,13 @@ pub(super) fn load(root: &Path, override_file: Option<&Path>) -> Result<Policy, 
 fn read_policy_file(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     // Pinned and checked before it is opened: a FIFO or device node is never opened.
-    let f = crate::scan::fs::open_regular_file(path, follow).map_err(|e| match e.0 {
-        libc::ELOOP if !follow => {
-            std::io::Error::other("is a symbolic link (not followed inside the root)")
-        }
-        libc::EINVAL => std::io::Error::other("not a regular file"),
-        errno => std::io::Error::from_raw_os_error(errno),
-    })?;
+    let f =
+        crate::scan::fs::open_regular_path(path, follow).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) if !follow => {
+                std::io::Error::other("is a symbolic link (not followed inside the root)")
+            }
+            _ => e,
+        })?;
     let mut buf = Vec::new();
     f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut buf)?;
     Ok(buf)

@@ -1090,6 +1090,15 @@ pub fn open_regular_file(path: &Path, follow_last: bool) -> Result<File, Errno> 
     }
 }
 
+/// [`open_regular_file`] for callers that report an `io::Error`: anything but a regular file
+/// is "not a regular file", other failures keep their errno.
+pub fn open_regular_path(path: &Path, follow_last: bool) -> io::Result<File> {
+    open_regular_file(path, follow_last).map_err(|e| match e.0 {
+        libc::EINVAL => io::Error::other("not a regular file"),
+        errno => io::Error::from_raw_os_error(errno),
+    })
+}
+
 /// The entry names of a directory of the root (`rel` relative to it), symlinks resolved inside
 /// the root; empty when it does not exist. Names that are not UTF-8 are left out.
 pub fn list_root_dir(host_root: &Path, rel: &str) -> Result<Vec<String>, String> {
